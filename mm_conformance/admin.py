@@ -1,0 +1,176 @@
+"""The admin's side of Mattermost's REST API: how the suite sets the world up.
+
+Only this client talks to Mattermost to *prepare* a scenario (users, tokens, roles,
+settings). The implementation under test is the only thing that talks to
+Mattermost *as the credential*. Every token this client sees is registered for
+redaction before it is returned.
+"""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+
+from .redact import register_secret
+
+
+class MattermostApiError(Exception):
+    """Mattermost refused an admin call; ``status`` and ``error_id`` are what it answered."""
+
+    def __init__(self, method: str, path: str, status: int, error_id: str, message: str) -> None:
+        super().__init__(f"{method} {path} -> {status} {error_id}: {message}")
+        self.status = status
+        self.error_id = error_id
+        self.message = message
+
+
+@dataclass(frozen=True)
+class User:
+    id: str
+    username: str
+    password: str
+    roles: str
+
+
+@dataclass(frozen=True)
+class AccessToken:
+    """A personal access token. ``token`` is the secret; ``id`` is what the UI calls "Token ID"."""
+
+    id: str
+    token: str
+    user_id: str
+    description: str
+
+    def __repr__(self) -> str:
+        return f"AccessToken(id={self.id!r}, user_id={self.user_id!r}, description={self.description!r})"
+
+
+@dataclass(frozen=True)
+class ServerVersion:
+    version: str
+    build_number: str
+    build_hash: str
+
+    def __str__(self) -> str:
+        return f"Mattermost {self.version} (build {self.build_number}, {self.build_hash[:12]})"
+
+
+def _password() -> str:
+    # Meets any password policy Mattermost ships: length, upper, lower, digit, symbol.
+    return "Aa1!" + secrets.token_urlsafe(18)
+
+
+class AdminClient:
+    """A logged-in system admin.
+
+    >>> admin = AdminClient.bootstrap("http://127.0.0.1:8065")   # first user becomes system admin
+    >>> alice = admin.create_user("alice")
+    >>> token = admin.create_token(alice, "n8n integration")
+    """
+
+    def __init__(self, base_url: str, session_token: str, user: User, *, timeout_s: float = 30.0) -> None:
+        register_secret(session_token)
+        self.base_url = base_url.rstrip("/")
+        self.user = user
+        self._http = httpx.Client(
+            base_url=f"{self.base_url}/api/v4", timeout=timeout_s,
+            headers={"Authorization": f"Bearer {session_token}", "X-Requested-With": "XMLHttpRequest"},
+        )
+
+    # -- getting an admin -----------------------------------------------------------
+
+    @classmethod
+    def bootstrap(cls, base_url: str, username: str = "sysadmin") -> "AdminClient":
+        """Create the server's first user (Mattermost makes it a system admin) and log in."""
+        password = _password()
+        with httpx.Client(base_url=f"{base_url.rstrip('/')}/api/v4", timeout=30.0) as anonymous:
+            created = _checked(anonymous.post("/users", json={
+                "username": username, "email": f"{username}@mm-conformance.test", "password": password}))
+        return cls.login(base_url, created["username"], password)
+
+    @classmethod
+    def login(cls, base_url: str, username: str, password: str) -> "AdminClient":
+        with httpx.Client(base_url=f"{base_url.rstrip('/')}/api/v4", timeout=30.0) as anonymous:
+            answer = anonymous.post("/users/login", json={"login_id": username, "password": password})
+            me = _checked(answer)
+        user = User(me["id"], me["username"], password, me.get("roles", ""))
+        return cls(base_url, answer.headers["Token"], user)
+
+    @classmethod
+    def with_token(cls, base_url: str, token: str) -> "AdminClient":
+        """An admin reached through an existing token (external-server mode)."""
+        client = cls(base_url, token, User("", "", "", ""))
+        me = client._call("GET", "/users/me")
+        client.user = User(me["id"], me["username"], "", me.get("roles", ""))
+        return client
+
+    def close(self) -> None:
+        self._http.close()
+
+    # -- the server ---------------------------------------------------------------
+
+    def server_version(self) -> ServerVersion:
+        client = self._call("GET", "/config/client", params={"format": "old"})
+        return ServerVersion(client.get("Version", "?"), client.get("BuildNumber", "?"), client.get("BuildHash", "?"))
+
+    def patch_config(self, patch: dict[str, Any]) -> dict[str, Any]:
+        """``PUT /api/v4/config/patch``: change server-wide settings (System Console)."""
+        return self._call("PUT", "/config/patch", json=patch)
+
+    def config(self) -> dict[str, Any]:
+        return self._call("GET", "/config")
+
+    # -- users ----------------------------------------------------------------------
+
+    def create_user(self, username: str) -> User:
+        password = _password()
+        created = self._call("POST", "/users", json={
+            "username": username, "email": f"{username}@mm-conformance.test", "password": password})
+        return User(created["id"], created["username"], password, created.get("roles", ""))
+
+    def set_roles(self, user: User, roles: str) -> None:
+        """``PUT /users/{id}/roles``: System Console > Users > Manage roles."""
+        self._call("PUT", f"/users/{user.id}/roles", json={"roles": roles})
+
+    def set_active(self, user: User, active: bool) -> None:
+        self._call("PUT", f"/users/{user.id}/active", json={"active": active})
+
+    def get_user(self, user_id: str) -> dict[str, Any]:
+        return self._call("GET", f"/users/{user_id}")
+
+    # -- personal access tokens -------------------------------------------------------
+
+    def create_token(self, user: User, description: str) -> AccessToken:
+        """``POST /users/{id}/tokens``: Profile > Security > Personal Access Tokens > Create Token."""
+        made = self._call("POST", f"/users/{user.id}/tokens", json={"description": description})
+        register_secret(made["token"])
+        return AccessToken(made["id"], made["token"], made["user_id"], made.get("description", ""))
+
+    def revoke_token(self, token: AccessToken) -> None:
+        self._call("POST", "/users/tokens/revoke", json={"token_id": token.id})
+
+    def disable_token(self, token: AccessToken) -> None:
+        self._call("POST", "/users/tokens/disable", json={"token_id": token.id})
+
+    def enable_token(self, token: AccessToken) -> None:
+        self._call("POST", "/users/tokens/enable", json={"token_id": token.id})
+
+    # -- plumbing -------------------------------------------------------------------
+
+    def _call(self, method: str, path: str, **kwargs: Any) -> Any:
+        return _checked(self._http.request(method, path, **kwargs))
+
+
+def _checked(answer: httpx.Response) -> Any:
+    """The JSON body of a 2xx answer; otherwise MattermostApiError with Mattermost's error id."""
+    if answer.is_success:
+        return answer.json() if answer.content else None
+    try:
+        body = answer.json()
+    except ValueError:
+        body = {}
+    raise MattermostApiError(answer.request.method, answer.request.url.path, answer.status_code,
+                             str(body.get("id", "")), str(body.get("message", answer.text[:200])))

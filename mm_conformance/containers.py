@@ -1,0 +1,127 @@
+"""The services of a Mattermost deployment, as testcontainers classes.
+
+One class per service, configured with ``with_*`` builders and started with an
+explicit wait strategy (never a sleep)::
+
+    with Network() as network:
+        with PostgresContainer(POSTGRES_IMAGE).with_network(network) as db:
+            server = (MattermostContainer(image).with_network(network)
+                      .with_database(db.dsn_on_network()))
+            with server:
+                print(server.base_url())      # http://127.0.0.1:<port>
+
+Settings that scenarios toggle (EnableUserAccessTokens and the like) are *not*
+set here through ``MM_*`` variables: Mattermost re-applies environment overrides
+and refuses to change them through ``PUT /api/v4/config`` afterwards.
+"""
+
+from __future__ import annotations
+
+import secrets
+import urllib.request
+from typing import Any
+
+from testcontainers.core.container import DockerContainer
+from testcontainers.core.wait_strategies import HttpWaitStrategy, LogMessageWaitStrategy
+
+from .errors import InfrastructureError
+
+#: Every container and network the suite starts carries this label, so leftovers can be found.
+SUITE_LABEL = "io.github.mm-conformance"
+
+
+class ContainerExited(InfrastructureError):
+    """A container stopped while the suite waited for it to become ready."""
+
+
+class _ReadyWhileRunning(HttpWaitStrategy):
+    """Waits for an HTTP endpoint, but gives up at once if the container exits.
+
+    Plain polling would wait out the whole timeout on a server that crashed at start;
+    this names the crash and shows its last log lines instead.
+    """
+
+    def wait_until_ready(self, container: Any) -> None:
+        self._container = container
+        try:
+            super().wait_until_ready(container)
+        except TimeoutError:
+            self._raise_if_exited()
+            raise
+
+    def _try_http_request(self, url: str, headers: dict[str, str], ssl_context: Any) -> bool:
+        self._raise_if_exited()
+        return super()._try_http_request(url, headers, ssl_context)
+
+    def _raise_if_exited(self) -> None:
+        wrapped = self._container.get_wrapped_container()
+        wrapped.reload()
+        if wrapped.status in ("exited", "dead"):
+            tail = wrapped.logs(tail=5).decode(errors="replace").strip().replace("\n", " | ")
+            raise ContainerExited(f"container {wrapped.name} ({', '.join(wrapped.image.tags)}) exited "
+                                  f"while starting: {tail}")
+
+
+class PostgresContainer(DockerContainer):
+    """PostgreSQL for Mattermost: the suite's Debian image or the official ``postgres``.
+
+    Both honour ``POSTGRES_USER``, ``POSTGRES_PASSWORD`` and ``POSTGRES_DB``.
+    """
+
+    port = 5432
+
+    def __init__(self, image: str, *, alias: str = "db", **kwargs: Any) -> None:
+        super().__init__(image, labels={SUITE_LABEL: "postgres"}, **kwargs)
+        self.alias = alias
+        self.user = "mmuser"
+        self.password = secrets.token_urlsafe(12)
+        self.database = "mattermost"
+        self.with_env("POSTGRES_USER", self.user).with_env("POSTGRES_PASSWORD", self.password)
+        self.with_env("POSTGRES_DB", self.database)
+        self.with_network_aliases(alias)
+        self.waiting_for(
+            LogMessageWaitStrategy("database system is ready to accept connections").with_startup_timeout(60)
+        )
+
+    def dsn_on_network(self) -> str:
+        """The data source Mattermost uses to reach this database on their shared network."""
+        return (f"postgres://{self.user}:{self.password}@{self.alias}:{self.port}/{self.database}"
+                "?sslmode=disable&connect_timeout=10")
+
+
+class MattermostContainer(DockerContainer):
+    """A Mattermost server, published on 127.0.0.1, ready when ``/api/v4/system/ping`` answers OK."""
+
+    port = 8065
+
+    def __init__(self, image: str, *, startup_timeout_s: int = 180, **kwargs: Any) -> None:
+        super().__init__(image, labels={SUITE_LABEL: "mattermost"}, **kwargs)
+        self.with_exposed_ports(self.port)
+        self.with_env("MM_SQLSETTINGS_DRIVERNAME", "postgres")
+        # Logs to the console only: the container's log is what the suite reads on a crash.
+        self.with_env("MM_LOGSETTINGS_ENABLEFILE", "false")
+        self.with_env("MM_LOGSETTINGS_CONSOLELEVEL", "INFO")
+        self.waiting_for(
+            _ReadyWhileRunning(self.port, "/api/v4/system/ping")
+            .for_response_predicate(lambda body: '"status":"OK"' in body.replace(" ", ""))
+            .with_startup_timeout(startup_timeout_s)
+            .with_poll_interval(0.25)
+        )
+
+    def with_database(self, dsn: str) -> "MattermostContainer":
+        return self.with_env("MM_SQLSETTINGS_DATASOURCE", dsn)
+
+    def with_site_url(self, site_url: str) -> "MattermostContainer":
+        return self.with_env("MM_SERVICESETTINGS_SITEURL", site_url)
+
+    def base_url(self) -> str:
+        """Where the suite reaches the server from the host."""
+        return f"http://{self.get_container_host_ip()}:{self.get_exposed_port(self.port)}"
+
+    def ping(self) -> bool:
+        """True while the server still answers its health check (used to tell a crash from a verdict)."""
+        try:
+            with urllib.request.urlopen(f"{self.base_url()}/api/v4/system/ping", timeout=5) as answer:
+                return answer.status == 200
+        except OSError:
+            return False
