@@ -1,0 +1,121 @@
+"""``mm-conformance``: run the suite, build its images.
+
+``mm-conformance run`` is a thin front over pytest with the suite's plugin, so it
+runs exactly the scenarios ``pytest`` runs. Exit codes:
+
+0  the implementation conforms (every selected scenario passed)
+1  it does not (at least one scenario failed)
+2  infrastructure or usage problem (Docker down, image missing, adapter broken,
+   bad option) — no verdict could be given
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from rich.console import Console
+
+from . import results
+from .errors import InfrastructureError, UsageError
+from .images import ImageBuilder, docker_available, image_labels, pin_module_version, select_lines
+
+SUITE_ROOT = Path(__file__).resolve().parent.parent
+EXIT_CONFORMS, EXIT_DEVIATES, EXIT_NO_VERDICT = 0, 1, 2
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="mm-conformance", description=__doc__.split("\n")[0])
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    run = commands.add_parser("run", help="run the scenarios against a real Mattermost")
+    run.add_argument("--impl", metavar="CMD", help="command of the implementation under test (default: reference)")
+    run.add_argument("--impl-name", metavar="NAME", help="its name in reports")
+    run.add_argument("--mattermost", default="esr", metavar="LINES", help="release lines: 11.7,11.10 | esr | latest | all")
+    run.add_argument("--mattermost-image", metavar="IMAGE", help="use this Mattermost image (one line only)")
+    run.add_argument("--postgres-image", metavar="IMAGE", help="use this PostgreSQL image")
+    run.add_argument("--adapter-timeout", type=float, default=10.0, metavar="S", help="seconds per request (default 10)")
+    run.add_argument("--report", type=Path, metavar="DIR", help="write JUnit XML and a Markdown summary here")
+    run.add_argument("-k", dest="keyword", metavar="EXPR", help="only scenarios matching this pytest -k expression")
+    run.add_argument("-q", "--quiet", action="store_true", help="less output")
+
+    images = commands.add_parser("images", help="build or resolve the suite's images (no registry needed)")
+    images.add_argument("action", choices=["build", "resolve", "list"])
+    images.add_argument("--mattermost", default="all", metavar="LINES", help="release lines (default all)")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    console = Console(stderr=True)
+    try:
+        if args.command == "images":
+            return _images(args, console)
+        return _run(args)
+    except (UsageError, InfrastructureError) as error:
+        console.print(f"mm-conformance: error: {error}", highlight=False, markup=False, soft_wrap=True)
+        return EXIT_NO_VERDICT
+    except KeyboardInterrupt:
+        console.print("mm-conformance: interrupted", highlight=False)
+        return EXIT_NO_VERDICT
+
+
+def _run(args: argparse.Namespace) -> int:
+    import pytest
+
+    select_lines(args.mattermost)  # a bad release line is a usage error before anything starts
+    docker_available()
+    pytest_args = [str(SUITE_ROOT / "steps"), "--rootdir", str(SUITE_ROOT), "-p", "no:cacheprovider",
+                   "--mattermost", args.mattermost, "--adapter-timeout", str(args.adapter_timeout)]
+    for option in ("impl", "impl_name", "mattermost_image", "postgres_image"):
+        value = getattr(args, option)
+        if value:
+            pytest_args += [f"--{option.replace('_', '-')}", value]
+    if args.keyword:
+        pytest_args += ["-k", args.keyword]
+    if args.report:
+        args.report.mkdir(parents=True, exist_ok=True)
+        pytest_args += ["--junitxml", str(args.report / "junit.xml")]
+    pytest_args += ["-q"] if args.quiet else ["-v"]
+
+    collector = results.Collector()
+    code = pytest.main(pytest_args, plugins=[collector])
+    if args.report:
+        (args.report / "summary.md").write_text(results.markdown_summary(collector.results))
+    exit_code = results.exit_code(collector.results, pytest_exit=int(code))
+    print(results.closing_line(collector.results, exit_code))
+    return exit_code
+
+
+def _images(args: argparse.Namespace, console: Console) -> int:
+    lines = select_lines(args.mattermost)
+    if args.action == "resolve":
+        builder = ImageBuilder(console)
+        for line in lines:
+            version = builder.resolve(line)
+            pin_module_version(line, version)
+            console.print(f"{line.name}: {line.branch} -> {version} (pinned in docker/releases.toml)")
+        return 0
+    docker_available()
+    if args.action == "list":
+        for line in lines:
+            labels = image_labels(line.image)
+            state = "not built" if labels is None else labels.get("org.mattermost.version", "?")
+            console.print(f"{line.image}: {state}", highlight=False)
+        return 0
+    builder = ImageBuilder(console)
+    builder.ensure_postgres()
+    failures = []
+    for line in lines:
+        try:
+            builder.ensure_mattermost(line)
+        except InfrastructureError as error:
+            failures.append(f"Mattermost {line.name}: {error}")
+    for failure in failures:
+        console.print(f"mm-conformance: error: {failure}", highlight=False, markup=False, soft_wrap=True)
+    return EXIT_NO_VERDICT if failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,143 @@
+"""Each scenario's verdict, and what the run as a whole says.
+
+Verdicts: ``pass``, ``fail`` (the implementation broke a stated behaviour),
+``skip`` (the scenario does not apply, with its reason) and ``error`` (no verdict:
+the world or the adapter broke). An error is never counted as a pass or a fail.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+
+import pytest
+
+from .redact import redact
+
+INFRASTRUCTURE = "infrastructure: "
+
+
+@dataclass
+class ScenarioResult:
+    nodeid: str
+    name: str
+    verdict: str
+    docs: str
+    reason: str = ""
+    observations: list[str] = field(default_factory=list)
+
+
+class Collector:
+    """A pytest plugin object that records one ScenarioResult per test."""
+
+    def __init__(self) -> None:
+        self.results: list[ScenarioResult] = []
+
+    @pytest.hookimpl(hookwrapper=True)
+    def pytest_runtest_makereport(self, item: pytest.Item, call: pytest.CallInfo):
+        outcome = yield
+        report = outcome.get_result()
+        report.docs_tag = _docs_tag(item)  # type: ignore[attr-defined]
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        verdict = _verdict(report)
+        if verdict is None:
+            return
+        properties = dict(report.user_properties)
+        result = ScenarioResult(
+            nodeid=report.nodeid,
+            name=report.nodeid.split("::")[-1],
+            verdict=verdict,
+            docs=getattr(report, "docs_tag", ""),
+            reason=redact(_reason(report, properties)),
+            observations=[redact(v) for k, v in report.user_properties if k == "observation"],
+        )
+        # A failing teardown after a passing call turns the scenario into an error.
+        for known in self.results:
+            if known.nodeid == report.nodeid:
+                if verdict in ("error", "fail") and known.verdict == "pass":
+                    known.verdict, known.reason = "error", result.reason
+                return
+        self.results.append(result)
+
+
+def _docs_tag(item: pytest.Item) -> str:
+    """The documentation steps a scenario encodes; a feature-wide section only when it names no step."""
+    tags = [":".join(str(a) for a in marker.args if a) for marker in item.iter_markers("docs")]
+    steps = [t for t in tags if t.count(":") == 1]
+    chosen = list(dict.fromkeys(steps or tags))
+    if chosen:
+        return ", ".join(chosen)
+    return "beyond the documentation" if item.get_closest_marker("beyond_docs") else ""
+
+
+def _verdict(report: pytest.TestReport) -> str | None:
+    infrastructure = any(k == "infrastructure" for k, _ in report.user_properties)
+    if report.skipped:
+        return "error" if _skip_reason(report).startswith(INFRASTRUCTURE) else "skip"
+    if report.when == "call":
+        if report.passed:
+            return "pass"
+        return "error" if infrastructure else "fail"
+    if report.failed:  # setup or teardown broke: no verdict
+        return "error"
+    return None
+
+
+def _skip_reason(report: pytest.TestReport) -> str:
+    if isinstance(report.longrepr, tuple):
+        return str(report.longrepr[2]).removeprefix("Skipped: ")
+    return str(report.longrepr or "")
+
+
+def _reason(report: pytest.TestReport, properties: dict[str, str]) -> str:
+    if report.skipped:
+        return _skip_reason(report)
+    if "infrastructure" in properties:
+        return properties["infrastructure"]
+    if report.failed:
+        text = getattr(report.longrepr, "reprcrash", None)
+        message = text.message if text is not None else str(report.longrepr)
+        return message.splitlines()[0] if message else "failed"
+    return ""
+
+
+def exit_code(results: list[ScenarioResult], *, pytest_exit: int) -> int:
+    """0 conforms, 1 does not, 2 no verdict (infrastructure, usage, nothing ran)."""
+    verdicts = Counter(r.verdict for r in results)
+    if verdicts["fail"]:
+        return 1
+    if pytest_exit in (2, 3, 4) or verdicts["error"] or not verdicts["pass"]:
+        return 2
+    return 0
+
+
+def closing_line(results: list[ScenarioResult], code: int) -> str:
+    """The run's verdict in one line, with the first reason when there is no verdict."""
+    counts = Counter(r.verdict for r in results)
+    tally = ", ".join(f"{counts[v]} {v}" for v in ("pass", "fail", "skip", "error"))
+    if code == 0:
+        return f"mm-conformance: conforms ({tally})"
+    if code == 1:
+        return f"mm-conformance: does not conform ({tally})"
+    first = next((r.reason for r in results if r.verdict == "error"), "no scenario passed")
+    return f"mm-conformance: no verdict ({tally}): {first}"
+
+
+def markdown_summary(results: list[ScenarioResult]) -> str:
+    counts = Counter(r.verdict for r in results)
+    lines = [
+        "# mm-conformance run",
+        "",
+        " · ".join(f"{counts[v]} {v}" for v in ("pass", "fail", "skip", "error")),
+        "",
+        "| scenario | verdict | documentation | observed / reason |",
+        "|---|---|---|---|",
+    ]
+    for r in results:
+        detail = "; ".join(r.observations) or r.reason
+        if r.reason and r.verdict != "pass" and r.reason not in detail:
+            detail = f"{r.reason}; {detail}"
+        cell = detail.replace("|", "\\|")
+        lines.append(f"| {r.name} | {r.verdict} | {r.docs} | {cell} |")
+    return "\n".join(lines) + "\n"

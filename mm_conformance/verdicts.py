@@ -1,0 +1,40 @@
+"""What a scenario expects of an observation, as checks with messages a person reads.
+
+A failed check raises :class:`ConformanceFailure` naming the behaviour that was
+broken and what the implementation did instead (tokens redacted), so a report
+says *why* an implementation does not conform.
+"""
+
+from __future__ import annotations
+
+from .implementation import Observation
+from .protocol import ErrorKind
+
+
+class ConformanceFailure(AssertionError):
+    """The implementation under test did something the specification does not allow."""
+
+
+def expect_success(observation: Observation, status: int = 200) -> None:
+    outcome = observation.outcome
+    if not outcome.ok or outcome.status != status:
+        raise ConformanceFailure(
+            f"expected success with status {status}, but the implementation answered: {observation.describe()}")
+
+
+def expect_refusal(observation: Observation, kind: str, status: int | None = None) -> None:
+    outcome = observation.outcome
+    wanted = f"{kind}" + (f" with status {status}" if status is not None else "")
+    if outcome.ok:
+        raise ConformanceFailure(f"expected a refusal ({wanted}), but the request succeeded: {observation.describe()}")
+    if outcome.error_kind != ErrorKind(kind) or (status is not None and outcome.status != status):
+        raise ConformanceFailure(f"expected a refusal ({wanted}), but the implementation answered: "
+                                 f"{observation.describe()}")
+
+
+def expect_acting_user(observation: Observation, user_id: str, *, not_user_id: str | None = None) -> None:
+    body = observation.outcome.body
+    actual = body.get("id") if isinstance(body, dict) else None
+    if actual != user_id:
+        who = "the admin who created the token" if actual and actual == not_user_id else repr(actual)
+        raise ConformanceFailure(f"expected the request to act as user {user_id}, but it acted as {who}")

@@ -1,0 +1,47 @@
+"""The CLI's contract: exit 0 conforms, 1 does not, 2 no verdict — with one-line errors."""
+
+import os
+import subprocess
+import sys
+
+import pytest
+
+CLI = [sys.executable, "-m", "mm_conformance"]
+
+
+def run_cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([*CLI, *args], capture_output=True, text=True, timeout=120,
+                          env={**os.environ, **(env or {})})
+
+
+def test_unknown_release_line_is_a_one_line_usage_error():
+    result = run_cli("run", "--mattermost", "12.0")
+    assert result.returncode == 2
+    assert result.stderr.strip() == (
+        "mm-conformance: error: unknown Mattermost release line '12.0'; known: 11.7, 11.10 (or esr, latest, all)")
+    assert "Traceback" not in result.stdout + result.stderr
+
+
+def test_unreachable_docker_engine_is_a_one_line_error():
+    result = run_cli("run", env={"DOCKER_HOST": "unix:///nonexistent/docker.sock"})
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("mm-conformance: error: the Docker engine is not reachable")
+
+
+@pytest.mark.usefixtures("docker_engine")
+def test_a_server_that_cannot_start_gives_no_verdict_not_a_pass(tmp_path):
+    result = run_cli("run", "-q", "--mattermost", "esr", "--mattermost-image", "mm-conformance/mattermost:never-built",
+                     "--report", str(tmp_path))
+    assert result.returncode == 2, result.stdout + result.stderr
+    closing = result.stdout.strip().splitlines()[-1]
+    assert closing.startswith("mm-conformance: no verdict (0 pass, 0 fail, 0 skip, ")
+    assert "image mm-conformance/mattermost:never-built is not built" in closing
+    summary = (tmp_path / "summary.md").read_text()
+    assert "| error |" in summary and "| pass |" not in summary
+    assert (tmp_path / "junit.xml").exists()
+
+
+def test_images_with_unknown_line_is_a_usage_error():
+    result = run_cli("images", "list", "--mattermost", "9.9")
+    assert result.returncode == 2 and "unknown Mattermost release line '9.9'" in result.stderr

@@ -1,0 +1,34 @@
+from mm_conformance.redact import register_secret
+from mm_conformance.results import ScenarioResult, exit_code, markdown_summary
+
+
+def result(verdict, reason=""):
+    return ScenarioResult("steps/test_scenarios.py::x", "x", verdict, "using-api-access-token:4", reason)
+
+
+def test_all_passed_conforms():
+    assert exit_code([result("pass"), result("skip")], pytest_exit=0) == 0
+
+
+def test_a_failure_is_a_verdict():
+    assert exit_code([result("pass"), result("fail"), result("error")], pytest_exit=1) == 1
+
+
+def test_infrastructure_gives_no_verdict():
+    assert exit_code([result("pass"), result("error")], pytest_exit=0) == 2
+
+
+def test_nothing_ran_is_no_verdict():
+    assert exit_code([], pytest_exit=5) == 2
+    assert exit_code([result("skip")], pytest_exit=0) == 2
+
+
+def test_usage_error_or_interrupt_is_no_verdict():
+    assert exit_code([result("pass")], pytest_exit=2) == 2
+    assert exit_code([result("pass")], pytest_exit=4) == 2
+
+
+def test_markdown_summary_counts_and_escapes():
+    text = markdown_summary([result("pass"), result("fail", "expected a | b")])
+    assert "1 pass · 1 fail · 0 skip · 0 error" in text
+    assert "expected a \\| b" in text
