@@ -43,6 +43,7 @@ class AccessToken:
     token: str
     user_id: str
     description: str
+    expires_at_ms: int | None = None
 
     def __repr__(self) -> str:
         return f"AccessToken(id={self.id!r}, user_id={self.user_id!r}, description={self.description!r})"
@@ -63,10 +64,11 @@ def _password() -> str:
     return "Aa1!" + secrets.token_urlsafe(18)
 
 
-class AdminClient:
-    """A logged-in system admin.
+class ApiClient:
+    """A logged-in Mattermost user on the REST API: the suite's system admin, or a user
+    doing what the documentation has them do in the UI (e.g. create their own token).
 
-    >>> admin = AdminClient.bootstrap("http://127.0.0.1:8065")   # first user becomes system admin
+    >>> admin = ApiClient.bootstrap("http://127.0.0.1:8065")   # first user becomes system admin
     >>> alice = admin.create_user("alice")
     >>> token = admin.create_token(alice, "n8n integration")
     """
@@ -83,7 +85,7 @@ class AdminClient:
     # -- getting an admin -----------------------------------------------------------
 
     @classmethod
-    def bootstrap(cls, base_url: str, username: str = "sysadmin") -> "AdminClient":
+    def bootstrap(cls, base_url: str, username: str = "sysadmin") -> "ApiClient":
         """Create the server's first user (Mattermost makes it a system admin) and log in."""
         password = _password()
         with httpx.Client(base_url=f"{base_url.rstrip('/')}/api/v4", timeout=30.0) as anonymous:
@@ -92,7 +94,7 @@ class AdminClient:
         return cls.login(base_url, created["username"], password)
 
     @classmethod
-    def login(cls, base_url: str, username: str, password: str) -> "AdminClient":
+    def login(cls, base_url: str, username: str, password: str) -> "ApiClient":
         with httpx.Client(base_url=f"{base_url.rstrip('/')}/api/v4", timeout=30.0) as anonymous:
             answer = anonymous.post("/users/login", json={"login_id": username, "password": password})
             me = _checked(answer)
@@ -100,7 +102,7 @@ class AdminClient:
         return cls(base_url, answer.headers["Token"], user)
 
     @classmethod
-    def with_token(cls, base_url: str, token: str) -> "AdminClient":
+    def with_token(cls, base_url: str, token: str) -> "ApiClient":
         """An admin reached through an existing token (external-server mode)."""
         client = cls(base_url, token, User("", "", "", ""))
         me = client._call("GET", "/users/me")
@@ -141,13 +143,32 @@ class AdminClient:
     def get_user(self, user_id: str) -> dict[str, Any]:
         return self._call("GET", f"/users/{user_id}")
 
+    def list_users(self, per_page: int = 60) -> list[dict[str, Any]]:
+        return self._call("GET", "/users", params={"per_page": per_page})
+
+    def search_users(self, term: str) -> list[dict[str, Any]]:
+        """``POST /users/search``: the search box of System Console > Users."""
+        return self._call("POST", "/users/search", json={"term": term, "allow_inactive": True})
+
     # -- personal access tokens -------------------------------------------------------
 
-    def create_token(self, user: User, description: str) -> AccessToken:
-        """``POST /users/{id}/tokens``: Profile > Security > Personal Access Tokens > Create Token."""
-        made = self._call("POST", f"/users/{user.id}/tokens", json={"description": description})
+    def create_token(self, user: User, description: str, *, expires_at_ms: int | None = None) -> AccessToken:
+        """``POST /users/{id}/tokens``: Profile > Security > Personal Access Tokens > Create Token.
+
+        ``expires_at_ms`` asks for an expiry (Unix milliseconds) on servers that support it;
+        ``AccessToken.expires_at_ms`` says what the server recorded (0: never, None: unsupported).
+        """
+        body: dict[str, Any] = {"description": description}
+        if expires_at_ms is not None:
+            body["expires_at"] = expires_at_ms
+        made = self._call("POST", f"/users/{user.id}/tokens", json=body)
         register_secret(made["token"])
-        return AccessToken(made["id"], made["token"], made["user_id"], made.get("description", ""))
+        return AccessToken(made["id"], made["token"], made["user_id"], made.get("description", ""),
+                           made.get("expires_at"))
+
+    def list_tokens(self, user: User) -> list[dict[str, Any]]:
+        """``GET /users/{id}/tokens``: what Profile > Security lists (the secret is never shown again)."""
+        return self._call("GET", f"/users/{user.id}/tokens")
 
     def revoke_token(self, token: AccessToken) -> None:
         self._call("POST", "/users/tokens/revoke", json={"token_id": token.id})

@@ -12,6 +12,7 @@ runs exactly the scenarios ``pytest`` runs. Exit codes:
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
@@ -40,6 +41,8 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("-k", dest="keyword", metavar="EXPR", help="only scenarios matching this pytest -k expression")
     run.add_argument("-q", "--quiet", action="store_true", help="less output")
 
+    commands.add_parser("trace", help="check or regenerate the documentation trace (docs/trace.yaml)", add_help=False)
+
     images = commands.add_parser("images", help="build or resolve the suite's images (no registry needed)")
     images.add_argument("action", choices=["build", "resolve", "list"])
     images.add_argument("--mattermost", default="all", metavar="LINES", help="release lines (default all)")
@@ -47,9 +50,13 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
+    argv = sys.argv[1:] if argv is None else argv
     console = Console(stderr=True)
     try:
+        if argv[:1] == ["trace"]:  # the trace tool parses its own options
+            from . import trace
+            return trace.main(argv[1:])
+        args = _parser().parse_args(argv)
         if args.command == "images":
             return _images(args, console)
         return _run(args)
@@ -59,6 +66,9 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         console.print("mm-conformance: interrupted", highlight=False)
         return EXIT_NO_VERDICT
+    except BrokenPipeError:  # output piped into `head` and the like
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
 
 
 def _run(args: argparse.Namespace) -> int:
@@ -83,6 +93,7 @@ def _run(args: argparse.Namespace) -> int:
     code = pytest.main(pytest_args, plugins=[collector])
     if args.report:
         (args.report / "summary.md").write_text(results.markdown_summary(collector.results))
+        (args.report / "errata.md").write_text(results.errata_markdown(collector.results) or "No errata.\n")
     exit_code = results.exit_code(collector.results, pytest_exit=int(code))
     print(results.closing_line(collector.results, exit_code))
     return exit_code

@@ -25,6 +25,7 @@ class ScenarioResult:
     docs: str
     reason: str = ""
     observations: list[str] = field(default_factory=list)
+    errata: list[str] = field(default_factory=list)
 
 
 class Collector:
@@ -40,25 +41,27 @@ class Collector:
         report.docs_tag = _docs_tag(item)  # type: ignore[attr-defined]
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        known = next((r for r in self.results if r.nodeid == report.nodeid), None)
+        if known is not None:
+            # The world adds its observations and errata at teardown: keep the latest.
+            known.observations = _properties(report, "observation") or known.observations
+            known.errata = _properties(report, "erratum") or known.errata
         verdict = _verdict(report)
         if verdict is None:
             return
-        properties = dict(report.user_properties)
-        result = ScenarioResult(
-            nodeid=report.nodeid,
-            name=report.nodeid.split("::")[-1],
-            verdict=verdict,
-            docs=getattr(report, "docs_tag", ""),
-            reason=redact(_reason(report, properties)),
-            observations=[redact(v) for k, v in report.user_properties if k == "observation"],
-        )
-        # A failing teardown after a passing call turns the scenario into an error.
-        for known in self.results:
-            if known.nodeid == report.nodeid:
-                if verdict in ("error", "fail") and known.verdict == "pass":
-                    known.verdict, known.reason = "error", result.reason
-                return
-        self.results.append(result)
+        reason = redact(_reason(report, dict(report.user_properties)))
+        if known is None:
+            self.results.append(ScenarioResult(
+                nodeid=report.nodeid, name=report.nodeid.split("::")[-1], verdict=verdict,
+                docs=getattr(report, "docs_tag", ""), reason=reason,
+                observations=_properties(report, "observation"), errata=_properties(report, "erratum")))
+        elif verdict in ("error", "fail") and known.verdict == "pass":
+            # A failing teardown after a passing call: no verdict can be trusted.
+            known.verdict, known.reason = "error", reason
+
+
+def _properties(report: pytest.TestReport, key: str) -> list[str]:
+    return [redact(str(v)) for k, v in report.user_properties if k == key]
 
 
 def _docs_tag(item: pytest.Item) -> str:
@@ -72,7 +75,8 @@ def _docs_tag(item: pytest.Item) -> str:
 
 
 def _verdict(report: pytest.TestReport) -> str | None:
-    infrastructure = any(k == "infrastructure" for k, _ in report.user_properties)
+    # Neither a broken world nor a server that changed its answers is a verdict on the implementation.
+    infrastructure = any(k in ("infrastructure", "server-deviation") for k, _ in report.user_properties)
     if report.skipped:
         return "error" if _skip_reason(report).startswith(INFRASTRUCTURE) else "skip"
     if report.when == "call":
@@ -95,6 +99,8 @@ def _reason(report: pytest.TestReport, properties: dict[str, str]) -> str:
         return _skip_reason(report)
     if "infrastructure" in properties:
         return properties["infrastructure"]
+    if "server-deviation" in properties:
+        return f"server behaviour changed: {properties['server-deviation']}"
     if report.failed:
         text = getattr(report.longrepr, "reprcrash", None)
         message = text.message if text is not None else str(report.longrepr)
@@ -140,4 +146,18 @@ def markdown_summary(results: list[ScenarioResult]) -> str:
             detail = f"{r.reason}; {detail}"
         cell = detail.replace("|", "\\|")
         lines.append(f"| {r.name} | {r.verdict} | {r.docs} | {cell} |")
+    errata = errata_markdown(results)
+    return "\n".join(lines) + "\n" + (f"\n{errata}" if errata else "")
+
+
+def errata_markdown(results: list[ScenarioResult]) -> str:
+    """Where the documentation and the real system disagree, each with the scenario that proves it.
+
+    Only scenarios that passed count: their observations confirmed the discrepancy.
+    """
+    proven = [(erratum, r) for r in results if r.verdict == "pass" for erratum in r.errata]
+    if not proven:
+        return ""
+    lines = ["## Documentation errata", ""]
+    lines += [f"- **{erratum}** — shown by `{r.nodeid}`" for erratum, r in proven]
     return "\n".join(lines) + "\n"

@@ -7,12 +7,21 @@ says *why* an implementation does not conform.
 
 from __future__ import annotations
 
+from .admin import MattermostApiError
 from .implementation import Observation
 from .protocol import ErrorKind
 
 
 class ConformanceFailure(AssertionError):
     """The implementation under test did something the specification does not allow."""
+
+
+class ServerDeviation(AssertionError):
+    """Mattermost itself answered other than the suite pins: no verdict on the implementation.
+
+    Raised when a scenario's premise about the server (a status, an error id) no
+    longer holds — the regression signal for a Mattermost upgrade.
+    """
 
 
 def expect_success(observation: Observation, status: int = 200) -> None:
@@ -38,3 +47,12 @@ def expect_acting_user(observation: Observation, user_id: str, *, not_user_id: s
     if actual != user_id:
         who = "the admin who created the token" if actual and actual == not_user_id else repr(actual)
         raise ConformanceFailure(f"expected the request to act as user {user_id}, but it acted as {who}")
+
+
+def expect_server_refusal(refusal: MattermostApiError | None, status: int, error_id: str) -> None:
+    """Mattermost refused a set-up call exactly as the suite pins it."""
+    if refusal is None:
+        raise ServerDeviation(f"expected Mattermost to refuse with {status} {error_id}, but it accepted")
+    if (refusal.status, refusal.error_id) != (status, error_id):
+        raise ServerDeviation(f"expected Mattermost to refuse with {status} {error_id}, "
+                              f"but it answered {refusal.status} {refusal.error_id}")

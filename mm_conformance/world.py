@@ -11,10 +11,12 @@ from __future__ import annotations
 
 import copy
 import secrets
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from .admin import AccessToken, AdminClient, User
+from .admin import AccessToken, ApiClient, MattermostApiError, User
+from .console import TOKEN_ROLE, SystemConsole
 from .deployment import Deployment
 from .errors import InfrastructureError
 from .implementation import AdapterFailure, Implementation, Observation
@@ -24,7 +26,7 @@ from .protocol import ApiRequest, Credential
 class ServerSettings:
     """Changes server-wide settings (System Console) and restores them afterwards."""
 
-    def __init__(self, admin: AdminClient) -> None:
+    def __init__(self, admin: ApiClient) -> None:
         self._admin = admin
         self._originals: list[dict[str, Any]] = []
 
@@ -50,6 +52,15 @@ def _pick(config: dict[str, Any], patch: dict[str, Any]) -> dict[str, Any]:
     return picked
 
 
+#: Mattermost ids and tokens are 26 characters of this z-base-32 alphabet (model.NewId).
+TOKEN_ALPHABET = "ybndrfg8ejkmcpqxot1uwisza345h769"
+
+
+def made_up_token() -> str:
+    """Shaped exactly like a Mattermost token, issued by no server."""
+    return "".join(secrets.choice(TOKEN_ALPHABET) for _ in range(26))
+
+
 @dataclass
 class ScenarioWorld:
     deployment: Deployment
@@ -58,10 +69,16 @@ class ScenarioWorld:
     users: dict[str, User] = field(default_factory=dict)
     tokens: dict[str, AccessToken] = field(default_factory=dict)
     observations: list[Observation] = field(default_factory=list)
+    errata: list[tuple[str, str]] = field(default_factory=list)
+    refusal: MattermostApiError | None = None
+    selected_user: User | None = None
+    selected_roles: set[str] = field(default_factory=set)
+    _sessions: dict[str, ApiClient] = field(default_factory=dict)
+    _console: SystemConsole | None = None
     _suffix: str = field(default_factory=lambda: secrets.token_hex(3))
 
     @property
-    def admin(self) -> AdminClient:
+    def admin(self) -> ApiClient:
         return self.deployment.admin
 
     # -- things a scenario creates ----------------------------------------------------
@@ -72,11 +89,94 @@ class ScenarioWorld:
             self.users[name] = self.admin.create_user(f"{name[:12]}-{self._suffix}".lower())
         return self.users[name]
 
-    def token_for(self, name: str, description: str = "n8n integration") -> AccessToken:
+    def token_for(self, name: str, description: str = "n8n integration", **options: Any) -> AccessToken:
         """An admin creates a personal access token for the user ``name``."""
-        token = self.admin.create_token(self.user(name), description)
+        token = self.admin.create_token(self.user(name), description, **options)
         self.tokens[name] = token
         return token
+
+    def allow_personal_access_tokens(self, name: str) -> User:
+        """The user ``name``, with "Allow this account to generate personal access tokens" checked."""
+        user = self.user(name)
+        self.admin.set_roles(user, f"system_user {TOKEN_ROLE}")
+        return user
+
+    def token_for_admin(self) -> AccessToken:
+        """A personal access token of the suite's system admin."""
+        token = self.admin.create_token(self.admin.user, "mm-conformance admin")
+        self.tokens["admin"] = token
+        return token
+
+    def unhonoured_token(self, kind: str) -> str:
+        """A token Mattermost will not honour: ``made-up``, ``empty``, ``revoked`` or ``disabled``."""
+        if kind == "made-up":
+            return made_up_token()
+        if kind == "empty":
+            return ""
+        token = self.token_for(f"{kind}-owner")
+        if kind == "revoked":
+            self.admin.revoke_token(token)
+        elif kind == "disabled":
+            self.admin.disable_token(token)
+        else:
+            raise ValueError(f"unknown kind of unhonoured token: {kind!r}")
+        return token.token
+
+    def wait_until_expired(self, token: AccessToken, *, margin_s: float = 1.0, limit_s: float = 30.0) -> None:
+        """Let the wall clock pass the token's expiry time (bounded: a scenario never waits long)."""
+        if not token.expires_at_ms:
+            raise AssertionError("the token has no expiry time")
+        remaining = token.expires_at_ms / 1000 + margin_s - time.time()
+        if remaining > limit_s:
+            raise AssertionError(f"the token expires in {remaining:.0f} s, more than a scenario may wait")
+        time.sleep(max(0.0, remaining))  # waiting for a clock, not for readiness
+
+    def session_of(self, name: str) -> ApiClient:
+        """The user ``name`` logged in to Mattermost, as in a browser."""
+        if name not in self._sessions:
+            user = self.user(name)
+            self._sessions[name] = ApiClient.login(self.deployment.base_url, user.username, user.password)
+        return self._sessions[name]
+
+    def create_own_token(self, name: str, description: str = "n8n integration") -> AccessToken | None:
+        """The user ``name`` creates a token in Profile > Security; a refusal is kept in ``refusal``."""
+        self.refusal = None
+        try:
+            token = self.session_of(name).create_token(self.user(name), description)
+        except MattermostApiError as refused:
+            self.refusal = refused
+            return None
+        self.tokens[name] = token
+        return token
+
+    def admin_creates_token(self, name: str) -> AccessToken | None:
+        """Like :meth:`token_for`, but a refusal is kept in ``refusal`` instead of raised."""
+        self.refusal = None
+        try:
+            return self.token_for(name)
+        except MattermostApiError as refused:
+            self.refusal = refused
+            return None
+
+    def console(self) -> SystemConsole:
+        """The admin's System Console session (documentation: "Log in to Mattermost as an admin")."""
+        if self._console is None:
+            self._console = SystemConsole.log_in(self.deployment, self.settings)
+        return self._console
+
+    def record_erratum(self, docs_ref: str, text: str) -> None:
+        """The documentation says one thing and the real system does another; the report lists it."""
+        self.errata.append((docs_ref, text))
+
+    def close(self) -> None:
+        """Put server-wide settings back and log out every session the scenario opened."""
+        try:
+            self.settings.restore()
+        finally:
+            for session in self._sessions.values():
+                session.close()
+            if self._console is not None:
+                self._console.close()
 
     @property
     def latest_token(self) -> AccessToken:

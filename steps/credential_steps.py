@@ -1,19 +1,16 @@
-"""Steps about the credential itself: a token, a base URL, what the server answers.
+"""Steps about the credential: its token, its Base URL, what the implementation answers.
 
 Each step reads its values, calls the world or a verdict check, and nothing more.
 """
 
-import secrets
-import string
+import time
 
+import pytest
 from pytest_bdd import given, parsers, then, when
 
-from mm_conformance import verdicts
+from mm_conformance import base_urls, verdicts
 
-
-def _made_up_token() -> str:
-    # Shaped like a real Mattermost token (26 lower-case letters and digits), issued by no one.
-    return "".join(secrets.choice(string.ascii_lowercase + string.digits) for _ in range(26))
+# -- the world before the credential is used -------------------------------------------------
 
 
 @given("personal access tokens are enabled in the System Console")
@@ -26,9 +23,77 @@ def regular_user(world, name):
     world.user(name)
 
 
+@given(parsers.parse('a regular user "{name}" who may generate personal access tokens'))
+def user_who_may_generate_tokens(world, name):
+    world.allow_personal_access_tokens(name)
+
+
 @given(parsers.parse('an admin has created a personal access token for "{name}"'))
 def admin_created_token(world, name):
     world.token_for(name)
+
+
+@given(parsers.parse('an admin has created a personal access token for "{name}" that expires in {seconds:d} seconds'))
+def admin_created_expiring_token(world, name, seconds):
+    token = world.token_for(name, expires_at_ms=int((time.time() + seconds) * 1000))
+    if not token.expires_at_ms:
+        pytest.skip(f"Mattermost {world.deployment.version.version} has no personal access token expiry "
+                    "(the created token carries no expires_at)")
+
+
+@given(parsers.parse('"{name}" has created a personal access token for themselves'))
+def user_created_own_token(world, name):
+    assert world.create_own_token(name) is not None, f"{name} could not create a token: {world.refusal}"
+
+
+@when(parsers.parse('"{name}" goes to Profile > Security > Personal Access Tokens and creates a token described as "{description}"'))
+def user_creates_token_in_profile(world, name, description):
+    assert world.create_own_token(name, description) is not None, f"{name} could not create a token: {world.refusal}"
+
+
+@then(parsers.parse('the token list of "{name}" shows a token described as "{description}"'))
+def token_list_shows(world, name, description):
+    listed = world.session_of(name).list_tokens(world.user(name))
+    assert description in [t["description"] for t in listed]
+    assert all("token" not in t for t in listed), "the token list must never show a token's secret again"
+
+
+@when("an admin disables that token")
+def admin_disables_token(world):
+    world.admin.disable_token(world.latest_token)
+
+
+@when("an admin enables that token again")
+def admin_enables_token(world):
+    world.admin.enable_token(world.latest_token)
+
+
+@when(parsers.parse('an admin deactivates "{name}"'))
+def admin_deactivates(world, name):
+    world.admin.set_active(world.user(name), False)
+
+
+@when(parsers.parse('an admin reactivates "{name}"'))
+def admin_reactivates(world, name):
+    world.admin.set_active(world.user(name), True)
+
+
+@when("the token's expiry time has passed")
+def token_expired(world):
+    world.wait_until_expired(world.latest_token)
+
+
+# -- the implementation under test -----------------------------------------------------------
+
+
+@when("the credential is tested with that token")
+def credential_tested(world):
+    world.check(world.credential(world.latest_token.token))
+
+
+@when("the credential is tested with that token's ID in place of the token")
+def credential_tested_with_token_id(world):
+    world.check(world.credential(world.latest_token.id))
 
 
 @when(parsers.parse('the credential requests "{endpoint}" with that token'))
@@ -36,9 +101,23 @@ def request_with_that_token(world, endpoint):
     world.request(world.credential(world.latest_token.token), endpoint)
 
 
-@when(parsers.parse('the credential requests "{endpoint}" with a made-up token'))
-def request_with_made_up_token(world, endpoint):
-    world.request(world.credential(_made_up_token()), endpoint)
+@when(parsers.parse('the credential requests "{endpoint}" with that token and the Base URL {form}'))
+def request_with_base_url(world, endpoint, form):
+    base_url = base_urls.spell(world.deployment.base_url, form)
+    world.request(world.credential(world.latest_token.token, base_url=base_url), endpoint)
+
+
+@when(parsers.parse('the credential requests "{endpoint}" with the admin\'s own token'))
+def request_with_admin_token(world, endpoint):
+    world.request(world.credential(world.token_for_admin().token), endpoint)
+
+
+@when(parsers.re(r'the credential requests "(?P<endpoint>[^"]+)" with (?P<kind>a made-up|an empty|a revoked|a disabled) token'))
+def request_with_refused_token(world, endpoint, kind):
+    world.request(world.credential(world.unhonoured_token(kind.split()[-1])), endpoint)
+
+
+# -- verdicts --------------------------------------------------------------------------------
 
 
 @then(parsers.parse("the request succeeds with status {status:d}"))
@@ -47,10 +126,20 @@ def request_succeeds(world, status):
 
 
 @then(parsers.parse('the request is refused as "{kind}" with status {status:d}'))
-def request_refused(world, kind, status):
+def request_refused_with_status(world, kind, status):
     verdicts.expect_refusal(world.last, kind, status)
+
+
+@then(parsers.parse('the request is refused as "{kind}"'))
+def request_refused(world, kind):
+    verdicts.expect_refusal(world.last, kind)
 
 
 @then(parsers.parse('the answer names "{name}", not the admin who created the token'))
 def answer_names_owner(world, name):
     verdicts.expect_acting_user(world.last, world.users[name].id, not_user_id=world.admin.user.id)
+
+
+@then(parsers.parse("the report lists step {step:d} as an erratum: {text}"))
+def report_lists_erratum(world, step, text):
+    world.record_erratum(f"using-api-access-token:{step}", text)

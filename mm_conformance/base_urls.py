@@ -1,0 +1,27 @@
+"""The spellings of a site URL that users paste as the Base URL, by name.
+
+Feature files name a spelling in words ("with a trailing slash"); this module
+turns the words into the URL for a given site, so steps never build URLs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+_SPELLINGS: dict[str, Callable[[str], str]] = {
+    "as the browser shows it": lambda site: site,
+    "with a trailing slash": lambda site: f"{site}/",
+    "with two trailing slashes": lambda site: f"{site}//",
+    "with an upper-case scheme": lambda site: site.replace("http://", "HTTP://", 1).replace("https://", "HTTPS://", 1),
+    "without a scheme": lambda site: site.split("://", 1)[1],
+    "left empty": lambda site: "",
+    "with an ftp scheme": lambda site: "ftp://" + site.split("://", 1)[1],
+}
+
+
+def spell(site_url: str, form: str) -> str:
+    """The Base URL a user would enter for ``site_url``, spelled as ``form`` says."""
+    try:
+        return _SPELLINGS[form](site_url.rstrip("/"))
+    except KeyError:
+        raise ValueError(f"unknown Base URL spelling {form!r}; known: {', '.join(_SPELLINGS)}") from None
