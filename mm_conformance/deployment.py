@@ -15,7 +15,7 @@ import httpx
 from docker.errors import DockerException
 from testcontainers.core.network import Network
 
-from .admin import AdminClient, MattermostApiError, ServerVersion
+from .admin import ApiClient, MattermostApiError, ServerVersion
 from .containers import SUITE_LABEL, MattermostContainer, PostgresContainer
 from .errors import InfrastructureError
 from .images import POSTGRES_IMAGE, ReleaseLine, docker_available
@@ -29,7 +29,7 @@ class Deployment:
 
     line: str
     base_url: str
-    admin: AdminClient
+    admin: ApiClient
     version: ServerVersion
     server: MattermostContainer | None = field(default=None, repr=False)
 
@@ -102,7 +102,7 @@ class MattermostDeployment:
         self._containers.append(server)
         server.start()
         base_url = server.base_url()
-        admin = AdminClient.bootstrap(base_url)
+        admin = ApiClient.bootstrap(base_url)
         self.deployment = Deployment(self.line.name, base_url, admin, admin.server_version(), server)
         return self.deployment
 
