@@ -1,0 +1,171 @@
+"""Deliberately defective credential implementations: how the suite proves it can fail.
+
+Each defect is a plausible bug of a real credential implementation, made by
+bending the reference in one place. Run one as an adapter:
+
+    python tests/defective/adapter.py DEFECT
+
+``DEFECTS`` names each defect, the behaviour it breaks, and the scenarios that
+must catch it (a pytest ``-k`` expression); tests/test_defective_corpus.py runs
+the suite against every one and expects it to be rejected.
+"""
+
+from __future__ import annotations
+
+import ssl
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # run from a checkout
+
+from mm_conformance import reference  # noqa: E402
+from mm_conformance.protocol import ErrorKind, Outcome  # noqa: E402
+
+
+@dataclass(frozen=True)
+class Defect:
+    behaviour: str  # what a conforming credential does, which this one does not
+    caught_by: str  # pytest -k expression selecting the scenarios that catch it
+
+
+DEFECTS: dict[str, Defect] = {
+    "ok-on-any-response": Defect(
+        "a refused token MUST be reported as an auth error", "does_not_honour"),
+    "auth-as-http": Defect(
+        "401/403 MUST be reported as error kind auth", "does_not_honour"),
+    "test-ignores-token": Defect(
+        "the credential test MUST prove the token (not just that the server answers)", "token_id_pasted"),
+    "strips-one-slash": Defect(
+        "every trailing slash of the Base URL MUST be stripped", "accepted_however_it_ends"),
+    "unusable-url-as-network": Defect(
+        "an unusable Base URL MUST be a config error", "cannot_be_used"),
+    "never-verifies": Defect(
+        "with Ignore SSL Issues off, certificates MUST be verified", "ignore_ssl_issues_off"),
+    "switch-ignored": Defect(
+        "with Ignore SSL Issues on, a bad certificate MUST NOT stop the connection", "ignore_ssl_issues_on"),
+    "no-hostname-check": Defect(
+        "with Ignore SSL Issues off, the host name MUST match the certificate", "ignore_ssl_issues_off"),
+    "reuses-insecure-connection": Defect(
+        "an insecure connection MUST NOT be reused by a strict credential", "insecure_credential_used_first"),
+}
+
+_real_call = reference.call
+_real_verify = reference._verify
+_real_site_url = reference.site_url
+_shared_clients: dict[str, httpx.Client] = {}
+
+
+def _ok_on_any_response(response: httpx.Response) -> Outcome:
+    return Outcome.success(response.status_code, reference._json_body(response))
+
+
+def _auth_as_http(response: httpx.Response) -> Outcome:
+    outcome = _real_classify(response)
+    if outcome.error_kind is ErrorKind.AUTH:
+        return Outcome.failure(ErrorKind.HTTP, outcome.error_message or "", status=outcome.status, body=outcome.body)
+    return outcome
+
+
+def _test_ignores_token(operation, credential, ca_file, request):
+    if operation == "test":  # "the server answers" is taken as "the credential works"
+        return _real_call("request", credential.__class__("", credential.base_url,
+                                                          credential.allow_unauthorized_certs),
+                          ca_file, reference.ApiRequest("GET", "system/ping"))
+    return _real_call(operation, credential, ca_file, request)
+
+
+def _strips_one_slash(base_url):
+    if isinstance(base_url, str) and base_url.endswith("/"):
+        base_url = base_url[:-1]
+    if isinstance(base_url, str) and base_url.endswith("/"):
+        return base_url  # the second slash stays, as in `replace(/\/$/, "")`
+    return _real_site_url(base_url)
+
+
+def _unusable_url_as_network(operation, credential, ca_file, request):
+    outcome = _real_call(operation, credential, ca_file, request)
+    if outcome.error_kind is ErrorKind.CONFIG:
+        return Outcome.failure(ErrorKind.NETWORK, "could not connect")
+    return outcome
+
+
+def _never_verifies(allow_unauthorized_certs, ca_file):
+    return False
+
+
+def _switch_ignored(allow_unauthorized_certs, ca_file):
+    return _real_verify(False, ca_file)
+
+
+def _no_hostname_check(allow_unauthorized_certs, ca_file):
+    context = _real_verify(allow_unauthorized_certs, ca_file)
+    if isinstance(context, ssl.SSLContext):
+        context.check_hostname = False
+    return context
+
+
+class _SharedClient:
+    """One client per origin, created with the first credential's TLS setting."""
+
+    def __init__(self, *, verify, **kwargs):
+        self._verify, self._kwargs = verify, kwargs
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+    def request(self, method, url, **kwargs):
+        origin = str(httpx.URL(url).copy_with(path="/", query=None))
+        if origin not in _shared_clients:
+            _shared_clients[origin] = _real_client(verify=self._verify, **self._kwargs)
+        return _shared_clients[origin].request(method, url, **kwargs)
+
+
+_real_classify = reference.classify
+_real_client = httpx.Client
+
+
+def install(defect: str) -> None:
+    """Bend the reference so it has ``defect``."""
+    if defect == "ok-on-any-response":
+        reference.classify = _ok_on_any_response
+    elif defect == "auth-as-http":
+        reference.classify = _auth_as_http
+    elif defect == "test-ignores-token":
+        reference.call = _test_ignores_token
+    elif defect == "strips-one-slash":
+        reference.site_url = _strips_one_slash
+    elif defect == "unusable-url-as-network":
+        reference.call = _unusable_url_as_network
+    elif defect == "never-verifies":
+        reference._verify = _never_verifies
+    elif defect == "switch-ignored":
+        reference._verify = _switch_ignored
+    elif defect == "no-hostname-check":
+        reference._verify = _no_hostname_check
+    elif defect == "reuses-insecure-connection":
+        reference.httpx = _patched_httpx(_SharedClient)
+    else:
+        raise SystemExit(f"unknown defect {defect!r}; known: {', '.join(DEFECTS)}")
+
+
+def _patched_httpx(client_class):
+    class PatchedHttpx:
+        def __getattr__(self, name):
+            return getattr(httpx, name)
+
+    patched = PatchedHttpx()
+    patched.Client = client_class
+    return patched
+
+
+if __name__ == "__main__":
+    if len(sys.argv) != 2:
+        raise SystemExit(f"usage: adapter.py DEFECT  (one of: {', '.join(DEFECTS)})")
+    install(sys.argv[1])
+    raise SystemExit(reference.main())

@@ -1,0 +1,52 @@
+"""The suite accepts the reference and rejects every deliberately defective implementation.
+
+This is how the suite proves it can fail. It runs the real scenarios against a
+real Mattermost through the CLI, so it is skipped (with the reason) where no
+Mattermost can be started.
+"""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.defective.adapter import DEFECTS
+
+ROOT = Path(__file__).resolve().parent.parent
+ADAPTER = ROOT / "tests" / "defective" / "adapter.py"
+
+
+def run_suite(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "mm_conformance", "run", "-q", *args], cwd=ROOT,
+                          capture_output=True, text=True, timeout=1800, env=os.environ.copy())
+
+
+def closing_line(result: subprocess.CompletedProcess[str]) -> str:
+    lines = (result.stdout.strip() or result.stderr.strip()).splitlines()
+    return lines[-1] if lines else f"exit {result.returncode}, no output"
+
+
+@pytest.fixture(scope="module")
+def reference_conforms() -> None:
+    result = run_suite()
+    if result.returncode == 2:
+        pytest.skip(f"infrastructure: the suite gives no verdict here: {closing_line(result)}")
+    assert result.returncode == 0, f"the reference must conform: {closing_line(result)}\n{result.stdout[-3000:]}"
+
+
+def test_defects_are_distinct_and_documented():
+    assert len(DEFECTS) >= 8
+    for name, defect in DEFECTS.items():
+        assert " MUST" in defect.behaviour, name
+        assert defect.caught_by, name
+
+
+@pytest.mark.parametrize("defect", sorted(DEFECTS))
+def test_suite_rejects_defect(defect, reference_conforms):
+    result = run_suite("--impl", f"{sys.executable} {ADAPTER} {defect}", "--impl-name", f"defective:{defect}",
+                       "-k", DEFECTS[defect].caught_by)
+    assert result.returncode == 1, (f"{defect} ({DEFECTS[defect].behaviour}) was not rejected: "
+                                    f"{closing_line(result)}")
+    assert "ConformanceFailure" in result.stdout or "expected" in result.stdout
