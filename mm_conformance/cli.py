@@ -117,6 +117,7 @@ def _images(args: argparse.Namespace, console: Console) -> int:
         return 0
     builder = ImageBuilder(console)
     builder.ensure_postgres()
+    builder.ensure_nginx()
     failures = []
     for line in lines:
         try:

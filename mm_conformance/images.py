@@ -1,12 +1,14 @@
 """Build the images the suite's world runs, with no container registry at all.
 
-Three images, each built only when it is missing (building is idempotent):
+Four images, each built only when it is missing (building is idempotent):
 
 ``mm-conformance/base:bookworm``
     A Debian bookworm rootfs made by ``debootstrap --variant=minbase`` and turned
     into an image with ``docker import``.
 ``mm-conformance/postgres:15``
     Debian's PostgreSQL 15 on that base (Mattermost 11 needs PostgreSQL >= 14).
+``mm-conformance/nginx:bookworm``
+    Debian's nginx, the TLS-terminating proxy in front of Mattermost.
 ``mm-conformance/mattermost:<line>``
     The Mattermost server of one release line, built from the Go module
     ``github.com/mattermost/mattermost/server/v8`` at the pseudo-version pinned in
@@ -43,6 +45,7 @@ PUBLIC_MODULE = "github.com/mattermost/mattermost/server/public"
 
 BASE_IMAGE = "mm-conformance/base:bookworm"
 POSTGRES_IMAGE = "mm-conformance/postgres:15"
+NGINX_IMAGE = "mm-conformance/nginx:bookworm"
 DEBIAN_MIRROR = os.environ.get("MM_CONFORMANCE_DEBIAN_MIRROR", "http://deb.debian.org/debian")
 CACHE_DIR = Path(os.environ.get("MM_CONFORMANCE_CACHE", "/var/cache/mm-conformance"))
 MODULE_VERSION_LABEL = "io.github.mm-conformance.module-version"
@@ -165,11 +168,19 @@ class ImageBuilder:
             )
 
     def ensure_postgres(self) -> None:
-        if image_labels(POSTGRES_IMAGE) is not None:
-            self._say(f"{POSTGRES_IMAGE} present")
+        """Debian's PostgreSQL 15, the database Mattermost runs on."""
+        self._ensure_on_base(POSTGRES_IMAGE, "postgres")
+
+    def ensure_nginx(self) -> None:
+        """nginx from Debian, the TLS proxy in front of Mattermost (see mm_conformance/proxy.py)."""
+        self._ensure_on_base(NGINX_IMAGE, "nginx")
+
+    def _ensure_on_base(self, tag: str, directory: str) -> None:
+        if image_labels(tag) is not None:
+            self._say(f"{tag} present")
             return
         self.ensure_base()
-        self._docker_build(POSTGRES_IMAGE, DOCKER_DIR / "postgres", {"BASE_IMAGE": BASE_IMAGE}, log="postgres")
+        self._docker_build(tag, DOCKER_DIR / directory, {"BASE_IMAGE": BASE_IMAGE}, log=directory)
 
     def ensure_mattermost(self, line: ReleaseLine) -> str:
         """Build the server image of ``line`` unless an image of its pinned version exists."""
