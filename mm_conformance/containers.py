@@ -18,6 +18,7 @@ and refuses to change them through ``PUT /api/v4/config`` afterwards.
 from __future__ import annotations
 
 import secrets
+import ssl
 import urllib.request
 from typing import Any
 
@@ -94,19 +95,29 @@ class MattermostContainer(DockerContainer):
 
     port = 8065
 
-    def __init__(self, image: str, *, startup_timeout_s: int = 180, **kwargs: Any) -> None:
+    def __init__(self, image: str, *, tls: bool = False, startup_timeout_s: int = 180, **kwargs: Any) -> None:
         super().__init__(image, labels={SUITE_LABEL: "mattermost"}, **kwargs)
+        self.tls = tls
         self.with_exposed_ports(self.port)
         self.with_env("MM_SQLSETTINGS_DRIVERNAME", "postgres")
         # Logs to the console only: the container's log is what the suite reads on a crash.
         self.with_env("MM_LOGSETTINGS_ENABLEFILE", "false")
         self.with_env("MM_LOGSETTINGS_CONSOLELEVEL", "INFO")
-        self.waiting_for(
-            _ReadyWhileRunning(self.port, "/api/v4/system/ping")
-            .for_response_predicate(lambda body: '"status":"OK"' in body.replace(" ", ""))
-            .with_startup_timeout(startup_timeout_s)
-            .with_poll_interval(0.25)
-        )
+        ready = (_ReadyWhileRunning(self.port, "/api/v4/system/ping")
+                 .for_response_predicate(lambda body: '"status":"OK"' in body.replace(" ", ""))
+                 .with_startup_timeout(startup_timeout_s)
+                 .with_poll_interval(0.25))
+        # The readiness probe is the suite's, not the implementation's: it need not verify.
+        self.waiting_for(ready.using_tls(insecure=True) if tls else ready)
+
+    def with_tls(self, chain_pem: bytes, key_pem: bytes) -> "MattermostContainer":
+        """Terminate TLS in Mattermost itself (``ConnectionSecurity=TLS``) with this certificate."""
+        # Readable by the server's user (uid 2000): the copied files belong to root.
+        self.with_copy_into_container(chain_pem, "/mattermost/config/tls.crt", mode=0o644)
+        self.with_copy_into_container(key_pem, "/mattermost/config/tls.key", mode=0o644)
+        self.with_env("MM_SERVICESETTINGS_CONNECTIONSECURITY", "TLS")
+        self.with_env("MM_SERVICESETTINGS_TLSCERTFILE", "/mattermost/config/tls.crt")
+        return self.with_env("MM_SERVICESETTINGS_TLSKEYFILE", "/mattermost/config/tls.key")
 
     def with_database(self, dsn: str) -> "MattermostContainer":
         return self.with_env("MM_SQLSETTINGS_DATASOURCE", dsn)
@@ -115,13 +126,15 @@ class MattermostContainer(DockerContainer):
         return self.with_env("MM_SERVICESETTINGS_SITEURL", site_url)
 
     def base_url(self) -> str:
-        """Where the suite reaches the server from the host."""
-        return f"http://{self.get_container_host_ip()}:{self.get_exposed_port(self.port)}"
+        """Where the suite reaches the server from the host (the certificates are for 127.0.0.1)."""
+        return f"{'https' if self.tls else 'http'}://127.0.0.1:{self.get_exposed_port(self.port)}"
 
     def ping(self) -> bool:
         """True while the server still answers its health check (used to tell a crash from a verdict)."""
+        context = ssl._create_unverified_context() if self.tls else None  # the suite's own probe
         try:
-            with urllib.request.urlopen(f"{self.base_url()}/api/v4/system/ping", timeout=5) as answer:
+            with urllib.request.urlopen(f"{self.base_url()}/api/v4/system/ping", timeout=5,
+                                        context=context) as answer:
                 return answer.status == 200
         except OSError:
             return False

@@ -16,11 +16,15 @@ from docker.errors import DockerException
 from testcontainers.core.network import Network
 
 from .admin import ApiClient, MattermostApiError, ServerVersion
+from .certificates import CertificateCase, CertificateCases
 from .containers import SUITE_LABEL, MattermostContainer, PostgresContainer
 from .errors import InfrastructureError
 from .images import POSTGRES_IMAGE, ReleaseLine, docker_available
+from .proxy import TLSProxyContainer
 
 LOCAL_IMAGE_PREFIX = "mm-conformance/"
+#: The server's name on the deployment's private network (the TLS proxy forwards to it).
+SERVER_ALIAS = "mattermost"
 
 
 @dataclass
@@ -73,6 +77,7 @@ class MattermostDeployment:
         self.image = image
         self.postgres_image = postgres_image
         self._network: Network | None = None
+        self._database: PostgresContainer | None = None
         self._containers: list = []
         self.deployment: Deployment | None = None
 
@@ -95,16 +100,51 @@ class MattermostDeployment:
 
     def _start(self) -> Deployment:
         self._network = Network(docker_network_kw={"labels": {SUITE_LABEL: "network"}}).create()
-        database = PostgresContainer(self.postgres_image).with_network(self._network)
-        self._containers.append(database)
-        database.start()
-        server = MattermostContainer(self.image).with_network(self._network).with_database(database.dsn_on_network())
+        self._database = PostgresContainer(self.postgres_image).with_network(self._network)
+        self._containers.append(self._database)
+        self._database.start()
+        server = (MattermostContainer(self.image).with_network(self._network).with_network_aliases(SERVER_ALIAS)
+                  .with_database(self._database.dsn_on_network()))
         self._containers.append(server)
         server.start()
         base_url = server.base_url()
         admin = ApiClient.bootstrap(base_url)
         self.deployment = Deployment(self.line.name, base_url, admin, admin.server_version(), server)
         return self.deployment
+
+    def start_tls_proxy(self, cases: CertificateCases) -> TLSProxyContainer:
+        """nginx in front of the server, one HTTPS listener per certificate case."""
+        proxy = TLSProxyContainer(cases).with_network(self._require_network()).with_upstream(
+            f"http://{SERVER_ALIAS}:{MattermostContainer.port}")
+        return self._start_extra(proxy, "the TLS proxy")
+
+    def start_tls_server(self, case: CertificateCase) -> str:
+        """A second server on the same database that terminates TLS itself; its base URL.
+
+        It shares users and tokens with the first (same database). Its own config
+        file enables personal access tokens through the environment: no scenario
+        toggles settings on this server.
+        """
+        server = (MattermostContainer(self.image, tls=True).with_network(self._require_network())
+                  .with_database(self._database.dsn_on_network()).with_tls(case.chain_pem, case.key_pem)
+                  .with_env("MM_SERVICESETTINGS_ENABLEUSERACCESSTOKENS", "true"))
+        self._start_extra(server, "the TLS-terminating Mattermost")
+        return server.base_url()
+
+    def _start_extra(self, container, what: str):
+        self._containers.append(container)
+        try:
+            container.start()
+        except InfrastructureError:
+            raise
+        except (DockerException, TimeoutError, OSError) as error:
+            raise InfrastructureError(f"{what} for Mattermost {self.line.name} did not start: {error}") from None
+        return container
+
+    def _require_network(self) -> Network:
+        if self._network is None:
+            raise InfrastructureError("the deployment is not running")
+        return self._network
 
     def stop(self) -> None:
         """Remove every container and the network, whatever state they are in."""

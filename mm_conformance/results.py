@@ -1,6 +1,7 @@
 """Each scenario's verdict, and what the run as a whole says.
 
-Verdicts: ``pass``, ``fail`` (the implementation broke a stated behaviour),
+Verdicts: ``pass``, ``warn`` (passed, with a SHOULD-level concern the report
+shows), ``fail`` (the implementation broke a stated behaviour),
 ``skip`` (the scenario does not apply, with its reason) and ``error`` (no verdict:
 the world or the adapter broke). An error is never counted as a pass or a fail.
 """
@@ -15,6 +16,7 @@ import pytest
 from .redact import redact
 
 INFRASTRUCTURE = "infrastructure: "
+VERDICTS = ("pass", "warn", "fail", "skip", "error")
 
 
 @dataclass
@@ -26,6 +28,7 @@ class ScenarioResult:
     reason: str = ""
     observations: list[str] = field(default_factory=list)
     errata: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
 
 
 class Collector:
@@ -46,6 +49,9 @@ class Collector:
             # The world adds its observations and errata at teardown: keep the latest.
             known.observations = _properties(report, "observation") or known.observations
             known.errata = _properties(report, "erratum") or known.errata
+            known.warnings = _properties(report, "warning") or known.warnings
+            if known.verdict == "pass" and known.warnings:
+                known.verdict = "warn"
         verdict = _verdict(report)
         if verdict is None:
             return
@@ -55,7 +61,7 @@ class Collector:
                 nodeid=report.nodeid, name=report.nodeid.split("::")[-1], verdict=verdict,
                 docs=getattr(report, "docs_tag", ""), reason=reason,
                 observations=_properties(report, "observation"), errata=_properties(report, "erratum")))
-        elif verdict in ("error", "fail") and known.verdict == "pass":
+        elif verdict in ("error", "fail") and known.verdict in ("pass", "warn"):
             # A failing teardown after a passing call: no verdict can be trusted.
             known.verdict, known.reason = "error", reason
 
@@ -113,7 +119,7 @@ def exit_code(results: list[ScenarioResult], *, pytest_exit: int) -> int:
     verdicts = Counter(r.verdict for r in results)
     if verdicts["fail"]:
         return 1
-    if pytest_exit in (2, 3, 4) or verdicts["error"] or not verdicts["pass"]:
+    if pytest_exit in (2, 3, 4) or verdicts["error"] or not (verdicts["pass"] + verdicts["warn"]):
         return 2
     return 0
 
@@ -121,7 +127,7 @@ def exit_code(results: list[ScenarioResult], *, pytest_exit: int) -> int:
 def closing_line(results: list[ScenarioResult], code: int) -> str:
     """The run's verdict in one line, with the first reason when there is no verdict."""
     counts = Counter(r.verdict for r in results)
-    tally = ", ".join(f"{counts[v]} {v}" for v in ("pass", "fail", "skip", "error"))
+    tally = ", ".join(f"{counts[v]} {v}" for v in VERDICTS)
     if code == 0:
         return f"mm-conformance: conforms ({tally})"
     if code == 1:
@@ -135,13 +141,13 @@ def markdown_summary(results: list[ScenarioResult]) -> str:
     lines = [
         "# mm-conformance run",
         "",
-        " · ".join(f"{counts[v]} {v}" for v in ("pass", "fail", "skip", "error")),
+        " · ".join(f"{counts[v]} {v}" for v in VERDICTS),
         "",
         "| scenario | verdict | documentation | observed / reason |",
         "|---|---|---|---|",
     ]
     for r in results:
-        detail = "; ".join(r.observations) or r.reason
+        detail = "; ".join([f"warning: {w}" for w in r.warnings] + r.observations) or r.reason
         if r.reason and r.verdict != "pass" and r.reason not in detail:
             detail = f"{r.reason}; {detail}"
         cell = detail.replace("|", "\\|")

@@ -56,3 +56,12 @@ def expect_server_refusal(refusal: MattermostApiError | None, status: int, error
     if (refusal.status, refusal.error_id) != (status, error_id):
         raise ServerDeviation(f"expected Mattermost to refuse with {status} {error_id}, "
                               f"but it answered {refusal.status} {refusal.error_id}")
+
+
+def expect_no_credential_through(case: str, *, before: int | None, after: int | None) -> None:
+    """The TLS endpoint of ``case`` saw no new request carrying a credential."""
+    if before is None or after is None:
+        raise AssertionError(f"the {case!r} endpoint cannot tell whether a token got through")
+    if after != before:
+        raise ConformanceFailure(f"the token reached Mattermost through the {case!r} endpoint "
+                                 f"({after - before} request(s) carrying a credential) although TLS validation failed")

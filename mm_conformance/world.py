@@ -13,11 +13,13 @@ import copy
 import secrets
 import time
 from dataclasses import dataclass, field
+from collections.abc import Callable
 from typing import Any
 
 from .admin import AccessToken, ApiClient, MattermostApiError, User
 from .console import TOKEN_ROLE, SystemConsole
 from .deployment import Deployment
+from .endpoints import TLSEndpoints
 from .errors import InfrastructureError
 from .implementation import AdapterFailure, Implementation, Observation
 from .protocol import ApiRequest, Credential
@@ -66,6 +68,8 @@ class ScenarioWorld:
     deployment: Deployment
     implementation: Implementation
     settings: ServerSettings
+    #: The deployment's HTTPS endpoints, started on first use (see endpoints.TLSEndpoints).
+    tls: Callable[[], TLSEndpoints] | None = None
     users: dict[str, User] = field(default_factory=dict)
     tokens: dict[str, AccessToken] = field(default_factory=dict)
     observations: list[Observation] = field(default_factory=list)
@@ -73,6 +77,8 @@ class ScenarioWorld:
     refusal: MattermostApiError | None = None
     selected_user: User | None = None
     selected_roles: set[str] = field(default_factory=set)
+    credentials_seen_before: int | None = None
+    warnings: list[str] = field(default_factory=list)
     _sessions: dict[str, ApiClient] = field(default_factory=dict)
     _console: SystemConsole | None = None
     _suffix: str = field(default_factory=lambda: secrets.token_hex(3))
@@ -164,6 +170,10 @@ class ScenarioWorld:
             self._console = SystemConsole.log_in(self.deployment, self.settings)
         return self._console
 
+    def warn(self, text: str) -> None:
+        """A SHOULD-level concern: the scenario passes, and the report shows it as a warning."""
+        self.warnings.append(text)
+
     def record_erratum(self, docs_ref: str, text: str) -> None:
         """The documentation says one thing and the real system does another; the report lists it."""
         self.errata.append((docs_ref, text))
@@ -194,6 +204,22 @@ class ScenarioWorld:
     def check(self, credential: Credential, ca_file: str | None = None) -> Observation:
         """The implementation's own credential test (n8n's "Test" button)."""
         return self._observe(lambda: self.implementation.check(credential, ca_file))
+
+    def request_over_tls(self, case: str, token: str, endpoint: str, *, ignore_ssl_issues: bool) -> Observation:
+        """A request through the HTTPS endpoint of certificate ``case``, with the suite's CA as caFile.
+
+        Remembers how many credentials had got through that endpoint before, so a step
+        can tell whether this request's token reached Mattermost.
+        """
+        endpoints = self.endpoints()
+        self.credentials_seen_before = endpoints.credentials_seen(case)
+        credential = self.credential(token, base_url=endpoints.url(case), ignore_ssl_issues=ignore_ssl_issues)
+        return self.request(credential, endpoint, ca_file=endpoints.ca_file)
+
+    def endpoints(self) -> TLSEndpoints:
+        if self.tls is None:
+            raise InfrastructureError("this world has no TLS endpoints")
+        return self.tls()
 
     def request(self, credential: Credential, endpoint: str, method: str = "GET",
                 ca_file: str | None = None) -> Observation:

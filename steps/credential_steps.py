@@ -143,3 +143,31 @@ def answer_names_owner(world, name):
 @then(parsers.parse("the report lists step {step:d} as an erratum: {text}"))
 def report_lists_erratum(world, step, text):
     world.record_erratum(f"using-api-access-token:{step}", text)
+
+
+# -- TLS ---------------------------------------------------------------------------------------
+
+
+@when(parsers.re(r'the credential requests "(?P<endpoint>[^"]+)" through the "(?P<case>[^"]+)" endpoint '
+                 r'with Ignore SSL Issues (?P<switch>on|off)'))
+def request_through_tls_endpoint(world, endpoint, case, switch):
+    world.request_over_tls(case, world.latest_token.token, endpoint, ignore_ssl_issues=switch == "on")
+
+
+@then(parsers.parse('the token did not get through the "{case}" endpoint'))
+def token_did_not_get_through(world, case):
+    verdicts.expect_no_credential_through(case, before=world.credentials_seen_before,
+                                          after=world.endpoints().credentials_seen(case))
+
+
+@when(parsers.parse('the credential requests "{endpoint}" with that token over plain http'))
+def request_over_plain_http(world, endpoint):
+    assert world.deployment.base_url.startswith("http://"), "the deployment's own URL is plain http"
+    world.request(world.credential(world.latest_token.token), endpoint)
+
+
+@then("the report warns that the token crossed the network in clear")
+def warn_token_in_clear(world):
+    if world.last.credential.base_url.lower().startswith("http://") and world.last.outcome.ok:
+        world.warn("the access token crossed the network unencrypted (plain http Base URL)")
+    assert world.warnings, "a successful plain-http request must leave a warning in the report"

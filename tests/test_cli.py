@@ -35,7 +35,7 @@ def test_a_server_that_cannot_start_gives_no_verdict_not_a_pass(tmp_path):
                      "--report", str(tmp_path))
     assert result.returncode == 2, result.stdout + result.stderr
     closing = result.stdout.strip().splitlines()[-1]
-    assert closing.startswith("mm-conformance: no verdict (0 pass, 0 fail, 0 skip, ")
+    assert closing.startswith("mm-conformance: no verdict (0 pass, 0 warn, 0 fail, 0 skip, ")
     assert "image mm-conformance/mattermost:never-built is not built" in closing
     summary = (tmp_path / "summary.md").read_text()
     assert "| error |" in summary and "| pass |" not in summary

@@ -50,3 +50,10 @@ def test_suite_rejects_defect(defect, reference_conforms):
     assert result.returncode == 1, (f"{defect} ({DEFECTS[defect].behaviour}) was not rejected: "
                                     f"{closing_line(result)}")
     assert "ConformanceFailure" in result.stdout or "expected" in result.stdout
+
+
+@pytest.mark.parametrize("defect", sorted(DEFECTS))
+def test_each_defect_names_scenarios_that_exist(defect):
+    listed = subprocess.run([sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "steps", "--collect-only",
+                             "-q", "-k", DEFECTS[defect].caught_by], cwd=ROOT, capture_output=True, text=True)
+    assert "::test_" in listed.stdout, f"-k {DEFECTS[defect].caught_by!r} selects no scenario"

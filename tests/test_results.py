@@ -30,5 +30,12 @@ def test_usage_error_or_interrupt_is_no_verdict():
 
 def test_markdown_summary_counts_and_escapes():
     text = markdown_summary([result("pass"), result("fail", "expected a | b")])
-    assert "1 pass · 1 fail · 0 skip · 0 error" in text
+    assert "1 pass · 0 warn · 1 fail · 0 skip · 0 error" in text
     assert "expected a \\| b" in text
+
+
+def test_warnings_conform_but_show():
+    warned = result("warn")
+    warned.warnings = ["the token crossed the network in clear (http://)"]
+    assert exit_code([warned], pytest_exit=0) == 0
+    assert "warning: the token crossed the network in clear" in markdown_summary([warned])

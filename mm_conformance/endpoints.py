@@ -1,0 +1,49 @@
+"""The HTTPS endpoints of a deployment, one per certificate case.
+
+Certificates are made per run in a temporary directory that is removed with the
+endpoints. Every case but one is served by the TLS proxy in front of the
+server; ``mattermost-tls`` is Mattermost terminating TLS itself (the ``trusted``
+certificate), started only when a scenario asks for it.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+
+from .certificates import CertificateCases, make_cases
+from .deployment import MattermostDeployment
+from .proxy import TLSProxyContainer
+
+#: The case served by Mattermost itself rather than by the proxy.
+SERVER_TERMINATED = "mattermost-tls"
+
+
+class TLSEndpoints:
+    def __init__(self, deployment: MattermostDeployment) -> None:
+        self._deployment = deployment
+        self._directory = tempfile.TemporaryDirectory(prefix="mm-conformance-certs-")
+        self.cases: CertificateCases = make_cases(Path(self._directory.name))
+        self.proxy: TLSProxyContainer = deployment.start_tls_proxy(self.cases)
+        self._server_url: str | None = None
+
+    @property
+    def ca_file(self) -> str:
+        """The suite's root CA, handed to implementations as ``caFile``."""
+        return str(self.cases.ca_file)
+
+    def url(self, case: str) -> str:
+        """The base URL of the endpoint serving ``case``."""
+        if case == SERVER_TERMINATED:
+            if self._server_url is None:
+                self._server_url = self._deployment.start_tls_server(self.cases["trusted"])
+            return self._server_url
+        return self.proxy.url(case)
+
+    def credentials_seen(self, case: str) -> int | None:
+        """Requests carrying a credential that got through ``case``'s listener (None: not observable)."""
+        return None if case == SERVER_TERMINATED else self.proxy.authorized_requests(case)
+
+    def close(self) -> None:
+        """Remove the certificates; the containers go with the deployment."""
+        self._directory.cleanup()
