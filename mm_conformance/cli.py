@@ -18,7 +18,7 @@ from pathlib import Path
 
 from rich.console import Console
 
-from . import results
+from . import __version__, results, runs
 from .errors import InfrastructureError, UsageError
 from .images import ImageBuilder, docker_available, image_labels, pin_module_version, select_lines
 
@@ -38,8 +38,14 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--postgres-image", metavar="IMAGE", help="use this PostgreSQL image")
     run.add_argument("--adapter-timeout", type=float, default=10.0, metavar="S", help="seconds per request (default 10)")
     run.add_argument("--report", type=Path, metavar="DIR", help="write JUnit XML and a Markdown summary here")
+    run.add_argument("--expect", type=Path, metavar="FILE",
+                     help="TOML file of declared deviations; the run fails on any other, and on stale ones")
     run.add_argument("-k", dest="keyword", metavar="EXPR", help="only scenarios matching this pytest -k expression")
     run.add_argument("-q", "--quiet", action="store_true", help="less output")
+
+    compare = commands.add_parser("diff", help="scenarios whose verdict, status or error id changed between runs")
+    compare.add_argument("before", type=Path, help="report directory (or results.json) of the first run")
+    compare.add_argument("after", type=Path, help="report directory (or results.json) of the second run")
 
     commands.add_parser("trace", help="check or regenerate the documentation trace (docs/trace.yaml)", add_help=False)
 
@@ -59,6 +65,8 @@ def main(argv: list[str] | None = None) -> int:
         args = _parser().parse_args(argv)
         if args.command == "images":
             return _images(args, console)
+        if args.command == "diff":
+            return _diff(args)
         return _run(args)
     except (UsageError, InfrastructureError) as error:
         console.print(f"mm-conformance: error: {error}", highlight=False, markup=False, soft_wrap=True)
@@ -75,6 +83,7 @@ def _run(args: argparse.Namespace) -> int:
     import pytest
 
     select_lines(args.mattermost)  # a bad release line is a usage error before anything starts
+    deviations = runs.load_expectations(args.expect) if args.expect else []
     docker_available()
     pytest_args = [str(SUITE_ROOT / "steps"), "--rootdir", str(SUITE_ROOT), "-p", "no:cacheprovider",
                    "--mattermost", args.mattermost, "--adapter-timeout", str(args.adapter_timeout)]
@@ -91,12 +100,28 @@ def _run(args: argparse.Namespace) -> int:
 
     collector = results.Collector()
     code = pytest.main(pytest_args, plugins=[collector])
+    stale = runs.apply_expectations(collector.results, deviations)
     if args.report:
         (args.report / "summary.md").write_text(results.markdown_summary(collector.results))
         (args.report / "errata.md").write_text(results.errata_markdown(collector.results) or "No errata.\n")
+        runs.write(collector.results, args.report, {
+            "implementation": args.impl_name or ("reference" if not args.impl else args.impl),
+            "mattermost": args.mattermost, "suite": __version__})
     exit_code = results.exit_code(collector.results, pytest_exit=int(code))
+    for line in stale:
+        print(f"mm-conformance: {line}")
+    if stale and exit_code == 0:
+        exit_code = EXIT_DEVIATES
     print(results.closing_line(collector.results, exit_code))
     return exit_code
+
+
+def _diff(args: argparse.Namespace) -> int:
+    _, before = runs.read(args.before)
+    _, after = runs.read(args.after)
+    changes = runs.diff(before, after)
+    print("\n".join(changes) if changes else "no scenario changed its verdict, status or error id")
+    return 1 if changes else 0
 
 
 def _images(args: argparse.Namespace, console: Console) -> int:

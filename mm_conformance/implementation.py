@@ -108,6 +108,13 @@ class Observation:
             result = f"{status} {outcome.error_kind.value}: {_one_line(outcome.error_message or '')}"
         return redact(f"{what} -> {result}")
 
+    def summary(self) -> tuple[int | None, str | None, str | None]:
+        """(status, error kind, Mattermost's error id): what a diff between two runs compares."""
+        body = self.outcome.body
+        server_error_id = body.get("id") if isinstance(body, dict) and not self.outcome.ok else None
+        kind = self.outcome.error_kind.value if self.outcome.error_kind is not None else None
+        return self.outcome.status, kind, server_error_id if isinstance(server_error_id, str) else None
+
 
 class Implementation:
     """An implementation under test, reached through its adapter command.
