@@ -171,6 +171,8 @@ class MattermostDeployment:
 
 
 def leftover_containers() -> list[str]:
-    """Names of suite containers still present (a test asserts there are none after a run)."""
+    """Suite containers and networks still present (tests assert there are none after a run)."""
     client = docker.from_env()
-    return [c.name for c in client.containers.list(all=True, filters={"label": SUITE_LABEL})]
+    containers = [f"container {c.name}" for c in client.containers.list(all=True, filters={"label": SUITE_LABEL})]
+    networks = [f"network {n.name}" for n in client.networks.list(filters={"label": SUITE_LABEL})]
+    return containers + networks

@@ -1,0 +1,40 @@
+"""An interrupted run (SIGINT, Ctrl-C) removes every container it started.
+
+The "server" here is the suite's nginx image standing in for a Mattermost that
+never becomes ready, so the run is certain to be interrupted while it waits.
+Nothing stands in for Mattermost in a scenario: the run gives no verdict.
+"""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+from mm_conformance.deployment import leftover_containers
+from mm_conformance.images import NGINX_IMAGE, POSTGRES_IMAGE, image_labels
+
+pytestmark = pytest.mark.usefixtures("docker_engine")
+
+
+def test_sigint_while_the_server_starts_removes_every_container():
+    for image in (NGINX_IMAGE, POSTGRES_IMAGE):
+        if image_labels(image) is None:
+            pytest.skip(f"infrastructure: {image} is not built (mm-conformance images build)")
+    run = subprocess.Popen([sys.executable, "-m", "mm_conformance", "run", "-q", "--mattermost-image", NGINX_IMAGE],
+                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=os.environ.copy())
+    try:
+        deadline = time.monotonic() + 60
+        while len([c for c in leftover_containers() if c.startswith("container")]) < 2:  # PostgreSQL, "server"
+            assert run.poll() is None, f"the run ended before it was interrupted: {run.stdout.read()}"
+            assert time.monotonic() < deadline, "the containers did not start within 60 s"
+            time.sleep(0.2)
+        run.send_signal(signal.SIGINT)
+        output, _ = run.communicate(timeout=60)
+    finally:
+        if run.poll() is None:
+            run.kill()
+    assert run.returncode == 2, output
+    assert leftover_containers() == []
