@@ -18,7 +18,7 @@ from pathlib import Path
 
 from rich.console import Console
 
-from . import __version__, results, runs
+from . import __version__, report, results, runs
 from .errors import InfrastructureError, UsageError
 from .images import ImageBuilder, docker_available, image_labels, pin_module_version, select_lines
 
@@ -47,6 +47,10 @@ def _parser() -> argparse.ArgumentParser:
     compare.add_argument("before", type=Path, help="report directory (or results.json) of the first run")
     compare.add_argument("after", type=Path, help="report directory (or results.json) of the second run")
 
+    matrix = commands.add_parser("report", help="the conformance matrix (HTML + Markdown) of one or more runs")
+    matrix.add_argument("runs", type=Path, nargs="+", help="report directories written by run --report")
+    matrix.add_argument("--out", type=Path, required=True, metavar="DIR", help="where to write index.html, matrix.md")
+
     commands.add_parser("trace", help="check or regenerate the documentation trace (docs/trace.yaml)", add_help=False)
 
     images = commands.add_parser("images", help="build or resolve the suite's images (no registry needed)")
@@ -67,6 +71,10 @@ def main(argv: list[str] | None = None) -> int:
             return _images(args, console)
         if args.command == "diff":
             return _diff(args)
+        if args.command == "report":
+            html, markdown = report.write(args.runs, args.out)
+            print(f"wrote {html} and {markdown}")
+            return 0
         return _run(args)
     except (UsageError, InfrastructureError) as error:
         console.print(f"mm-conformance: error: {error}", highlight=False, markup=False, soft_wrap=True)
