@@ -40,6 +40,7 @@ class Column:
 class Row:
     scenario: str
     docs: str
+    title: str
     cells: dict[Column, ScenarioResult] = field(default_factory=dict)
 
 
@@ -60,7 +61,7 @@ def build(run_dirs: list[Path]) -> Matrix:
             column = Column(implementation, result.line)
             if column not in columns:
                 columns.append(column)
-            row = rows.setdefault(result.scenario, Row(result.scenario, result.docs))
+            row = rows.setdefault(result.scenario, Row(result.scenario, result.docs, result.title or result.scenario))
             row.cells[column] = result
     sections: dict[str, list[Row]] = defaultdict(list)
     for row in rows.values():
@@ -96,13 +97,13 @@ def render_markdown(matrix: Matrix) -> str:
         lines += [f"## {section}", "", header, "|---|" + "---|" * len(matrix.columns)]
         for row in rows:
             cells = " | ".join(cell_text(row.cells.get(c)) for c in matrix.columns)
-            lines.append(f"| {row.scenario} | {cells} |")
+            lines.append(f"| {row.title} | {cells} |")
         lines.append("")
     lines += ["## Findings", ""]
     if not matrix.findings:
         lines.append("No implementation other than the reference deviates.")
     for column, result in matrix.findings:
-        lines.append(f"- **{column.title}** — `{result.scenario}` ({result.docs}): {result.verdict}: "
+        lines.append(f"- **{column.title}** — {result.title or result.scenario} ({result.docs}): {result.verdict}: "
                      f"{redact(result.reason or '; '.join(result.observations))}")
     return "\n".join(lines) + "\n"
 

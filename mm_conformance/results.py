@@ -38,6 +38,8 @@ class ScenarioResult:
     server_error_id: str | None = None
     #: Why this failure was expected (declared in an expectations file), or "".
     expected: str = ""
+    #: The scenario's name as the feature file words it.
+    title: str = ""
 
     @property
     def scenario(self) -> str:
@@ -56,8 +58,9 @@ class Collector:
         outcome = yield
         report = outcome.get_result()
         report.docs_tag = _docs_tag(item)  # type: ignore[attr-defined]
-        line = getattr(item, "callspec", None) and item.callspec.params.get("mattermost_line")
-        report.mattermost_line = getattr(line, "name", "")  # type: ignore[attr-defined]
+        params = item.callspec.params if hasattr(item, "callspec") else {}
+        report.mattermost_line = getattr(params.get("mattermost_line"), "name", "")  # type: ignore[attr-defined]
+        report.title = _title(item, params)  # type: ignore[attr-defined]
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         known = next((r for r in self.results if r.nodeid == report.nodeid), None)
@@ -78,6 +81,7 @@ class Collector:
             self.results.append(ScenarioResult(
                 nodeid=report.nodeid, name=report.nodeid.split("::")[-1], verdict=verdict,
                 docs=getattr(report, "docs_tag", ""), reason=reason, line=getattr(report, "mattermost_line", ""),
+                title=getattr(report, "title", ""),
                 observations=_properties(report, "observation"), errata=_properties(report, "erratum")))
         elif verdict in ("error", "fail") and known.verdict in ("pass", "warn"):
             # A failing teardown after a passing call: no verdict can be trusted.
@@ -86,6 +90,15 @@ class Collector:
 
 def _properties(report: pytest.TestReport, key: str) -> list[str]:
     return [redact(str(v)) for k, v in report.user_properties if k == key]
+
+
+def _title(item: pytest.Item, params: dict) -> str:
+    """The scenario's name as the feature file words it, with its Examples values."""
+    scenario = getattr(getattr(item, "obj", None), "__scenario__", None)
+    if scenario is None:
+        return item.name
+    example = params.get("_pytest_bdd_example") or {}
+    return f"{scenario.name} ({', '.join(map(str, example.values()))})" if example else scenario.name
 
 
 def _docs_tag(item: pytest.Item) -> str:

@@ -31,9 +31,9 @@ def test_matrix_has_a_column_per_implementation_and_line_and_lists_findings(tmp_
     assert "| scenario | reference · 11.7 | n8n · 11.7 |" in text
     assert "| test_slashes | pass 200 | fail 301 http |" in text
     assert text.index("## using-api-access-token") < text.index("## enable-personal-access-tokens")
-    assert "- **n8n · 11.7** — `test_slashes`" in text
+    assert "- **n8n · 11.7** — test_slashes" in text
     assert secret not in text and secret not in page
-    assert '<td class="fail">' in page and "<summary>fail 301 http</summary>" in page
+    assert '<td class="cell fail">' in page and "<summary>fail 301 http</summary>" in page
 
 
 def test_no_findings_when_only_the_reference_deviates(tmp_path):
