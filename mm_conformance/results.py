@@ -14,6 +14,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 
 import pytest
+from pytest_bdd.scenario import scenario_wrapper_template_registry
 
 from .redact import redact
 
@@ -94,7 +95,7 @@ def _properties(report: pytest.TestReport, key: str) -> list[str]:
 
 def _title(item: pytest.Item, params: dict) -> str:
     """The scenario's name as the feature file words it, with its Examples values."""
-    scenario = getattr(getattr(item, "obj", None), "__scenario__", None)
+    scenario = scenario_wrapper_template_registry.get(getattr(item, "obj", None))
     if scenario is None:
         return item.name
     example = params.get("_pytest_bdd_example") or {}
@@ -104,11 +105,12 @@ def _title(item: pytest.Item, params: dict) -> str:
 def _docs_tag(item: pytest.Item) -> str:
     """The documentation steps a scenario encodes; a feature-wide section only when it names no step."""
     tags = [":".join(str(a) for a in marker.args if a) for marker in item.iter_markers("docs")]
-    steps = [t for t in tags if t.count(":") == 1]
-    chosen = list(dict.fromkeys(steps or tags))
-    if chosen:
-        return ", ".join(chosen)
-    return "beyond the documentation" if item.get_closest_marker("beyond_docs") else ""
+    steps = sorted({t for t in tags if t.count(":") == 1}, key=lambda t: (t.split(":")[0], int(t.split(":")[1])))
+    if steps:
+        return ", ".join(steps)
+    if item.get_closest_marker("beyond_docs"):  # a feature-wide section tag does not make it documented
+        return "beyond the documentation"
+    return ", ".join(dict.fromkeys(tags))
 
 
 def _verdict(report: pytest.TestReport) -> str | None:
