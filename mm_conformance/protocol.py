@@ -297,6 +297,8 @@ def _json_object(line: str, what: str) -> Mapping[str, object]:
         value = json.loads(line)
     except ValueError:  # json.JSONDecodeError, and UnicodeDecodeError for bytes
         raise ProtocolViolation(f"a line that is not JSON: {_excerpt(line)}") from None
+    except RecursionError:  # "[[[[…" nested deeper than the parser's stack
+        raise ProtocolViolation(f"a line nested too deeply to parse: {_excerpt(line)}") from None
     if not isinstance(value, dict):
         raise ProtocolViolation(f"a {what} that is not a JSON object: {_excerpt(line)}")
     return value

@@ -59,6 +59,7 @@ reports an adapter failure rather than a wrong verdict.
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import re
@@ -78,6 +79,7 @@ TIMEOUT_ENV = "MM_CONFORMANCE_REFERENCE_TIMEOUT"
 EXAMPLE_SITE = "https://mattermost.example.com"
 
 _SCHEME = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
+_HTTP_TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")  # RFC 9110 token: what a method may be
 _HEADER_SAFE_TOKEN = re.compile(r"[\x21-\x7e]([\x20-\x7e]*[\x21-\x7e])?")  # visible ASCII, inner spaces
 
 
@@ -103,18 +105,29 @@ def site_url(base_url: object) -> str:
         raise ConfigError(f"baseUrl {base_url!r} contains whitespace or control characters")
     if not _SCHEME.match(base_url):
         raise ConfigError(f"baseUrl {base_url!r} has no scheme; it must start with https:// or http://")
-    parts = urlsplit(base_url)
+    try:
+        parts = urlsplit(base_url)  # ValueError: an unclosed "[", characters NFKC turns into ":" or "/"
+    except ValueError as e:
+        raise ConfigError(f"baseUrl {base_url!r} is not a valid URL: {e}") from None
     scheme = parts.scheme.lower()
     if scheme not in ("http", "https"):
         raise ConfigError(f"baseUrl {base_url!r} has scheme {parts.scheme!r}; use https:// or http://")
     if "@" in parts.netloc:
         raise ConfigError(f"baseUrl {_without_userinfo(base_url)!r} contains a user name or password; remove it")
-    if not parts.hostname:
+    try:
+        host = parts.hostname
+    except ValueError as e:  # "[abc]": brackets around something that is not an IP address
+        raise ConfigError(f"baseUrl {base_url!r} has an invalid host: {e}") from None
+    if not host:
         raise ConfigError(f"baseUrl {base_url!r} has no host")
     try:
         _ = parts.port  # reading it validates it
     except ValueError:
         raise ConfigError(f"baseUrl {base_url!r} has an invalid port") from None
+    try:
+        _ = httpx.URL(base_url).host  # IDNA: "xn--" and the like fail only when the host is encoded
+    except (httpx.InvalidURL, ValueError) as e:
+        raise ConfigError(f"baseUrl {base_url!r} has a host that cannot be encoded: {e}") from None
     if "#" in base_url:
         raise ConfigError(f"baseUrl {base_url!r} has a fragment (#…); enter the site URL only")
     if "?" in base_url:
@@ -181,6 +194,7 @@ def call(operation: str, credential: Credential, ca_file: str | None, request: A
         elif operation == "request" and request is not None:
             method, url = request.method.upper(), api_url(credential.base_url, request.endpoint)
             query, body = request.query, request.body
+            _check_sendable(method, url, query, body)
         else:
             raise ConfigError(f"unknown operation {operation!r}")
         verify = _verify(credential.allow_unauthorized_certs, ca_file)
@@ -203,6 +217,22 @@ def call(operation: str, credential: Credential, ca_file: str | None, request: A
             return Outcome.failure(ErrorKind.TLS, _one_line(f"{what}: TLS failed: {_describe_ssl(tls_error)}"))
         return Outcome.failure(ErrorKind.NETWORK, _one_line(f"{what}: {_describe(e)}"))
     return classify(response)
+
+
+def _check_sendable(method: str, url: str, query: dict[str, str], body: object) -> None:
+    """Refuse, before connecting, a request that cannot be put on the wire at all.
+
+    Otherwise the failure would come from deep inside httpx or h11, after the
+    connection was opened (and the outcome would depend on whether a server listens).
+    """
+    if not _HTTP_TOKEN.fullmatch(method):
+        raise ConfigError(f"method {method!r} is not an HTTP method")
+    try:
+        for text in (url, *query.keys(), *query.values()):
+            text.encode("utf-8")
+        json.dumps(body, ensure_ascii=False, allow_nan=False).encode("utf-8")
+    except (UnicodeEncodeError, ValueError, TypeError) as e:
+        raise ConfigError(f"the request cannot be encoded: {e}") from None
 
 
 def _verify(allow_unauthorized_certs: bool, ca_file: str | None) -> ssl.SSLContext | bool:
