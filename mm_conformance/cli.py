@@ -18,12 +18,14 @@ from pathlib import Path
 
 from rich.console import Console
 
-from . import __version__, report, results, runs
+from . import __version__, hygiene, report, results, runs
 from .errors import InfrastructureError, UsageError
 from .images import ImageBuilder, docker_available, image_labels, pin_module_version, select_lines
 
 SUITE_ROOT = Path(__file__).resolve().parent.parent
 EXIT_CONFORMS, EXIT_DEVIATES, EXIT_NO_VERDICT = 0, 1, 2
+#: Where `run` writes the digests of every secret it registered (tests/test_hygiene.py scans with them).
+SECRET_DIGESTS_ENV = "MM_CONFORMANCE_SECRET_DIGESTS"
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -108,6 +110,11 @@ def _run(args: argparse.Namespace) -> int:
 
     collector = results.Collector()
     code = pytest.main(pytest_args, plugins=[collector])
+    if os.environ.get(SECRET_DIGESTS_ENV):
+        # For the hygiene scan: digests of every secret the run saw, never the secrets themselves.
+        digests = Path(os.environ[SECRET_DIGESTS_ENV])
+        digests.write_text("".join(f"{d}\n" for d in hygiene.secret_digests(hygiene.registered_secrets())))
+        digests.chmod(0o600)
     stale = runs.apply_expectations(collector.results, deviations)
     if args.report:
         (args.report / "summary.md").write_text(results.markdown_summary(collector.results))

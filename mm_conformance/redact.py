@@ -47,8 +47,8 @@ _secrets_pattern: re.Pattern[str] | None = None  # rebuilt on registration, read
 _SECRET_KEYS = {"accesstoken", "access_token", "token", "authorization", "password", "mmauthtoken"}
 
 _LOOKS_SECRET = [
-    # Authorization: Bearer <x>   'authorization': 'Bearer <x>'   "Authorization":"Token <x>"
-    re.compile(r"""(?i)(authorization["']?\s*[:=]\s*["']?(?:bearer|token)\s+)(?!\[redacted\])([^\s"',;}\]]+)"""),
+    # Authorization: Bearer <x>   'authorization': 'Bearer <x>'   "Authorization":"Token <x>"   Basic <base64>
+    re.compile(r"""(?i)(authorization["']?\s*[:=]\s*["']?(?:bearer|token|basic)\s+)(?!\[redacted\])([^\s"',;}\]]+)"""),
     # "accessToken": "<x>"   'access_token': '<x>'   access_token=<x>
     re.compile(
         r"""(?i)(["']?access_?token["']?\s*[:=]\s*)(?!["']?\[redacted\])"""
@@ -75,6 +75,12 @@ def register_secret(value: str) -> None:
         # Longest first, so a secret containing another is replaced whole.
         alternatives = sorted(_secrets, key=len, reverse=True)
         _secrets_pattern = re.compile("|".join(re.escape(s) for s in alternatives))
+
+
+def registered_secrets() -> frozenset[str]:
+    """Every secret registered so far (for the hygiene scan at the end of a run)."""
+    with _lock:
+        return frozenset(_secrets)
 
 
 def clear_secrets() -> None:
