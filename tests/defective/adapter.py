@@ -25,33 +25,6 @@ from mm_conformance import reference  # noqa: E402
 from mm_conformance.protocol import ErrorKind, Outcome  # noqa: E402
 
 
-@dataclass(frozen=True)
-class Defect:
-    behaviour: str  # what a conforming credential does, which this one does not
-    caught_by: str  # pytest -k expression selecting the scenarios that catch it
-
-
-DEFECTS: dict[str, Defect] = {
-    "ok-on-any-response": Defect(
-        "a refused token MUST be reported as an auth error", "does_not_honour"),
-    "auth-as-http": Defect(
-        "401/403 MUST be reported as error kind auth", "does_not_honour"),
-    "test-ignores-token": Defect(
-        "the credential test MUST prove the token (not just that the server answers)", "token_id_pasted"),
-    "strips-one-slash": Defect(
-        "every trailing slash of the Base URL MUST be stripped", "accepted_however_it_ends"),
-    "unusable-url-as-network": Defect(
-        "an unusable Base URL MUST be a config error", "cannot_be_used"),
-    "never-verifies": Defect(
-        "with Ignore SSL Issues off, certificates MUST be verified", "ignore_ssl_issues_off"),
-    "switch-ignored": Defect(
-        "with Ignore SSL Issues on, a bad certificate MUST NOT stop the connection", "ignore_ssl_issues_on"),
-    "no-hostname-check": Defect(
-        "with Ignore SSL Issues off, the host name MUST match the certificate", "ignore_ssl_issues_off"),
-    "reuses-insecure-connection": Defect(
-        "an insecure connection MUST NOT be reused by a strict credential", "insecure_credential_used_first"),
-}
-
 _real_call = reference.call
 _real_verify = reference._verify
 _real_site_url = reference.site_url
@@ -130,30 +103,6 @@ _real_classify = reference.classify
 _real_client = httpx.Client
 
 
-def install(defect: str) -> None:
-    """Bend the reference so it has ``defect``."""
-    if defect == "ok-on-any-response":
-        reference.classify = _ok_on_any_response
-    elif defect == "auth-as-http":
-        reference.classify = _auth_as_http
-    elif defect == "test-ignores-token":
-        reference.call = _test_ignores_token
-    elif defect == "strips-one-slash":
-        reference.site_url = _strips_one_slash
-    elif defect == "unusable-url-as-network":
-        reference.call = _unusable_url_as_network
-    elif defect == "never-verifies":
-        reference._verify = _never_verifies
-    elif defect == "switch-ignored":
-        reference._verify = _switch_ignored
-    elif defect == "no-hostname-check":
-        reference._verify = _no_hostname_check
-    elif defect == "reuses-insecure-connection":
-        reference.httpx = _patched_httpx(_SharedClient)
-    else:
-        raise SystemExit(f"unknown defect {defect!r}; known: {', '.join(DEFECTS)}")
-
-
 def _patched_httpx(client_class):
     class PatchedHttpx:
         def __getattr__(self, name):
@@ -162,6 +111,52 @@ def _patched_httpx(client_class):
     patched = PatchedHttpx()
     patched.Client = client_class
     return patched
+
+
+@dataclass(frozen=True)
+class Defect:
+    behaviour: str  # what a conforming credential does, which this one does not
+    caught_by: str  # pytest -k expression selecting the scenarios that catch it
+    attribute: str  # the one thing of the reference it replaces ...
+    replacement: object  # ... and with what
+
+
+DEFECTS: dict[str, Defect] = {
+    "ok-on-any-response": Defect(
+        "a refused token MUST be reported as an auth error", "does_not_honour",
+        "classify", _ok_on_any_response),
+    "auth-as-http": Defect(
+        "401/403 MUST be reported as error kind auth", "does_not_honour",
+        "classify", _auth_as_http),
+    "test-ignores-token": Defect(
+        "the credential test MUST prove the token (not just that the server answers)", "token_id_pasted",
+        "call", _test_ignores_token),
+    "strips-one-slash": Defect(
+        "every trailing slash of the Base URL MUST be stripped", "accepted_however_it_ends",
+        "site_url", _strips_one_slash),
+    "unusable-url-as-network": Defect(
+        "an unusable Base URL MUST be a config error", "cannot_be_used",
+        "call", _unusable_url_as_network),
+    "never-verifies": Defect(
+        "with Ignore SSL Issues off, certificates MUST be verified", "ignore_ssl_issues_off",
+        "_verify", _never_verifies),
+    "switch-ignored": Defect(
+        "with Ignore SSL Issues on, a bad certificate MUST NOT stop the connection", "ignore_ssl_issues_on",
+        "_verify", _switch_ignored),
+    "no-hostname-check": Defect(
+        "with Ignore SSL Issues off, the host name MUST match the certificate", "ignore_ssl_issues_off",
+        "_verify", _no_hostname_check),
+    "reuses-insecure-connection": Defect(
+        "an insecure connection MUST NOT be reused by a strict credential", "insecure_credential_used_first",
+        "httpx", _patched_httpx(_SharedClient)),
+}
+
+
+def install(defect: str) -> None:
+    """Bend the reference so it has ``defect``."""
+    if defect not in DEFECTS:
+        raise SystemExit(f"unknown defect {defect!r}; known: {', '.join(DEFECTS)}")
+    setattr(reference, DEFECTS[defect].attribute, DEFECTS[defect].replacement)
 
 
 if __name__ == "__main__":
