@@ -24,7 +24,9 @@ protocol version, changing the meaning of an existing one is.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+import logging
+import sys
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from enum import Enum
 from typing import TypeGuard
@@ -312,3 +314,47 @@ def _is_int(value: object) -> TypeGuard[int]:
 def _excerpt(line: str, limit: int = 120) -> str:
     text = line.rstrip("\r\n")
     return repr(text if len(text) <= limit else text[:limit] + "…")
+
+
+# --- serving the protocol (for adapters written in Python) ----------------------------------
+
+Call = Callable[[str, Credential, "str | None", "ApiRequest | None"], Outcome]
+
+
+def serve(call: Call, log: logging.Logger) -> int:
+    """Answer protocol v1 requests from stdin on stdout with ``call`` until stdin closes.
+
+    A line that is not a usable request is answered with a ``config`` error when it
+    has an id, else logged and skipped. A stray ``print()`` lands in the log
+    (stderr), never in the protocol stream. Tokens are registered for redaction
+    before anything is logged.
+    """
+    from .redact import redact, register_secret  # the codec itself needs no secrets
+
+    sys.stdin.reconfigure(encoding="utf-8", errors="replace")  # type: ignore[union-attr]
+    out = sys.stdout
+    out.reconfigure(encoding="utf-8")  # type: ignore[union-attr]
+    sys.stdout = sys.stderr
+    try:
+        for line in sys.stdin:
+            if not line.strip():
+                continue
+            try:
+                request_id, operation, credential, ca_file, request = decode_request(line)
+            except ProtocolViolation as e:
+                if e.id is None:
+                    log.warning("skipping a line that is not a usable request: %s", e)
+                    continue
+                request_id, target = e.id, "unusable request"
+                outcome = Outcome.failure(ErrorKind.CONFIG, " ".join(redact(str(e)).split()))
+            else:
+                register_secret(credential.access_token)
+                outcome = call(operation, credential, ca_file, request)
+                target = operation if request is None else f"{request.method} {request.endpoint}"
+            result = "ok" if outcome.ok else f"{outcome.error_kind.value}: {outcome.error_message}"  # type: ignore[union-attr]
+            log.info("request %s: %s -> %s %s", request_id, target, outcome.status or "-", result)
+            out.write(encode_response(request_id, outcome) + "\n")
+            out.flush()
+    finally:
+        sys.stdout = out
+    return 0

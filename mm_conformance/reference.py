@@ -69,8 +69,8 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from .protocol import ApiRequest, Credential, ErrorKind, Outcome, ProtocolViolation, decode_request, encode_response
-from .redact import RedactingFilter, redact, register_secret
+from .protocol import ApiRequest, Credential, ErrorKind, Outcome, serve
+from .redact import RedactingFilter, redact
 
 log = logging.getLogger("mm_conformance.reference")
 
@@ -273,33 +273,7 @@ def main() -> int:
     log.setLevel(logging.INFO)
     log.propagate = False
 
-    sys.stdin.reconfigure(encoding="utf-8", errors="replace")  # type: ignore[union-attr]
-    out = sys.stdout
-    out.reconfigure(encoding="utf-8")  # type: ignore[union-attr]
-    sys.stdout = sys.stderr  # a stray print() must land in the log, not in the protocol stream
-
-    for line in sys.stdin:
-        if not line.strip():
-            continue
-        try:
-            request_id, operation, credential, ca_file, request = decode_request(line)
-        except ProtocolViolation as e:
-            if e.id is None:
-                log.warning("skipping a line that is not a usable request: %s", e)
-                continue
-            outcome = Outcome.failure(ErrorKind.CONFIG, _one_line(redact(str(e))))
-            log.info("request %s: %s", e.id, outcome.error_message)
-            out.write(encode_response(e.id, outcome) + "\n")
-            out.flush()
-            continue
-        register_secret(credential.access_token)
-        outcome = call(operation, credential, ca_file, request)
-        target = operation if request is None else f"{request.method} {request.endpoint}"
-        result = "ok" if outcome.ok else f"{outcome.error_kind.value}: {outcome.error_message}"  # type: ignore[union-attr]
-        log.info("request %s: %s -> %s %s", request_id, target, outcome.status or "-", result)
-        out.write(encode_response(request_id, outcome) + "\n")
-        out.flush()
-    return 0
+    return serve(call, log)
 
 
 # --- helpers ----------------------------------------------------------------------

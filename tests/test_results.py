@@ -1,4 +1,3 @@
-from mm_conformance.redact import register_secret
 from mm_conformance.results import ScenarioResult, exit_code, markdown_summary
 
 
