@@ -19,6 +19,7 @@ from pathlib import Path
 from rich.console import Console
 
 from . import __version__, hygiene, report, results, runs
+from .adapters import KNOWN_IMPLEMENTATIONS, AdapterNotInstalled
 from .errors import InfrastructureError, UsageError
 from .images import ImageBuilder, docker_available, image_labels, pin_module_version, select_lines
 
@@ -33,7 +34,8 @@ def _parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True)
 
     run = commands.add_parser("run", help="run the scenarios against a real Mattermost")
-    run.add_argument("--impl", metavar="CMD", help="command of the implementation under test (default: reference)")
+    run.add_argument("--impl", metavar="CMD",
+                     help="reference (default), n8n, mattermostdriver, or a command speaking protocol v1")
     run.add_argument("--impl-name", metavar="NAME", help="its name in reports")
     run.add_argument("--mattermost", default="esr", metavar="LINES", help="release lines: 11.7,11.10 | esr | latest | all")
     run.add_argument("--mattermost-image", metavar="IMAGE", help="use this Mattermost image (one line only)")
@@ -93,6 +95,11 @@ def _run(args: argparse.Namespace) -> int:
     import pytest
 
     select_lines(args.mattermost)  # a bad release line is a usage error before anything starts
+    if args.impl in KNOWN_IMPLEMENTATIONS:
+        try:
+            KNOWN_IMPLEMENTATIONS[args.impl]()  # not installed: a one-line error before anything starts
+        except AdapterNotInstalled as error:
+            raise InfrastructureError(str(error)) from None
     deviations = runs.load_expectations(args.expect) if args.expect else []
     docker_available()
     pytest_args = [str(SUITE_ROOT / "steps"), "--rootdir", str(SUITE_ROOT), "-p", "no:cacheprovider",
@@ -120,7 +127,7 @@ def _run(args: argparse.Namespace) -> int:
         (args.report / "summary.md").write_text(results.markdown_summary(collector.results))
         (args.report / "errata.md").write_text(results.errata_markdown(collector.results) or "No errata.\n")
         runs.write(collector.results, args.report, {
-            "implementation": args.impl_name or ("reference" if not args.impl else args.impl),
+            "implementation": args.impl_name or args.impl or "reference",
             "mattermost": args.mattermost, "suite": __version__})
     exit_code = results.exit_code(collector.results, pytest_exit=int(code))
     for line in stale:

@@ -1,0 +1,352 @@
+"""mm-conformance protocol v1 adapter for ``mattermostdriver`` (PyPI, pinned 7.3.2).
+
+Run: ``python -m mm_conformance.adapters.mattermostdriver_adapter`` (protocol v1 on
+stdin/stdout, a one-line-per-request log on stderr, tokens redacted).
+
+The driver does not take a URL: it builds every request URL itself as
+``{scheme}://{url}:{port}{basepath}{endpoint}``. This adapter maps n8n's credential
+onto the driver's options; **the mapping is the adapter's, everything after it is
+the driver's**:
+
+================================  ==================================================
+n8n credential                    ``mattermostdriver.Driver`` options
+================================  ==================================================
+``baseUrl`` scheme                ``scheme`` (``http`` or ``https``, lower-cased)
+``baseUrl`` host                  ``url`` (an IPv6 address gets its ``[…]`` back)
+``baseUrl`` port                  ``port``; when absent 443 for https, 80 for http
+                                  (the driver's own default, 8065, is not what a
+                                  URL without a port means)
+``baseUrl`` path                  ``basepath`` = path without trailing ``/`` +
+                                  ``/api/v4`` (a subpath deployment keeps its prefix;
+                                  a pasted ``/api/v4`` is kept too, so it doubles)
+``accessToken``                   ``token``, and ``driver.client.token`` (below)
+``allowUnauthorizedCerts`` true   ``verify=False``
+``allowUnauthorizedCerts`` false  ``verify=True``, or with ``caFile`` the path of a
+                                  bundle = requests' roots (certifi) + ``caFile``
+                                  (``verify=<caFile>`` alone would *replace* the
+                                  roots; the protocol says "in addition")
+(none)                            ``request_timeout`` = 8 s (env
+                                  ``MM_CONFORMANCE_DRIVER_TIMEOUT``); the driver's
+                                  default ``None`` waits forever, past the suite's
+                                  deadline
+================================  ==================================================
+
+A base URL the mapping cannot express in those options is a ``config`` error,
+raised before the driver is created: not a string, whitespace or control
+characters anywhere (``urlsplit`` would silently drop some), no ``http://`` /
+``https://`` scheme (``mattermost.example.com``: the driver would assume https
+and port 8065, which would be the adapter guessing), no host, a bad port, a
+``user:password@``, a query or a fragment (the driver has no option for them).
+Nothing else is checked here: trailing slashes are stripped by the mapping,
+``/api/v4`` is passed through, and whatever the driver or ``requests`` then does
+is the observation.
+
+**Token without login().** ``Driver.login()`` with a ``token`` option does two
+things: ``client.token = options['token']`` and ``users.get_user('me')`` (caching
+the user's id and name). The adapter never calls ``login()``: it sets
+``client.token`` itself, which is all ``login()`` contributes to later requests.
+``login()`` and ``init_websocket()`` are replaced on each driver instance by a
+function that raises, so neither can run, and no websocket is ever opened.
+
+**Operations.** ``test`` is ``driver.users.get_user('me')``, i.e.
+``GET <basepath>/users/me``: the request ``login()`` uses to check a token, so it
+is the driver's own credential check (it also proves the token is accepted and
+names its owner). ``request`` is ``driver.client.make_request(method, '/' +
+endpoint, options=body, params=query)``, the driver's generic call: ``options``
+is sent as the JSON body (``{}`` when the body is null, as the driver does for
+every call), and methods other than POST/PUT/DELETE are sent as GET by the
+driver.
+
+**Observation and classification.** The driver turns 400/401/403/404/405/413/501
+into its own exceptions (``mattermostdriver.exceptions.*``, subclasses of
+``requests.HTTPError`` carrying only the message) and re-raises other HTTP
+errors; it returns 3xx responses it did not follow. To report the status and
+body the server actually sent, the adapter watches ``requests.api.request`` (the
+function behind the driver's ``requests.get/post/put/delete``) and keeps the last
+response; it changes nothing. 2xx: ok. 401/403: ``auth``. Any other status:
+``http``. ``requests`` exceptions: ``SSLError`` (or an ``ssl.SSLError`` in the
+cause chain) → ``tls``; ``Timeout`` → ``timeout``; ``ConnectionError`` →
+``network``; ``InvalidURL``/``InvalidHeader``/``MissingSchema``/``InvalidSchema``
+and ``ValueError``/``TypeError`` while building the request → ``config``.
+"""
+
+from __future__ import annotations
+
+import atexit
+import contextlib
+import logging
+import os
+import re
+import ssl
+import sys
+import tempfile
+import threading
+from typing import Any
+from urllib.parse import urlsplit
+
+import requests
+import requests.api
+import requests.certs
+
+from ..protocol import ApiRequest, Credential, ErrorKind, Outcome, serve
+from ..redact import RedactingFilter, redact
+
+log = logging.getLogger("mm_conformance.adapters.mattermostdriver")
+
+DEFAULT_TIMEOUT_S = 8.0
+TIMEOUT_ENV = "MM_CONFORMANCE_DRIVER_TIMEOUT"
+_CONTROL_OR_SPACE = re.compile(r"[\x00-\x20\x7f]")
+
+
+class MappingError(ValueError):
+    """The credential cannot be expressed in the driver's options."""
+
+
+# --- the mapping ------------------------------------------------------------------
+
+
+def driver_options(credential: Credential, ca_file: str | None) -> dict[str, Any]:
+    """The ``mattermostdriver.Driver`` options for a credential (see the module docstring)."""
+    base_url = credential.base_url
+    if not isinstance(base_url, str):
+        raise MappingError(f"baseUrl must be a string, not {type(base_url).__name__}")
+    if _CONTROL_OR_SPACE.search(base_url):
+        raise MappingError(f"baseUrl {base_url!r} contains whitespace or control characters")
+    if not re.match(r"^[A-Za-z][A-Za-z0-9+.-]*://", base_url):
+        raise MappingError(f"baseUrl {base_url!r} has no scheme; the driver needs scheme, host and port separately")
+    parts = urlsplit(base_url)
+    scheme = parts.scheme.lower()
+    if scheme not in ("http", "https"):
+        raise MappingError(f"baseUrl {base_url!r} has scheme {parts.scheme!r}; the driver speaks http or https")
+    if "@" in parts.netloc:
+        raise MappingError("baseUrl contains a user name or password; the driver has no option for them")
+    if parts.query or parts.fragment or "?" in base_url or "#" in base_url:
+        raise MappingError(f"baseUrl {base_url!r} has a query or fragment; the driver has no option for them")
+    host = parts.hostname
+    if not host:
+        raise MappingError(f"baseUrl {base_url!r} has no host")
+    try:
+        port = parts.port
+    except ValueError:
+        raise MappingError(f"baseUrl {base_url!r} has an invalid port") from None
+    if port is None:
+        port = 443 if scheme == "https" else 80
+    if ":" in host:  # IPv6: the driver writes '{url}:{port}'
+        host = f"[{host}]"
+    token = credential.access_token
+    if not isinstance(token, str):
+        raise MappingError(f"accessToken must be a string, not {type(token).__name__}")
+    if credential.allow_unauthorized_certs is True:
+        verify: bool | str = False
+    elif credential.allow_unauthorized_certs is False:
+        verify = _ca_bundle(ca_file) if ca_file else True
+    else:
+        raise MappingError("allowUnauthorizedCerts must be true or false")
+    return {
+        "scheme": scheme,
+        "url": host,
+        "port": port,
+        "basepath": parts.path.rstrip("/") + "/api/v4",
+        "token": token,
+        "verify": verify,
+        "request_timeout": _timeout_s(),
+    }
+
+
+_bundles: dict[tuple[str, float], str] = {}
+
+
+def _ca_bundle(ca_file: str) -> str:
+    """A PEM bundle: requests' default roots followed by ``ca_file`` (cached per file version)."""
+    try:
+        stamp = os.stat(ca_file).st_mtime
+        with open(ca_file, encoding="ascii") as f:
+            extra = f.read()
+    except (OSError, UnicodeDecodeError) as e:
+        raise MappingError(f"caFile {ca_file!r} cannot be read: {e}") from None
+    key = (ca_file, stamp)
+    if key not in _bundles:
+        with open(requests.certs.where(), encoding="ascii") as f:
+            roots = f.read()
+        handle, path = tempfile.mkstemp(prefix="mm-conformance-driver-ca-", suffix=".pem")
+        with os.fdopen(handle, "w", encoding="ascii") as f:
+            f.write(roots.rstrip("\n") + "\n" + extra)
+        _bundles[key] = path
+        atexit.register(_remove, path)
+    return _bundles[key]
+
+
+def _remove(path: str) -> None:
+    with contextlib.suppress(OSError):
+        os.remove(path)
+
+
+def _timeout_s() -> float:
+    try:
+        seconds = float(os.environ.get(TIMEOUT_ENV, DEFAULT_TIMEOUT_S))
+    except ValueError:
+        seconds = DEFAULT_TIMEOUT_S
+    return seconds if seconds > 0 else DEFAULT_TIMEOUT_S
+
+
+# --- watching what the server answered ------------------------------------------------
+
+_observed = threading.local()
+_original_request = requests.api.request
+
+
+def _watching_request(method: str, url: str, **kwargs: Any) -> requests.Response:
+    response = _original_request(method, url, **kwargs)
+    _observed.response = response
+    return response
+
+
+requests.api.request = _watching_request  # requests.get/post/… look it up at call time
+
+
+def _forbidden(name: str):
+    def refuse(*args: object, **kwargs: object) -> None:
+        raise AssertionError(f"the adapter must never call Driver.{name}()")
+
+    return refuse
+
+
+def new_driver(options: dict[str, Any]):
+    from mattermostdriver import Driver  # imported here: a missing driver fails the first request, loudly
+
+    driver = Driver(options)
+    driver.login = _forbidden("login")
+    driver.init_websocket = _forbidden("init_websocket")
+    driver.client.token = options["token"]  # what login() does with a token, and all later calls need
+    return driver
+
+
+# --- the call ------------------------------------------------------------------------------
+
+
+def call(operation: str, credential: Credential, ca_file: str | None, request: ApiRequest | None) -> Outcome:
+    try:
+        options = driver_options(credential, ca_file)
+    except MappingError as e:
+        return Outcome.failure(ErrorKind.CONFIG, _one_line(str(e)))
+    driver = new_driver(options)
+    _observed.response = None
+    try:
+        if operation == "test":
+            driver.users.get_user("me")
+        elif operation == "request" and request is not None:
+            endpoint = "/" + request.endpoint.lstrip("/")
+            driver.client.make_request(request.method, endpoint, options=request.body, params=request.query)
+        else:
+            return Outcome.failure(ErrorKind.CONFIG, f"unknown operation {operation!r}")
+    except requests.HTTPError as e:
+        response = _observed.response if _observed.response is not None else e.response
+        if response is not None:
+            return classify(response, str(e))
+        return Outcome.failure(ErrorKind.HTTP, _one_line(f"{type(e).__name__}: {e}"))
+    except requests.exceptions.SSLError as e:
+        return Outcome.failure(ErrorKind.TLS, _one_line(f"TLS failed: {_describe(e)}"))
+    except requests.exceptions.Timeout as e:  # before ConnectionError: ConnectTimeout is both
+        return Outcome.failure(ErrorKind.TIMEOUT, _one_line(f"timed out: {_describe(e)}"))
+    except requests.exceptions.ConnectionError as e:
+        kind = ErrorKind.TLS if _ssl_error_in(e) else ErrorKind.NETWORK
+        return Outcome.failure(kind, _one_line(_describe(e)))
+    except requests.exceptions.InvalidHeader:
+        # requests quotes the header value, i.e. the token: say what it is without it.
+        return Outcome.failure(ErrorKind.CONFIG, "the driver cannot send it: the token cannot be put in an HTTP header")
+    except (
+        requests.exceptions.InvalidURL,
+        requests.exceptions.MissingSchema,
+        requests.exceptions.InvalidSchema,
+        requests.exceptions.URLRequired,
+        ValueError,
+        TypeError,
+    ) as e:
+        return Outcome.failure(ErrorKind.CONFIG, _one_line(f"the driver cannot send it: {_describe(e)}"))
+    except requests.RequestException as e:
+        return Outcome.failure(ErrorKind.NETWORK, _one_line(_describe(e)))
+    response = _observed.response
+    if response is None:  # cannot happen with mattermostdriver 7.3.2; a change of the driver would
+        raise RuntimeError("the driver returned without a request being observed")
+    return classify(response, None)
+
+
+def classify(response: requests.Response, driver_message: str | None) -> Outcome:
+    status = response.status_code
+    body = _json_body(response)
+    if 200 <= status < 300:
+        return Outcome.success(status, body)
+    kind = ErrorKind.AUTH if status in (401, 403) else ErrorKind.HTTP
+    message = _server_message(body) or driver_message or f"HTTP {status} {response.reason or ''}".rstrip()
+    if 300 <= status < 400:
+        message = f"HTTP {status} (redirect to {response.headers.get('location', 'nowhere')}) returned by the driver"
+    return Outcome.failure(kind, _one_line(message), status=status, body=body)
+
+
+# --- the adapter loop -------------------------------------------------------------------
+
+
+def main() -> int:
+    handler = logging.StreamHandler(sys.stderr)
+    handler.addFilter(RedactingFilter())
+    handler.setFormatter(logging.Formatter("mattermostdriver-adapter: %(name)s: %(message)s"))
+    root = logging.getLogger()
+    root.addHandler(handler)
+    root.setLevel(logging.WARNING)
+    log.setLevel(logging.INFO)
+    # The driver logs every error body at ERROR; that is what the answer says already.
+    logging.getLogger("mattermostdriver").setLevel(logging.CRITICAL)
+
+    return serve(call, log)
+
+
+# --- helpers ------------------------------------------------------------------------------
+
+
+def _json_body(response: requests.Response) -> object:
+    if "json" not in response.headers.get("content-type", "").lower():
+        return None
+    try:
+        return response.json()
+    except ValueError:
+        return None
+
+
+def _server_message(body: object) -> str | None:
+    if isinstance(body, dict):
+        message, error_id = body.get("message"), body.get("id")
+        if isinstance(message, str) and message:
+            return f"{message} ({error_id})" if isinstance(error_id, str) and error_id else message
+    return None
+
+
+def _ssl_error_in(error: BaseException) -> bool:
+    seen: set[int] = set()
+    stack: list[BaseException] = [error]
+    while stack:
+        current = stack.pop()
+        if id(current) in seen:
+            continue
+        seen.add(id(current))
+        if isinstance(current, ssl.SSLError):
+            return True
+        for nested in (current.__cause__, current.__context__, *[a for a in current.args if isinstance(a, BaseException)]):
+            if nested is not None:
+                stack.append(nested)
+        reason = getattr(current, "reason", None)
+        if isinstance(reason, BaseException):
+            stack.append(reason)
+    return False
+
+
+def _describe(error: BaseException) -> str:
+    return f"{type(error).__name__}: {error}" if str(error) else type(error).__name__
+
+
+def _one_line(text: str, limit: int = 400) -> str:
+    text = redact(" ".join(str(text).split()))
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+if __name__ == "__main__":
+    sys.exit(main())

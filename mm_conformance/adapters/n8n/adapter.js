@@ -1,0 +1,527 @@
+#!/usr/bin/env node
+// mm-conformance protocol v1 adapter for n8n's own Mattermost credential.
+//
+// Everything that decides how the credential is used is n8n's code, loaded from
+// the packages pinned in package.json (installed outside the repository by
+// install.sh; see README.md for what is loaded, what is not and why):
+//
+//   "test"    -> n8n CLI's CredentialsTester.testCredentials('mattermostApi', …):
+//                the credential's declarative `test` request, run by n8n-core's
+//                RoutingNode, authenticated by the CLI's CredentialsHelper, sent
+//                by @n8n/backend-network (axios).
+//   "request" -> n8n-nodes-base's Mattermost transport `apiRequest`, called with
+//                an n8n-core ExecuteContext for a Mattermost node, i.e.
+//                helpers.httpRequestWithAuthentication('mattermostApi', …).
+//
+// The adapter only observes: it reads what the server answered (an axios
+// response interceptor and the error n8n reports), and maps it to protocol v1.
+// stdout carries protocol lines only; stderr gets one line per request and never
+// the token.
+
+'use strict';
+
+const fs = require('node:fs');
+const os = require('node:os');
+const path = require('node:path');
+const tls = require('node:tls');
+const readline = require('node:readline');
+const { createRequire } = require('node:module');
+const { AsyncLocalStorage } = require('node:async_hooks');
+
+const PROTOCOL_VERSION = 1;
+const CREDENTIAL_TYPE = 'mattermostApi';
+const NODE_TYPE = 'n8n-nodes-base.mattermost';
+const DEFAULT_TIMEOUT_S = 8;
+
+// --- output: protocol on stdout, everything else on stderr ------------------------
+
+const protocolOut = process.stdout.write.bind(process.stdout);
+// A stray console.log from any n8n module must not corrupt the protocol stream.
+process.stdout.write = (chunk, encoding, callback) => process.stderr.write(chunk, encoding, callback);
+for (const level of ['log', 'info', 'debug']) console[level] = (...args) => console.error(...args);
+
+const secrets = new Set();
+function redact(text) {
+  let out = String(text);
+  for (const secret of secrets) out = out.split(secret).join('[redacted]');
+  return out.replace(/(Bearer\s+)[^\s"',]+/gi, '$1[redacted]');
+}
+function log(message) {
+  process.stderr.write(`n8n-adapter: ${redact(message)}\n`);
+}
+function oneLine(text, limit = 400) {
+  const flat = redact(String(text)).split(/\s+/).join(' ').trim();
+  return flat.length <= limit ? flat : `${flat.slice(0, limit - 1)}…`;
+}
+
+// --- where n8n is installed ----------------------------------------------------------
+
+function modulesDir() {
+  const i = process.argv.indexOf('--modules');
+  if (i !== -1 && process.argv[i + 1]) return path.resolve(process.argv[i + 1]);
+  if (process.env.MM_CONFORMANCE_N8N_MODULES) return path.resolve(process.env.MM_CONFORMANCE_N8N_MODULES);
+  const cache = process.env.MM_CONFORMANCE_CACHE || '/var/cache/mm-conformance';
+  return path.join(cache, 'n8n-adapter');
+}
+
+function timeoutMs() {
+  const raw = process.env.MM_CONFORMANCE_N8N_TIMEOUT;
+  const seconds = raw ? Number(raw) : DEFAULT_TIMEOUT_S;
+  return (Number.isFinite(seconds) && seconds > 0 ? seconds : DEFAULT_TIMEOUT_S) * 1000;
+}
+
+// --- caFile: what NODE_EXTRA_CA_CERTS does, per request ---------------------------------
+//
+// n8n has no per-credential CA option; an operator adds a private CA with
+// NODE_EXTRA_CA_CERTS, which Node reads once at start-up and adds to its bundled
+// roots for every TLS context created without an explicit `ca`. The file changes
+// between requests here, so the adapter does the same thing at run time: contexts
+// created without `ca` get Node's bundled roots plus the current caFile. n8n never
+// sets `ca` itself (it only sets rejectUnauthorized=false for "Ignore SSL Issues").
+
+let extraCa = null;
+const originalCreateSecureContext = tls.createSecureContext;
+tls.createSecureContext = function createSecureContext(options) {
+  if (extraCa !== null && (options === undefined || options.ca === undefined)) {
+    options = { ...(options || {}), ca: [...tls.rootCertificates, ...extraCa] };
+  }
+  return originalCreateSecureContext.call(this, options);
+};
+
+function useCaFile(caFile) {
+  if (caFile === null || caFile === undefined) {
+    extraCa = null;
+    return;
+  }
+  const pem = fs.readFileSync(caFile, 'utf8'); // an unreadable file is a config error (caught by the caller)
+  const certs = pem.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g);
+  if (!certs) throw new ConfigError(`caFile ${caFile} contains no PEM certificate`);
+  extraCa = certs;
+}
+
+class ConfigError extends Error {}
+
+// --- loading n8n ---------------------------------------------------------------------
+
+const silentLogger = {
+  error() {}, warn() {}, info() {}, debug() {},
+  scoped() { return this; },
+};
+
+// Per-request observations, kept apart even if a timed-out request finishes later.
+const observations = new AsyncLocalStorage();
+
+function unavailable(what) {
+  // Services of the n8n server (database, licence, AI gateway, …) that these code
+  // paths must not reach: touching one is a bug in the adapter, and says so.
+  return new Proxy({}, {
+    get(_target, prop) {
+      if (prop === 'then') return undefined;
+      if (what === 'licenseState' && prop === 'isExternalSecretsLicensed') return () => false;
+      throw new Error(`n8n adapter: ${what}.${String(prop)} is not available outside an n8n server`);
+    },
+  });
+}
+
+// n8n keeps instance settings (an encryption key, …) in N8N_USER_FOLDER, ~/.n8n by
+// default, and creates them (with a log line) on first use. The adapter gets a
+// private one, removed at exit, so it never touches a real n8n installation.
+const userFolder = fs.mkdtempSync(path.join(os.tmpdir(), 'mm-conformance-n8n-'));
+process.env.N8N_USER_FOLDER = userFolder;
+process.env.N8N_ENCRYPTION_KEY = require('node:crypto').randomBytes(24).toString('hex'); // nothing is encrypted
+process.on('exit', () => fs.rmSync(userFolder, { recursive: true, force: true }));
+
+async function loadN8n(dir) {
+  const req = createRequire(path.join(dir, 'package.json'));
+  let workflow;
+  try {
+    workflow = req('n8n-workflow');
+  } catch (error) {
+    throw new Error(`n8n is not installed in ${dir} (run mm_conformance/adapters/n8n/install.sh): ${error.message}`);
+  }
+  const { Container } = req('@n8n/di');
+  const { GlobalConfig } = req('@n8n/config');
+  const core = req('n8n-core');
+  const { LoadNodesAndCredentials } = req('n8n/dist/load-nodes-and-credentials');
+  const { CredentialTypes } = req('n8n/dist/credential-types');
+  const { NodeTypes } = req('n8n/dist/node-types');
+  const { CredentialsOverwrites } = req('n8n/dist/credentials-overwrites');
+  const { CredentialsHelper } = req('n8n/dist/credentials-helper');
+  const { CredentialsTester } = req('n8n/dist/services/credentials-tester.service');
+  const additionalDataModule = req('n8n/dist/workflow-execute-additional-data');
+  const { apiRequest } = req('n8n-nodes-base/dist/nodes/Mattermost/v1/transport');
+  // The axios instance n8n's HTTP client uses (@n8n/backend-network has its own copy).
+  const axios = createRequire(req.resolve('@n8n/backend-network'))('axios');
+
+  const globalConfig = Container.get(GlobalConfig);
+  const errorReporter = {
+    error(error) {
+      const store = observations.getStore();
+      if (store) store.reported.push(error);
+    },
+    warn() {}, info() {},
+  };
+
+  // What `n8n start` does for its built-in nodes (LoadNodesAndCredentials.init),
+  // limited to n8n-nodes-base: the lazy package loader, then the post-processing
+  // that prefixes supported nodes and injects the domain-restriction fields.
+  const loader = new LoadNodesAndCredentials(
+    silentLogger, errorReporter, unavailable('instanceSettings'), globalConfig,
+    { nodeLoaders: [] }, { getHookForTriggerType: () => [] },
+  );
+  await loader.runDirectoryLoader(core.LazyPackageDirectoryLoader, path.dirname(req.resolve('n8n-nodes-base/package.json')));
+  await loader.postProcessLoaders();
+
+  const credentialTypes = new CredentialTypes(loader);
+  const nodeTypes = new NodeTypes(silentLogger, loader);
+  const credentialsOverwrites = new CredentialsOverwrites(
+    globalConfig, credentialTypes, silentLogger, unavailable('settingsRepository'), unavailable('cipher'),
+  );
+  await credentialsOverwrites.init(); // N8N_CREDENTIALS_OVERWRITE_DATA, as n8n reads it
+  const credentialsHelper = new CredentialsHelper(
+    credentialTypes, credentialsOverwrites, unavailable('credentialsRepository'),
+    unavailable('dynamicCredentialsProxy'), unavailable('secretsProviderConnectionRepository'),
+    unavailable('licenseState'), unavailable('externalSecretsConfig'), unavailable('aiGatewayService'),
+    unavailable('policyEnforcementService'),
+  );
+  const tester = new CredentialsTester(silentLogger, errorReporter, credentialTypes, nodeTypes, credentialsHelper);
+
+  // WorkflowExecuteAdditionalData.getBase reads the instance's URLs and the
+  // project's variables from the database; this is the same object without them.
+  const getBase = async ({ userId, workflowId, projectId, currentNodeParameters } = {}) => ({
+    currentNodeExecutionIndex: 0,
+    credentialsHelper,
+    restApiUrl: 'http://localhost:5678/rest',
+    instanceBaseUrl: 'http://localhost:5678/',
+    formWaitingBaseUrl: 'http://localhost:5678/form-waiting',
+    webhookBaseUrl: 'http://localhost:5678/webhook',
+    webhookWaitingBaseUrl: 'http://localhost:5678/webhook-waiting',
+    webhookTestBaseUrl: 'http://localhost:5678/webhook-test',
+    currentNodeParameters,
+    userId,
+    workflowId,
+    projectId,
+    variables: {},
+    executeWorkflow: async () => { throw new Error('not available'); },
+    setExecutionStatus: () => {},
+    logAiEvent: () => {},
+  });
+  additionalDataModule.getBase = getBase; // CredentialsTester calls it through this module object
+
+  // Note that a request was handed to the HTTP client (so a failure without a
+  // response is a network problem, not a credential that could not be used)…
+  axios.interceptors.request.use((config) => {
+    const store = observations.getStore();
+    if (store) store.requested = true;
+    return config;
+  });
+  // …and observe every response it receives (status, headers, body).
+  axios.interceptors.response.use(
+    (response) => {
+      const store = observations.getStore();
+      if (store) store.response = response;
+      return response;
+    },
+    (error) => {
+      const store = observations.getStore();
+      if (store && error && error.response) store.response = error.response;
+      return Promise.reject(error);
+    },
+  );
+
+  return { workflow, core, tester, credentialsHelper, nodeTypes, getBase, apiRequest, Container };
+}
+
+// --- the two operations ----------------------------------------------------------------
+
+function credentialData(credential) {
+  // The credential as n8n stores it: the three fields, as typed. Missing ones are
+  // left out so that n8n applies its own defaults (applyDefaultsAndOverwrites).
+  const data = {};
+  for (const key of ['accessToken', 'baseUrl', 'allowUnauthorizedCerts']) {
+    if (Object.prototype.hasOwnProperty.call(credential, key)) data[key] = credential[key];
+  }
+  return data;
+}
+
+async function runTest(n8n, credential) {
+  const decrypted = {
+    id: 'mm-conformance',
+    name: 'Mattermost account',
+    type: CREDENTIAL_TYPE,
+    data: credentialData(credential),
+  };
+  const verdict = await n8n.tester.testCredentials('mm-conformance-user', CREDENTIAL_TYPE, decrypted);
+  return { verdict };
+}
+
+async function runRequest(n8n, credential, request) {
+  const { Workflow, createEmptyRunExecutionData } = n8n.workflow;
+  const node = {
+    id: 'mm-conformance-node',
+    name: 'Mattermost',
+    type: NODE_TYPE,
+    typeVersion: 1,
+    position: [0, 0],
+    parameters: {},
+    credentials: { [CREDENTIAL_TYPE]: { id: 'mm-conformance', name: 'Mattermost account' } },
+  };
+  const workflow = new Workflow({
+    id: 'mm-conformance', nodes: [node], connections: {}, active: false, nodeTypes: n8n.nodeTypes,
+  });
+  const additionalData = await n8n.getBase({ userId: 'mm-conformance-user', workflowId: workflow.id });
+  const helper = n8n.credentialsHelper;
+  const stored = credentialData(credential);
+  // CredentialsHelper.getDecrypted loads the credential from the database and then
+  // calls applyDefaultsAndOverwrites; only the database part is replaced here.
+  additionalData.credentialsHelper = new Proxy(helper, {
+    get(target, prop) {
+      if (prop === 'getDecrypted') {
+        return async (ad, _nodeCredentials, type, mode, executeData, raw, expressionResolveValues) =>
+          raw ? { ...stored } : await target.applyDefaultsAndOverwrites(ad, { ...stored }, type, mode, executeData, expressionResolveValues);
+      }
+      const value = Reflect.get(target, prop);
+      return typeof value === 'function' ? value.bind(target) : value;
+    },
+  });
+  const inputData = { main: [[{ json: {} }]] };
+  const executeData = { node, data: inputData, source: null };
+  const context = new n8n.core.ExecuteContext(
+    workflow, node, additionalData, 'manual', createEmptyRunExecutionData(), 0, [{ json: {} }], inputData, executeData, [],
+  );
+  const endpoint = request.endpoint.replace(/^\/+/, ''); // the protocol's endpoint is relative to <base>/api/v4/
+  const body = request.body === null || request.body === undefined ? undefined : request.body;
+  const query = request.query || {};
+  await n8n.apiRequest.call(context, request.method.toUpperCase(), endpoint, body, query);
+  return {};
+}
+
+// --- classification ----------------------------------------------------------------------
+
+const TLS_CODES = new Set([
+  'DEPTH_ZERO_SELF_SIGNED_CERT', 'SELF_SIGNED_CERT_IN_CHAIN', 'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
+  'UNABLE_TO_GET_ISSUER_CERT', 'UNABLE_TO_GET_ISSUER_CERT_LOCALLY', 'CERT_HAS_EXPIRED', 'CERT_NOT_YET_VALID',
+  'CERT_SIGNATURE_FAILURE', 'CERT_UNTRUSTED', 'CERT_REJECTED', 'INVALID_CA', 'HOSTNAME_MISMATCH',
+  'ERR_TLS_CERT_ALTNAME_INVALID', 'ERR_TLS_HANDSHAKE_TIMEOUT',
+]);
+const NETWORK_CODES = new Set([
+  'ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'ECONNRESET', 'EHOSTUNREACH', 'ENETUNREACH', 'EPIPE',
+  'EADDRNOTAVAIL', 'ERR_SOCKET_CLOSED', 'ERR_STREAM_PREMATURE_CLOSE', 'HPE_INVALID_CONSTANT',
+]);
+const TIMEOUT_CODES = new Set(['ETIMEDOUT', 'ECONNABORTED', 'ESOCKETTIMEDOUT', 'ERR_CANCELED']);
+// Without a response, axios's ERR_BAD_REQUEST means it refused to send ("Unsupported protocol ftp:").
+const CONFIG_CODES = new Set([
+  'ERR_BAD_REQUEST', 'ERR_BAD_OPTION', 'ERR_BAD_OPTION_VALUE', 'ERR_NOT_SUPPORT', 'ERR_INVALID_URL', 'ERR_INVALID_PROTOCOL', 'ERR_UNESCAPED_CHARACTERS', 'ERR_INVALID_CHAR',
+  'ERR_INVALID_HTTP_TOKEN', 'ERR_HTTP_INVALID_HEADER_VALUE', 'ERR_INVALID_ARG_TYPE', 'ERR_INVALID_ARG_VALUE',
+]);
+
+function errorChain(error) {
+  const chain = [];
+  const seen = new Set();
+  let current = error;
+  while (current && typeof current === 'object' && !seen.has(current) && chain.length < 10) {
+    seen.add(current);
+    chain.push(current);
+    current = current.cause;
+  }
+  return chain;
+}
+
+function kindOfCode(code, message) {
+  if (!code) return null;
+  if (TLS_CODES.has(code) || code.startsWith('ERR_SSL_') || code.startsWith('ERR_TLS_')) return 'tls';
+  if (code === 'EPROTO' && /ssl|tls/i.test(message || '')) return 'tls';
+  if (TIMEOUT_CODES.has(code)) return 'timeout';
+  if (NETWORK_CODES.has(code) || code === 'EPROTO') return 'network';
+  if (CONFIG_CODES.has(code)) return 'config';
+  return null;
+}
+
+function jsonBody(response) {
+  if (!response) return null;
+  const type = String((response.headers && (response.headers['content-type'] || response.headers['Content-Type'])) || '');
+  if (!/json/i.test(type)) return null;
+  let data = response.data;
+  if (Buffer.isBuffer(data)) data = data.toString('utf8');
+  if (typeof data === 'string') {
+    try { return JSON.parse(data); } catch { return null; }
+  }
+  return data === undefined ? null : data;
+}
+
+function serverMessage(body) {
+  if (body && typeof body === 'object' && !Array.isArray(body) && typeof body.message === 'string' && body.message) {
+    return typeof body.id === 'string' && body.id ? `${body.message} (${body.id})` : body.message;
+  }
+  return null;
+}
+
+function fromResponse(response, prefix) {
+  const status = response.status;
+  const body = jsonBody(response);
+  if (status >= 200 && status < 300) return { ok: true, status, body, error: null };
+  const kind = status === 401 || status === 403 ? 'auth' : 'http';
+  const parts = [prefix, serverMessage(body) || `HTTP ${status} ${response.statusText || ''}`.trim()];
+  if (status >= 300 && status < 400 && response.headers && response.headers.location) {
+    parts.push(`redirect to ${response.headers.location}`);
+  }
+  return { ok: false, status, body, error: { kind, message: oneLine(parts.filter(Boolean).join(': ')) } };
+}
+
+function describeError(error) {
+  const chain = errorChain(error);
+  const texts = [];
+  for (const e of chain) {
+    const text = [e.message, e.description].filter((t) => typeof t === 'string' && t).join(' — ');
+    if (text && !texts.includes(text)) texts.push(text);
+  }
+  const codes = chain.map((e) => e.code).filter((c) => typeof c === 'string');
+  if (codes.length && !texts.some((t) => t.includes(codes[codes.length - 1]))) texts.push(codes[codes.length - 1]);
+  return texts.join(': ') || String(error);
+}
+
+function fromError(error, store, prefix) {
+  const chain = errorChain(error);
+  const response = chain.map((e) => e.response).find((r) => r && typeof r.status === 'number') || store.response;
+  if (response) return fromResponse(response, prefix);
+  let kind = null;
+  for (const e of chain.slice().reverse()) {
+    kind = kindOfCode(typeof e.code === 'string' ? e.code : '', e.message);
+    if (kind) break;
+  }
+  if (!kind && chain.some((e) => e instanceof TypeError && /Invalid URL/i.test(e.message))) kind = 'config';
+  if (!kind && chain.some((e) => e.isAxiosError || e.name === 'AxiosError')) kind = 'network';
+  // No HTTP request was attempted (n8n failed while building it from the credential).
+  if (!kind) kind = store.requested ? 'network' : 'config';
+  const message = [prefix, describeError(error)].filter(Boolean).join(': ');
+  return { ok: false, status: null, body: null, error: { kind, message: oneLine(message) } };
+}
+
+function testOutcome(result, store) {
+  const { verdict } = result;
+  const reported = store.reported[store.reported.length - 1];
+  if (verdict && verdict.status === 'OK') {
+    if (store.response) return fromResponse(store.response, null);
+    return { ok: false, status: null, body: null, error: { kind: 'network', message: 'n8n reported success but no response was observed' } };
+  }
+  const prefix = `n8n credential test: ${verdict ? verdict.message : 'no verdict'}`;
+  if (reported) return fromError(reported, store, prefix);
+  if (store.response) return fromResponse(store.response, prefix);
+  // Failed before any request (e.g. the credential could not be prepared).
+  return { ok: false, status: null, body: null, error: { kind: store.requested ? 'network' : 'config', message: oneLine(prefix) } };
+}
+
+// --- the loop -------------------------------------------------------------------------------
+
+function answer(id, outcome) {
+  protocolOut(`${JSON.stringify({ id, ok: outcome.ok, status: outcome.status, body: outcome.body, error: outcome.error })}\n`);
+}
+
+function configError(message) {
+  return { ok: false, status: null, body: null, error: { kind: 'config', message: oneLine(message) } };
+}
+
+function parseRequest(line) {
+  let value;
+  try {
+    value = JSON.parse(line);
+  } catch {
+    return { id: null, problem: 'a line that is not JSON' };
+  }
+  if (!value || typeof value !== 'object' || Array.isArray(value)) return { id: null, problem: 'a line that is not a JSON object' };
+  const id = Number.isInteger(value.id) ? value.id : null;
+  if (id === null) return { id: null, problem: 'a request without an integer "id"' };
+  if (value.protocol !== PROTOCOL_VERSION) return { id, problem: 'unsupported protocol version' };
+  if (value.operation !== 'test' && value.operation !== 'request') return { id, problem: `unknown operation ${JSON.stringify(value.operation)}` };
+  const credential = value.credential;
+  if (!credential || typeof credential !== 'object' || Array.isArray(credential)) return { id, problem: '"credential" is not a JSON object' };
+  if (!('accessToken' in credential) || !('baseUrl' in credential)) return { id, problem: '"credential" needs "accessToken" and "baseUrl"' };
+  const caFile = value.caFile === undefined ? null : value.caFile;
+  if (caFile !== null && typeof caFile !== 'string') return { id, problem: '"caFile" is not a string or null' };
+  let request = null;
+  if (value.operation === 'request') {
+    request = value.request;
+    if (!request || typeof request !== 'object') return { id, problem: '"request" is not a JSON object' };
+    if (typeof request.method !== 'string' || !request.method) return { id, problem: '"request.method" is not a non-empty string' };
+    if (typeof request.endpoint !== 'string') return { id, problem: '"request.endpoint" is not a string' };
+    if (request.query !== undefined && request.query !== null && (typeof request.query !== 'object' || Array.isArray(request.query))) {
+      return { id, problem: '"request.query" is not a JSON object' };
+    }
+  }
+  return { id, operation: value.operation, credential, caFile, request };
+}
+
+async function handle(n8n, parsed) {
+  const { operation, credential, caFile, request } = parsed;
+  if (typeof credential.accessToken === 'string' && credential.accessToken.length >= 4) secrets.add(credential.accessToken);
+  try {
+    useCaFile(credential.allowUnauthorizedCerts === true ? null : caFile);
+  } catch (error) {
+    return configError(`caFile ${caFile} cannot be used: ${error.message}`);
+  }
+  const store = { reported: [], response: null, requested: false };
+  const run = observations.run(store, async () => {
+    try {
+      const result = operation === 'test' ? await runTest(n8n, credential) : await runRequest(n8n, credential, request);
+      if (operation === 'test') return testOutcome(result, store);
+      if (store.response) return fromResponse(store.response, null);
+      return { ok: false, status: null, body: null, error: { kind: 'network', message: 'n8n returned without a response being observed' } };
+    } catch (error) {
+      return fromError(error, store, null);
+    }
+  });
+  let timer;
+  const deadline = new Promise((resolve) => {
+    timer = setTimeout(() => resolve({
+      ok: false, status: null, body: null,
+      error: { kind: 'timeout', message: `no answer within ${timeoutMs() / 1000} s (the adapter's deadline; n8n itself waits up to 300 s)` },
+    }), timeoutMs());
+  });
+  try {
+    return await Promise.race([run, deadline]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+async function main() {
+  const dir = modulesDir();
+  const started = Date.now();
+  let n8n = null;
+  let loadError = null;
+  try {
+    n8n = await loadN8n(dir);
+    log(`loaded n8n from ${dir} in ${Date.now() - started} ms`);
+  } catch (error) {
+    loadError = error;
+    log(`cannot load n8n: ${error.message}`);
+  }
+  const rl = readline.createInterface({ input: process.stdin, crlfDelay: Infinity });
+  for await (const line of rl) {
+    if (!line.trim()) continue;
+    const parsed = parseRequest(line);
+    if (parsed.id === null) {
+      log(`skipping ${parsed.problem}`);
+      continue;
+    }
+    if (parsed.problem) {
+      answer(parsed.id, configError(parsed.problem));
+      continue;
+    }
+    if (!n8n) {
+      // Not a verdict on the credential: exit so the suite records an adapter failure.
+      log(`request ${parsed.id}: n8n is not loaded (${loadError && loadError.message})`);
+      process.exit(3);
+    }
+    const outcome = await handle(n8n, parsed);
+    const what = parsed.operation === 'test' ? 'test' : `${parsed.request.method} ${parsed.request.endpoint}`;
+    log(`request ${parsed.id}: ${what} -> ${outcome.status ?? '-'} ${outcome.ok ? 'ok' : `${outcome.error.kind}: ${outcome.error.message}`}`);
+    answer(parsed.id, outcome);
+  }
+  process.exit(0); // n8n may leave timers or sockets behind; stdin closed means we are done
+}
+
+main().catch((error) => {
+  log(`adapter crashed: ${error && error.stack ? error.stack : error}`);
+  process.exit(1);
+});

@@ -1,0 +1,256 @@
+"""The third-party adapters (n8n's own credential code, mattermostdriver) speak protocol v1.
+
+No Mattermost here, and no fake Mattermost either: these tests check each
+adapter's *plumbing* through :class:`~mm_conformance.implementation.Implementation`
+(the real subprocess, the real protocol) against things that are not Mattermost:
+
+* a base URL without a scheme: whatever the implementation does with it is a
+  finding, recorded (``record_property``) but not judged; the adapter must answer;
+* a closed port on 127.0.0.1: a ``network`` error;
+* a generic HTTPS endpoint on 127.0.0.1 (an ``ssl``-wrapped ``http.server`` whose
+  certificate comes from a trustme CA): without that CA the handshake fails
+  (``tls``); with "Ignore SSL Issues", or with the CA handed over as ``caFile``, the
+  request reaches the server, which answers every path with Mattermost's 401
+  "session expired" JSON, and the test checks the path and the ``Authorization:
+  Bearer`` header it received. It says nothing about Mattermost's behaviour.
+
+The n8n tests are skipped (as ``infrastructure: …``) until
+``mm_conformance/adapters/n8n/install.sh`` has installed n8n.
+"""
+
+from __future__ import annotations
+
+import http.server
+import importlib.util
+import json
+import socket
+import ssl
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+import trustme
+
+from mm_conformance.adapters import KNOWN_IMPLEMENTATIONS, AdapterNotInstalled
+from mm_conformance.implementation import Implementation
+from mm_conformance.protocol import ApiRequest, Credential, ErrorKind
+
+TOKEN = "adaptertesttoken0123456789"  # 26 characters, like a real token (and registered as a secret)
+
+SESSION_EXPIRED = {
+    "id": "api.context.session_expired.app_error",
+    "message": "Invalid or expired session, please login again.",
+    "status_code": 401,
+}
+
+#: Each adapter's "test" request path (n8n's credential test is GET /users, the driver's is /users/me).
+TEST_PATHS = {"n8n": "/api/v4/users", "mattermostdriver": "/api/v4/users/me"}
+
+#: How many times each sends a request that is answered 401. n8n-core's
+#: httpRequestWithAuthentication retries once after any 401 (its "token expired,
+#: run preAuthentication and try again" path, taken even by credentials that have
+#: no preAuthentication), with the same token: an observed behaviour, pinned here.
+ATTEMPTS_ON_401 = {"n8n": 2, "mattermostdriver": 1}
+
+
+# --- the adapters -------------------------------------------------------------------------
+
+
+def _command(name: str) -> str:
+    if name == "mattermostdriver" and importlib.util.find_spec("mattermostdriver") is None:
+        pytest.skip("infrastructure: mattermostdriver not installed (pip install mattermostdriver==7.3.2)")
+    try:
+        return KNOWN_IMPLEMENTATIONS[name]()
+    except AdapterNotInstalled:
+        pytest.skip("infrastructure: n8n adapter not installed (run mm_conformance/adapters/n8n/install.sh)")
+
+
+@pytest.fixture(scope="module", params=["n8n", "mattermostdriver"])
+def adapter(request: pytest.FixtureRequest) -> Iterator[Implementation]:
+    """One running adapter per implementation for the whole module (n8n takes ~3 s to load)."""
+    name = request.param
+    with Implementation(name, _command(name), timeout_s=30.0) as impl:
+        yield impl
+
+
+# --- things to talk to ----------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def closed_port() -> Iterator[int]:
+    """A port bound on 127.0.0.1 but not listening (held for the module, so nobody else takes it)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        yield s.getsockname()[1]
+
+
+@dataclass
+class Seen:
+    method: str
+    path: str
+    authorization: str | None
+
+
+@dataclass
+class HttpsEndpoint:
+    """A generic HTTPS server on 127.0.0.1; ``ca_file`` is the PEM of the CA that signed its certificate."""
+
+    url: str
+    ca_file: str
+    seen: list[Seen] = field(default_factory=list)
+
+
+class _Handler(http.server.BaseHTTPRequestHandler):
+    server: _Server
+
+    def _answer(self) -> None:
+        length = int(self.headers.get("Content-Length") or 0)
+        if length:
+            self.rfile.read(length)
+        # The request-target as sent: http.server collapses a leading "//" in self.path.
+        target = self.requestline.split(" ")[1]
+        self.server.endpoint.seen.append(Seen(self.command, target, self.headers.get("Authorization")))
+        body = json.dumps(SESSION_EXPIRED).encode()
+        self.send_response(401)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = do_HEAD = _answer
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+
+class _Server(http.server.ThreadingHTTPServer):
+    daemon_threads = True
+    endpoint: HttpsEndpoint
+
+    def handle_error(self, request: object, client_address: object) -> None:
+        pass  # failed handshakes are what some tests are about
+
+
+@pytest.fixture(scope="module")
+def https_endpoint(tmp_path_factory: pytest.TempPathFactory) -> Iterator[HttpsEndpoint]:
+    ca = trustme.CA()
+    ca_file = tmp_path_factory.mktemp("https-endpoint") / "ca.pem"
+    ca.cert_pem.write_to_path(str(ca_file))
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ca.issue_cert("127.0.0.1").configure_cert(context)
+    server = _Server(("127.0.0.1", 0), _Handler)
+    server.socket = context.wrap_socket(server.socket, server_side=True)
+    server.endpoint = HttpsEndpoint(f"https://127.0.0.1:{server.server_address[1]}", str(ca_file))
+    thread = threading.Thread(target=server.serve_forever, name="https-endpoint", daemon=True)
+    thread.start()
+    try:
+        yield server.endpoint
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)
+
+
+@pytest.fixture()
+def endpoint(https_endpoint: HttpsEndpoint) -> HttpsEndpoint:
+    https_endpoint.seen.clear()
+    return https_endpoint
+
+
+# --- (a) a base URL without scheme: a finding, not a verdict ----------------------------------
+
+
+@pytest.mark.parametrize("operation", ["test", "request"])
+def test_base_url_without_scheme_gets_an_answer(
+    adapter: Implementation, operation: str, record_property: pytest.RecordProperty
+) -> None:
+    credential = Credential(TOKEN, "mattermost.example.com")
+    if operation == "test":
+        observation = adapter.check(credential)
+    else:
+        observation = adapter.request(credential, ApiRequest("GET", "users/me"))
+    outcome = observation.outcome
+    # Implementation raised AdapterFailure if the answer was not valid protocol v1; the kind is recorded.
+    record_property(f"{adapter.name}_{operation}_no_scheme", observation.describe())
+    print(f"{adapter.name} {operation} with baseUrl 'mattermost.example.com': {observation.describe()}")
+    assert outcome.ok or outcome.error_kind in ErrorKind
+    assert adapter.process is not None and adapter.process.poll() is None, "the adapter exited"
+
+
+# --- (b) nobody listening ------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("operation", ["test", "request"])
+def test_closed_port_is_a_network_error(adapter: Implementation, closed_port: int, operation: str) -> None:
+    credential = Credential(TOKEN, f"http://127.0.0.1:{closed_port}")
+    if operation == "test":
+        outcome = adapter.check(credential).outcome
+    else:
+        outcome = adapter.request(credential, ApiRequest("GET", "users/me")).outcome
+    assert outcome.error_kind is ErrorKind.NETWORK, outcome
+    assert outcome.status is None and outcome.body is None
+    assert TOKEN not in (outcome.error_message or "")
+
+
+# --- (c) TLS against a generic HTTPS endpoint ---------------------------------------------------
+
+
+def test_untrusted_certificate_is_a_tls_error(adapter: Implementation, endpoint: HttpsEndpoint) -> None:
+    outcome = adapter.check(Credential(TOKEN, endpoint.url)).outcome
+    assert outcome.error_kind is ErrorKind.TLS, outcome
+    assert outcome.status is None
+    assert endpoint.seen == [], "no HTTP request may pass a failed handshake"
+
+
+def test_ignore_ssl_issues_reaches_the_server_with_the_token(adapter: Implementation, endpoint: HttpsEndpoint) -> None:
+    outcome = adapter.check(Credential(TOKEN, endpoint.url, allow_unauthorized_certs=True)).outcome
+    assert outcome.error_kind is ErrorKind.AUTH, outcome
+    assert outcome.status == 401 and outcome.body == SESSION_EXPIRED
+    expected = (TEST_PATHS[adapter.name], f"Bearer {TOKEN}")
+    assert [(s.path, s.authorization) for s in endpoint.seen] == [expected] * ATTEMPTS_ON_401[adapter.name]
+    assert TOKEN not in (outcome.error_message or "")
+
+
+def test_request_goes_to_base_api_v4_endpoint(adapter: Implementation, endpoint: HttpsEndpoint) -> None:
+    credential = Credential(TOKEN, endpoint.url, allow_unauthorized_certs=True)
+    outcome = adapter.request(credential, ApiRequest("GET", "users/me")).outcome
+    assert outcome.error_kind is ErrorKind.AUTH and outcome.status == 401, outcome
+    expected = ("GET", "/api/v4/users/me", f"Bearer {TOKEN}")
+    assert [(s.method, s.path, s.authorization) for s in endpoint.seen] == [expected] * ATTEMPTS_ON_401[adapter.name]
+
+
+#: The path each one requests for odd base URLs (the mapping of mattermostdriver strips
+#: trailing slashes; n8n's `.replace(/\/$/, "")` strips one).
+ODD_BASE_PATHS = {
+    ("n8n", "//"): "//api/v4/users",
+    ("n8n", "/api/v4"): "/api/v4/api/v4/users",
+    ("n8n", "/sub/"): "/sub/api/v4/users",
+    ("mattermostdriver", "//"): "/api/v4/users/me",
+    ("mattermostdriver", "/api/v4"): "/api/v4/api/v4/users/me",
+    ("mattermostdriver", "/sub/"): "/sub/api/v4/users/me",
+}
+
+
+@pytest.mark.parametrize("suffix", ["//", "/api/v4", "/sub/"])
+def test_paths_for_odd_base_urls(adapter: Implementation, endpoint: HttpsEndpoint, suffix: str) -> None:
+    outcome = adapter.check(Credential(TOKEN, endpoint.url + suffix, allow_unauthorized_certs=True)).outcome
+    assert outcome.status == 401, outcome
+    assert {s.path for s in endpoint.seen} == {ODD_BASE_PATHS[adapter.name, suffix]}
+
+
+def test_ca_file_is_trusted(adapter: Implementation, endpoint: HttpsEndpoint) -> None:
+    outcome = adapter.check(Credential(TOKEN, endpoint.url), ca_file=endpoint.ca_file).outcome
+    assert outcome.error_kind is ErrorKind.AUTH and outcome.status == 401, outcome
+    assert [s.path for s in endpoint.seen] == [TEST_PATHS[adapter.name]] * ATTEMPTS_ON_401[adapter.name]
+    # …and only for the request that names it.
+    endpoint.seen.clear()
+    assert adapter.check(Credential(TOKEN, endpoint.url)).outcome.error_kind is ErrorKind.TLS
+    assert endpoint.seen == []
+
+
+def test_unreadable_ca_file_is_answered(adapter: Implementation, endpoint: HttpsEndpoint, tmp_path: Path) -> None:
+    outcome = adapter.check(Credential(TOKEN, endpoint.url), ca_file=str(tmp_path / "missing.pem")).outcome
+    assert outcome.error_kind is ErrorKind.CONFIG, outcome
+    assert endpoint.seen == []
