@@ -65,7 +65,7 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
-    console = Console(stderr=True)
+    console = Console(stderr=True, soft_wrap=True)  # one line per message, even in CI logs
     try:
         if argv[:1] == ["trace"]:  # the trace tool parses its own options
             from . import trace
@@ -81,7 +81,7 @@ def main(argv: list[str] | None = None) -> int:
             return 0
         return _run(args)
     except (UsageError, InfrastructureError) as error:
-        console.print(f"mm-conformance: error: {error}", highlight=False, markup=False, soft_wrap=True)
+        console.print(f"mm-conformance: error: {error}", highlight=False, markup=False)
         return EXIT_NO_VERDICT
     except KeyboardInterrupt:
         console.print("mm-conformance: interrupted", highlight=False)
@@ -172,7 +172,7 @@ def _images(args: argparse.Namespace, console: Console) -> int:
         except InfrastructureError as error:
             failures.append(f"Mattermost {line.name}: {error}")
     for failure in failures:
-        console.print(f"mm-conformance: error: {failure}", highlight=False, markup=False, soft_wrap=True)
+        console.print(f"mm-conformance: error: {failure}", highlight=False, markup=False)
     return EXIT_NO_VERDICT if failures else 0
 
 

@@ -150,7 +150,7 @@ class ImageBuilder:
     """
 
     def __init__(self, console: Console | None = None, cache_dir: Path = CACHE_DIR) -> None:
-        self.console = console or Console(stderr=True)
+        self.console = console or Console(stderr=True, soft_wrap=True)
         self.cache_dir = cache_dir
         self.log_dir = cache_dir / "logs"
 
