@@ -14,6 +14,7 @@ from typing import Any
 
 import httpx
 
+from .errors import InfrastructureError
 from .redact import register_secret
 
 
@@ -184,7 +185,12 @@ class ApiClient:
     # -- plumbing -------------------------------------------------------------------
 
     def _call(self, method: str, path: str, **kwargs: Any) -> Any:
-        return _checked(self._http.request(method, path, **kwargs))
+        try:
+            answer = self._http.request(method, path, **kwargs)
+        except httpx.TransportError as error:  # the server is gone: no scenario can go on
+            raise InfrastructureError(f"Mattermost at {self.base_url} stopped answering ({method} {path}): "
+                                      f"{error}") from None
+        return _checked(answer)
 
 
 def _checked(answer: httpx.Response) -> Any:

@@ -19,6 +19,7 @@ from typing import Any
 
 from .admin import ApiClient, User
 from .deployment import Deployment
+from .verdicts import ServerDeviation
 
 #: The role behind "Allow this account to generate personal access tokens".
 TOKEN_ROLE = "system_user_access_token"
@@ -64,7 +65,7 @@ class SystemConsole:
         """Step 5: search for the user account; exactly one must match."""
         found = [u for u in self._client.search_users(username) if u["username"] == username]
         if len(found) != 1:
-            raise AssertionError(f"searching System Console > Users for {username!r} found {len(found)} accounts")
+            raise ServerDeviation(f"searching System Console > Users for {username!r} found {len(found)} accounts")
         return User(found[0]["id"], found[0]["username"], "", found[0].get("roles", ""))
 
     def manage_roles(self, user: User) -> set[str]:

@@ -20,6 +20,8 @@ from .redact import redact
 
 INFRASTRUCTURE = "infrastructure: "
 VERDICTS = ("pass", "warn", "fail", "skip", "error")
+#: What the plugin records when a scenario stopped without a verdict on the implementation.
+NO_VERDICT = ("infrastructure", "server-deviation", "suite-error")
 
 
 @dataclass
@@ -114,8 +116,8 @@ def _docs_tag(item: pytest.Item) -> str:
 
 
 def _verdict(report: pytest.TestReport) -> str | None:
-    # Neither a broken world nor a server that changed its answers is a verdict on the implementation.
-    infrastructure = any(k in ("infrastructure", "server-deviation") for k, _ in report.user_properties)
+    # Neither a broken world, a server that changed its answers nor a bug of the suite is a verdict.
+    infrastructure = any(k in NO_VERDICT for k, _ in report.user_properties)
     if report.skipped:
         return "error" if _skip_reason(report).startswith(INFRASTRUCTURE) else "skip"
     if report.when == "call":
@@ -140,6 +142,8 @@ def _reason(report: pytest.TestReport, properties: dict[str, str]) -> str:
         return properties["infrastructure"]
     if "server-deviation" in properties:
         return f"server behaviour changed: {properties['server-deviation']}"
+    if "suite-error" in properties:
+        return f"suite error (no verdict): {properties['suite-error']}"
     if report.failed:
         text = getattr(report.longrepr, "reprcrash", None)
         message = text.message if text is not None else str(report.longrepr)

@@ -65,3 +65,9 @@ def expect_no_credential_through(case: str, *, before: int | None, after: int | 
     if after != before:
         raise ConformanceFailure(f"the token reached Mattermost through the {case!r} endpoint "
                                  f"({after - before} request(s) carrying a credential) although TLS validation failed")
+
+
+def expect_server(condition: bool, what: str) -> None:
+    """A premise about Mattermost itself (not the implementation) holds; else ServerDeviation."""
+    if not condition:
+        raise ServerDeviation(what)

@@ -15,7 +15,8 @@ def log_in_as_admin(world):
 
 @when("I go to System Console > Integrations > Integration Management")
 def go_to_integration_management(world):
-    assert "EnableUserAccessTokens" in world.console().integration_management()
+    verdicts.expect_server("EnableUserAccessTokens" in world.console().integration_management(),
+                           "Integration Management has no 'Enable personal access tokens' setting")
 
 
 @when(parsers.parse("I set Enable personal access tokens to {value}"))
@@ -27,12 +28,13 @@ def set_enable_personal_access_tokens(world, value):
 def confirm_enable_personal_access_tokens(world):
     if not world.console().enable_personal_access_tokens():
         world.console().set_enable_personal_access_tokens(True)
-    assert world.console().enable_personal_access_tokens()
+    verdicts.expect_server(world.console().enable_personal_access_tokens(),
+                           "'Enable personal access tokens' did not stay true after saving it")
 
 
 @when("I go to System Console > User Management > Users")
 def go_to_users(world):
-    assert world.console().users(), "System Console > Users lists no account"
+    verdicts.expect_server(bool(world.console().users()), "System Console > Users lists no account")
 
 
 @when(parsers.parse('I search for the user account "{name}"'))
@@ -64,4 +66,5 @@ def user_cannot_create_token(world, name, status, error_id):
 
 @then(parsers.parse('"{name}" can create a personal access token'))
 def user_can_create_token(world, name):
-    assert world.create_own_token(name) is not None, f"{name} still cannot create a token: {world.refusal}"
+    verdicts.expect_server(world.create_own_token(name) is not None,
+                           f"{name} still cannot create a token: {world.refusal}")

@@ -1,0 +1,48 @@
+"""Only a ConformanceFailure is a verdict against the implementation.
+
+Runs small tests through the suite's real plugin and result collector: whatever
+else stops a scenario (the adapter, the world, the server's answers, a bug of
+the suite) must come out as "error" — no verdict — never as "fail" or "pass".
+"""
+
+from mm_conformance.results import Collector, exit_code
+
+OUTCOMES = '''
+import pytest
+from mm_conformance.errors import InfrastructureError
+from mm_conformance.implementation import AdapterFailure
+from mm_conformance.verdicts import ConformanceFailure, ServerDeviation
+
+def test_passes(): pass
+def test_breaks_a_behaviour(): raise ConformanceFailure("expected auth, got 200")
+def test_adapter_hangs(): raise AdapterFailure('adapter "x" did not answer request 3 within 1.0 s', name="x")
+def test_server_crashed(): raise InfrastructureError("Mattermost 11.7 stopped answering")
+def test_server_changed(): raise ServerDeviation("expected 501 app.user_access_token.disabled, got 403")
+def test_suite_bug(): {}["missing"]
+def test_premise_of_the_suite(): assert False, "the deployment's own URL is plain http"
+def test_does_not_apply(): pytest.skip("no token expiry on this server")
+'''
+
+EXPECTED = {
+    "test_passes": ("pass", ""),
+    "test_breaks_a_behaviour": ("fail", "expected auth, got 200"),
+    "test_adapter_hangs": ("error", 'adapter "x" did not answer request 3'),
+    "test_server_crashed": ("error", "stopped answering"),
+    "test_server_changed": ("error", "server behaviour changed: expected 501"),
+    "test_suite_bug": ("error", "suite error (no verdict): KeyError"),
+    "test_premise_of_the_suite": ("error", "suite error (no verdict): AssertionError"),
+    "test_does_not_apply": ("skip", "no token expiry on this server"),
+}
+
+
+def test_each_way_a_scenario_ends_has_its_verdict(pytester):
+    pytester.makepyfile(test_outcomes=OUTCOMES)
+    collector = Collector()
+    pytester.runpytest_inprocess("-p", "fixtures.plugin", "-p", "no:cacheprovider", plugins=[collector])
+    results = {r.name: r for r in collector.results}
+    wrong = [f"{test}: {results[test].verdict} ({results[test].reason!r}), expected {verdict} ({reason!r})"
+             for test, (verdict, reason) in EXPECTED.items()
+             if results[test].verdict != verdict or reason not in results[test].reason]
+    assert wrong == []
+    without_failure = [r for name, r in results.items() if name != "test_breaks_a_behaviour"]
+    assert exit_code(without_failure, pytest_exit=1) == 2, "no verdict and passes must never add up to 'conforms'"
