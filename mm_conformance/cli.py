@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import tempfile
 from pathlib import Path
 
 from rich.console import Console
@@ -44,6 +45,8 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--report", type=Path, metavar="DIR", help="write JUnit XML and a Markdown summary here")
     run.add_argument("--expect", type=Path, metavar="FILE",
                      help="TOML file of declared deviations; the run fails on any other, and on stale ones")
+    run.add_argument("--repeat", type=int, default=1, metavar="N",
+                     help="the flake check: run N times and report every scenario whose outcome changed (exit 2)")
     run.add_argument("-k", dest="keyword", metavar="EXPR", help="only scenarios matching this pytest -k expression")
     run.add_argument("-q", "--quiet", action="store_true", help="less output")
 
@@ -92,8 +95,6 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
-    import pytest
-
     select_lines(args.mattermost)  # a bad release line is a usage error before anything starts
     if args.impl in KNOWN_IMPLEMENTATIONS:
         try:
@@ -101,7 +102,27 @@ def _run(args: argparse.Namespace) -> int:
         except AdapterNotInstalled as error:
             raise InfrastructureError(str(error)) from None
     deviations = runs.load_expectations(args.expect) if args.expect else []
+    if args.repeat < 1:
+        raise UsageError("--repeat needs a positive number of runs")
     docker_available()
+    if args.repeat == 1:
+        return _run_once(args, args.report, deviations)[1]
+    # The flake check: the same run N times; any scenario whose verdict, status or
+    # error id changes between runs makes every verdict of the suite doubtful.
+    base = args.report or Path(tempfile.mkdtemp(prefix="mm-conformance-repeat-"))
+    outcomes = [_run_once(args, base / f"run-{i}", deviations) for i in range(1, args.repeat + 1)]
+    changes = sorted({f"run {i}: {change}" for i, (later, _) in enumerate(outcomes[1:], start=2)
+                      for change in runs.diff(outcomes[0][0], later)})
+    for change in changes:
+        print(f"mm-conformance: flaky: {change}")
+    print(f"mm-conformance: {args.repeat} runs, {len(changes)} change(s) between them (reports in {base})")
+    return EXIT_NO_VERDICT if changes else max(code for _, code in outcomes)
+
+
+def _run_once(args: argparse.Namespace, report: Path | None,
+              deviations: list[runs.Deviation]) -> tuple[list[results.ScenarioResult], int]:
+    import pytest
+
     pytest_args = [str(SUITE_ROOT / "steps"), "--rootdir", str(SUITE_ROOT), "-p", "no:cacheprovider",
                    "--mattermost", args.mattermost, "--adapter-timeout", str(args.adapter_timeout)]
     for option in ("impl", "impl_name", "mattermost_image", "postgres_image"):
@@ -110,9 +131,9 @@ def _run(args: argparse.Namespace) -> int:
             pytest_args += [f"--{option.replace('_', '-')}", value]
     if args.keyword:
         pytest_args += ["-k", args.keyword]
-    if args.report:
-        args.report.mkdir(parents=True, exist_ok=True)
-        pytest_args += ["--junitxml", str(args.report / "junit.xml")]
+    if report:
+        report.mkdir(parents=True, exist_ok=True)
+        pytest_args += ["--junitxml", str(report / "junit.xml")]
     pytest_args += ["-q"] if args.quiet else ["-v"]
 
     collector = results.Collector()
@@ -123,10 +144,10 @@ def _run(args: argparse.Namespace) -> int:
         digests.write_text("".join(f"{d}\n" for d in hygiene.secret_digests(hygiene.registered_secrets())))
         digests.chmod(0o600)
     stale = runs.apply_expectations(collector.results, deviations)
-    if args.report:
-        (args.report / "summary.md").write_text(results.markdown_summary(collector.results))
-        (args.report / "errata.md").write_text(results.errata_markdown(collector.results) or "No errata.\n")
-        runs.write(collector.results, args.report, {
+    if report:
+        (report / "summary.md").write_text(results.markdown_summary(collector.results))
+        (report / "errata.md").write_text(results.errata_markdown(collector.results) or "No errata.\n")
+        runs.write(collector.results, report, {
             "implementation": args.impl_name or args.impl or "reference",
             "mattermost": args.mattermost, "suite": __version__})
     exit_code = results.exit_code(collector.results, pytest_exit=int(code))
@@ -135,7 +156,7 @@ def _run(args: argparse.Namespace) -> int:
     if stale and exit_code == 0:
         exit_code = EXIT_DEVIATES
     print(results.closing_line(collector.results, exit_code))
-    return exit_code
+    return collector.results, exit_code
 
 
 def _diff(args: argparse.Namespace) -> int:

@@ -169,7 +169,8 @@ def closing_line(results: list[ScenarioResult], code: int) -> str:
         return f"mm-conformance: conforms ({tally})"
     if code == 1:
         return f"mm-conformance: does not conform ({tally})"
-    first = next((r.reason for r in results if r.verdict == "error"), "no scenario passed")
+    fallback = "no scenario passed" if results else "no scenario ran (does -k select any?)"
+    first = next((r.reason for r in results if r.verdict == "error"), fallback)
     return f"mm-conformance: no verdict ({tally}): {first}"
 
 

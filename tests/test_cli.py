@@ -45,3 +45,17 @@ def test_a_server_that_cannot_start_gives_no_verdict_not_a_pass(tmp_path):
 def test_images_with_unknown_line_is_a_usage_error():
     result = run_cli("images", "list", "--mattermost", "9.9")
     assert result.returncode == 2 and "unknown Mattermost release line '9.9'" in result.stderr
+
+
+@pytest.mark.usefixtures("docker_engine")
+def test_repeat_reports_each_run_and_gives_no_verdict_without_a_server(tmp_path):
+    result = run_cli("run", "-q", "--repeat", "2", "-k", "made", "--mattermost-image",
+                     "mm-conformance/mattermost:never-built", "--report", str(tmp_path))
+    assert result.returncode == 2
+    assert "mm-conformance: 2 runs, 0 change(s) between them" in result.stdout
+    assert (tmp_path / "run-1" / "results.json").exists() and (tmp_path / "run-2" / "results.json").exists()
+
+
+def test_repeat_needs_a_positive_count():
+    result = run_cli("run", "--repeat", "0")
+    assert result.returncode == 2 and "--repeat needs a positive number of runs" in result.stderr
