@@ -21,6 +21,7 @@ from .containers import SUITE_LABEL, MattermostContainer, PostgresContainer
 from .errors import InfrastructureError
 from .images import POSTGRES_IMAGE, ReleaseLine, docker_available
 from .proxy import TLSProxyContainer
+from .redirects import RedirectEndpoints
 
 LOCAL_IMAGE_PREFIX = "mm-conformance/"
 #: The server's name on the deployment's private network (the TLS proxy forwards to it).
@@ -130,6 +131,15 @@ class MattermostDeployment:
                   .with_env("MM_SERVICESETTINGS_ENABLEUSERACCESSTOKENS", "true"))
         self._start_extra(server, "the TLS-terminating Mattermost")
         return server.base_url()
+
+    def start_redirects(self, certificate: CertificateCase) -> RedirectEndpoints:
+        """Base URLs that redirect elsewhere, and the recorder they point at (see redirects.py).
+
+        They need no server behind them (a redirect is answered before anything
+        would be forwarded), so they stay off the deployment's network; they are
+        removed with the deployment like every other extra container.
+        """
+        return self._start_extra(RedirectEndpoints(certificate), "the redirecting endpoints")
 
     def _start_extra(self, container, what: str):
         self._containers.append(container)

@@ -3,7 +3,9 @@
 Certificates are made per run in a temporary directory that is removed with the
 endpoints. Every case but one is served by the TLS proxy in front of the
 server; ``mattermost-tls`` is Mattermost terminating TLS itself (the ``trusted``
-certificate), started only when a scenario asks for it.
+certificate), started only when a scenario asks for it. So are the Base URLs
+that answer with a redirect (:meth:`TLSEndpoints.redirects`), which serve the
+``trusted`` certificate too, so the same ``caFile`` accepts them.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from pathlib import Path
 from .certificates import CertificateCases, make_cases
 from .deployment import MattermostDeployment
 from .proxy import TLSProxyContainer
+from .redirects import RedirectEndpoints
 
 #: The case served by Mattermost itself rather than by the proxy.
 SERVER_TERMINATED = "mattermost-tls"
@@ -26,6 +29,7 @@ class TLSEndpoints:
         self.cases: CertificateCases = make_cases(Path(self._directory.name))
         self.proxy: TLSProxyContainer = deployment.start_tls_proxy(self.cases)
         self._server_url: str | None = None
+        self._redirects: RedirectEndpoints | None = None
 
     @property
     def ca_file(self) -> str:
@@ -43,6 +47,12 @@ class TLSEndpoints:
     def credentials_seen(self, case: str) -> int | None:
         """Requests carrying a credential that got through ``case``'s listener (None: not observable)."""
         return None if case == SERVER_TERMINATED else self.proxy.authorized_requests(case)
+
+    def redirects(self) -> RedirectEndpoints:
+        """The Base URLs that answer with a redirect, and the recorder of what followed; started on first use."""
+        if self._redirects is None:
+            self._redirects = self._deployment.start_redirects(self.cases["trusted"])
+        return self._redirects
 
     def close(self) -> None:
         """Remove the certificates; the containers go with the deployment."""

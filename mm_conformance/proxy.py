@@ -49,7 +49,7 @@ from testcontainers.core.container import DockerContainer
 from testcontainers.core.waiting_utils import WaitStrategy
 
 from .certificates import CertificateCase
-from .containers import SUITE_LABEL, ContainerExited
+from .containers import SUITE_LABEL, raise_if_exited
 from .errors import InfrastructureError
 from .images import NGINX_IMAGE
 
@@ -143,7 +143,7 @@ class TLSProxyContainer(DockerContainer):
 
     def authorized_requests(self, case_name: str) -> int:
         """How many requests reached this listener carrying a credential (header, query or cookie)."""
-        return sum(" credentials=present " in f" {line} " for line in self.access_log(case_name))
+        return sum(CREDENTIAL_PRESENT in line.split() for line in self.access_log(case_name))
 
     # --- configuration -----------------------------------------------------------
 
@@ -165,7 +165,7 @@ class TLSProxyContainer(DockerContainer):
                                            log_dir=_LOG_DIR, locations=self._locations())
                             for name in self.cases)
         upstream = _UPSTREAM.format(server=self._upstream) if self._upstream else ""
-        return _HTTP.format(upstream=upstream, servers=servers)
+        return nginx_conf(servers, "    default_type application/octet-stream;\n" + upstream)
 
     def _locations(self) -> str:
         if not self._upstream:
@@ -195,7 +195,7 @@ class _EveryListenerAcceptsTLS(WaitStrategy):
         deadline = time.monotonic() + self._startup_timeout
         pending = list(self._ports)
         while pending:
-            self._raise_if_exited(container)
+            raise_if_exited(container, "TLS proxy")
             port = int(container.get_exposed_port(pending[0]))
             try:
                 with socket.create_connection((HOST, port), timeout=2) as raw, \
@@ -209,19 +209,27 @@ class _EveryListenerAcceptsTLS(WaitStrategy):
                                    f"{self._startup_timeout:.0f} s")
             time.sleep(self._poll_interval)  # polling interval, not a fixed wait
 
-    @staticmethod
-    def _raise_if_exited(container: Any) -> None:
-        wrapped = container.get_wrapped_container()
-        wrapped.reload()
-        if wrapped.status in ("exited", "dead"):
-            tail = wrapped.logs(tail=5).decode(errors="replace").strip().replace("\n", " | ")
-            raise ContainerExited(f"TLS proxy {wrapped.name} exited while starting: {tail}")
-
-
 # --- nginx configuration ---------------------------------------------------------------
 
-_HTTP = """\
-# Written by mm_conformance/proxy.py for one run; replaces Debian's nginx.conf.
+#: http-level nginx directives: the log format ``mmc_case``, which says only *whether* a
+#: request carried a credential (shared with mm_conformance/redirects.py, whose recorder
+#: must prove the same thing the same way). A line ends ``credentials=present|absent upstream=…``.
+CREDENTIAL_LOG = """\
+    # Whether a request carried a credential, in any way Mattermost accepts one;
+    # only this word is logged, never the value.
+    map "$http_authorization$arg_access_token$cookie_MMAUTHTOKEN" $mmc_credentials {
+        ""      absent;
+        default present;
+    }
+    # $uri is the path without the query string, which may hold access_token.
+    log_format mmc_case '$time_iso8601 $request_method $uri $status '
+                        'credentials=$mmc_credentials upstream=$upstream_addr';
+"""
+#: What a log line of ``mmc_case`` holds when the request carried a credential.
+CREDENTIAL_PRESENT = "credentials=present"
+
+_NGINX_CONF = """\
+# Written by mm-conformance for one run; replaces Debian's nginx.conf.
 user www-data;
 worker_processes 1;
 pid /run/nginx.pid;
@@ -233,25 +241,21 @@ events {{
 
 http {{
     server_tokens off;
-    default_type application/octet-stream;
     ssl_protocols TLSv1.2 TLSv1.3;
     # No TLS session resumption: every connection shows the certificate again.
     ssl_session_cache off;
     ssl_session_tickets off;
-
-    # Whether a request carried a credential, in any way Mattermost accepts one;
-    # only this word is logged, never the value.
-    map "$http_authorization$arg_access_token$cookie_MMAUTHTOKEN" $mmc_credentials {{
-        ""      absent;
-        default present;
-    }}
-    # $uri is the path without the query string, which may hold access_token.
-    log_format mmc_case '$time_iso8601 $request_method $uri $status '
-                        'credentials=$mmc_credentials upstream=$upstream_addr';
-{upstream}
+{directives}
+{credential_log}
 {servers}
 }}
 """
+
+
+def nginx_conf(servers: str, directives: str = "") -> str:
+    """A complete nginx.conf for the suite's nginx containers: one worker, TLS 1.2+, no
+    session resumption and the credential-only access log, around ``servers``."""
+    return _NGINX_CONF.format(directives=directives, credential_log=CREDENTIAL_LOG, servers=servers)
 
 _UPSTREAM = """
     upstream mattermost {{

@@ -82,6 +82,8 @@ class ScenarioWorld:
     _sessions: dict[str, ApiClient] = field(default_factory=dict)
     _console: SystemConsole | None = None
     _suffix: str = field(default_factory=lambda: secrets.token_hex(3))
+    #: Requests the redirecting Base URL had answered before the last request through it.
+    redirects_answered_before: int | None = None
 
     @property
     def admin(self) -> ApiClient:
@@ -220,6 +222,22 @@ class ScenarioWorld:
         if self.tls is None:
             raise InfrastructureError("this world has no TLS endpoints")
         return self.tls()
+
+    def request_through_redirect(self, redirect: str, token: str, endpoint: str) -> Observation:
+        """A strict request (Ignore SSL Issues off, the suite's CA as caFile) to a Base URL that
+        answers with the redirect ``redirect`` (see redirects.REDIRECTS).
+
+        Remembers, as for :meth:`request_over_tls`, how many credentials had reached the
+        redirect's target before (``credentials_seen_before``) and how many requests the
+        redirecting Base URL had answered, so a step can tell whether this request's
+        token followed the redirect.
+        """
+        endpoints = self.endpoints()
+        redirects = endpoints.redirects()
+        self.credentials_seen_before = redirects.credentials_seen_at_target(redirect)
+        self.redirects_answered_before = redirects.requests(redirect)
+        credential = self.credential(token, base_url=redirects.url(redirect))
+        return self.request(credential, endpoint, ca_file=endpoints.ca_file)
 
     def request(self, credential: Credential, endpoint: str, method: str = "GET",
                 ca_file: str | None = None) -> Observation:

@@ -8,7 +8,7 @@ import time
 import pytest
 from pytest_bdd import given, parsers, then, when
 
-from mm_conformance import base_urls, verdicts
+from mm_conformance import base_urls, redirects, verdicts
 
 # -- the world before the credential is used -------------------------------------------------
 
@@ -173,3 +173,20 @@ def warn_token_in_clear(world):
     if world.last.credential.base_url.lower().startswith("http://") and world.last.outcome.ok:
         world.warn("the access token crossed the network unencrypted (plain http Base URL)")
     assert world.warnings, "a successful plain-http request must leave a warning in the report"
+
+
+# -- redirects ---------------------------------------------------------------------------------
+
+
+@when(parsers.re(r'the credential requests "(?P<endpoint>[^"]+)" with that token from a Base URL that redirects '
+                 r'(?P<where>to [a-z ]+)'))
+def request_from_redirecting_base_url(world, endpoint, where):
+    world.request_through_redirect(redirects.listener_for(where), world.latest_token.token, endpoint)
+
+
+@then(parsers.re(r'the token did not follow the redirect (?P<where>to [a-z ]+)'))
+def token_did_not_follow_redirect(world, where):
+    name, endpoints = redirects.listener_for(where), world.endpoints().redirects()
+    verdicts.expect_no_credential_at_redirect_target(
+        name, asked=endpoints.requests(name) - (world.redirects_answered_before or 0),
+        before=world.credentials_seen_before, after=endpoints.credentials_seen_at_target(name))

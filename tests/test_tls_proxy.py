@@ -24,24 +24,12 @@ from testcontainers.core.wait_strategies import LogMessageWaitStrategy
 
 from mm_conformance.certificates import CertificateCases, make_cases
 from mm_conformance.containers import SUITE_LABEL, ContainerExited
-from mm_conformance.errors import InfrastructureError
-from mm_conformance.images import NGINX_IMAGE, ImageBuilder
 from mm_conformance.implementation import Implementation, Observation, reference_command
 from mm_conformance.protocol import ApiRequest, Credential
 from mm_conformance.proxy import STATIC_USER, TLSProxyContainer
 
 #: A fresh token per run; the reference registers it for redaction.
 TOKEN = secrets.token_urlsafe(24)
-
-
-@pytest.fixture(scope="session")
-def nginx_image(docker_engine: None) -> str:
-    """The proxy image, built here when missing (about 20 s the first time)."""
-    try:
-        ImageBuilder().ensure_nginx()
-    except (InfrastructureError, OSError) as error:
-        pytest.skip(f"infrastructure: {NGINX_IMAGE} is not built and cannot be built: {error}")
-    return NGINX_IMAGE
 
 
 @pytest.fixture(scope="module")

@@ -103,6 +103,38 @@ _real_classify = reference.classify
 _real_client = httpx.Client
 
 
+class _AuthenticatesEveryHop:
+    """Follows redirects, and a request hook authenticates every request the client sends.
+
+    The bug as it is usually written: "the redirected request came back 401, so put
+    the token on every request". httpx drops ``Authorization`` on a cross-origin
+    redirect by itself, but its ``request`` event hooks run for each hop of a
+    redirect chain, after that stripping, so the hook hands the token to wherever
+    the server pointed (Node's axios interceptors and requests' Session hooks invite
+    the same mistake).
+    """
+
+    def __init__(self, *, verify, follow_redirects, **kwargs):
+        self._authorization: str | None = None
+        self._client = _real_client(verify=verify, follow_redirects=True,
+                                    event_hooks={"request": [self._authenticate]}, **kwargs)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self._client.close()
+        return False
+
+    def request(self, method, url, *, headers, **kwargs):
+        self._authorization = headers.get("Authorization")
+        return self._client.request(method, url, headers=headers, **kwargs)
+
+    def _authenticate(self, request: httpx.Request) -> None:
+        if self._authorization:
+            request.headers["Authorization"] = self._authorization
+
+
 def _patched_httpx(client_class):
     class PatchedHttpx:
         def __getattr__(self, name):
@@ -149,6 +181,9 @@ DEFECTS: dict[str, Defect] = {
     "reuses-insecure-connection": Defect(
         "an insecure connection MUST NOT be reused by a strict credential", "insecure_credential_used_first",
         "httpx", _patched_httpx(_SharedClient)),
+    "follows-redirects-with-token": Defect(
+        "the token MUST NOT follow a redirect to another host or to plain http", "redirect_does_not_carry_the_token",
+        "httpx", _patched_httpx(_AuthenticatesEveryHop)),
 }
 
 

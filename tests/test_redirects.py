@@ -1,0 +1,209 @@
+"""Base URLs that answer with a redirect, through the real reference and a defective adapter.
+
+No Mattermost is needed: a redirect is answered before anything would reach a
+server. What runs for real is everything between a scenario's steps and the
+recorder — the steps of features/redirects.feature, the world, the deployment's
+endpoints (``TLSEndpoints.redirects`` → ``MattermostDeployment.start_redirects``),
+both nginx containers, and the implementations over protocol v1. Only the
+deployment's own server and TLS proxy are left out (:class:`_NoServer`); the
+token is made up, since nothing here checks it.
+"""
+
+from __future__ import annotations
+
+import secrets
+import ssl
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import docker
+import httpx
+import pytest
+
+from mm_conformance.admin import AccessToken
+from mm_conformance.containers import ContainerExited
+from mm_conformance.deployment import Deployment, MattermostDeployment
+from mm_conformance.endpoints import TLSEndpoints
+from mm_conformance.images import ReleaseLine
+from mm_conformance.implementation import Implementation, reference_command
+from mm_conformance.protocol import ErrorKind
+from mm_conformance.redirects import READY_PATH, REDIRECTS, STATUS, TARGET_USER, RedirectEndpoints
+from mm_conformance.verdicts import ConformanceFailure
+from mm_conformance.world import ScenarioWorld, ServerSettings
+from steps import credential_steps as steps
+
+ROOT = Path(__file__).resolve().parent.parent
+DEFECTIVE = f"{sys.executable} {ROOT / 'tests' / 'defective' / 'adapter.py'} follows-redirects-with-token"
+#: A fresh token per run; the reference registers it for redaction.
+TOKEN = secrets.token_urlsafe(24)
+#: The scenarios' phrases for the listeners, as in features/redirects.feature.
+WHERE = ["to another host", "to plain http"]
+
+
+class _NoServer(MattermostDeployment):
+    """A deployment that was never started: it offers only what needs no Mattermost."""
+
+    def __init__(self) -> None:
+        super().__init__(ReleaseLine("none", "none", "", ""), image="not-used")
+
+    def start_tls_proxy(self, cases):  # nothing to put a proxy in front of
+        return None
+
+
+@pytest.fixture(scope="module")
+def endpoints(nginx_image: str) -> Iterator[TLSEndpoints]:
+    deployment = _NoServer()
+    endpoints = TLSEndpoints(deployment)
+    try:
+        endpoints.redirects()  # started here, so the tests' timings do not include it
+        yield endpoints
+    finally:
+        endpoints.close()
+        deployment.stop()  # removes both containers, as at the end of a real run
+
+
+@pytest.fixture(scope="module")
+def reference() -> Iterator[Implementation]:
+    with Implementation("reference", reference_command(), timeout_s=30) as implementation:
+        yield implementation
+
+
+@pytest.fixture(scope="module")
+def defective() -> Iterator[Implementation]:
+    with Implementation("defective", DEFECTIVE, timeout_s=30) as implementation:
+        yield implementation
+
+
+def world(implementation: Implementation, endpoints: TLSEndpoints) -> ScenarioWorld:
+    """A scenario's world as the plugin makes it, holding a made-up token for "remy"."""
+    deployment = Deployment("none", "http://127.0.0.1:9/", admin=None, version=None)  # type: ignore[arg-type]
+    scenario = ScenarioWorld(deployment, implementation, ServerSettings(None),  # type: ignore[arg-type]
+                             tls=lambda: endpoints)
+    scenario.tokens["remy"] = AccessToken("token-id", TOKEN, "remy-id", "n8n integration")
+    return scenario
+
+
+@pytest.mark.parametrize("where", WHERE)
+def test_the_reference_reports_the_redirect_and_the_token_stays_behind(
+        endpoints: TLSEndpoints, reference: Implementation, where: str) -> None:
+    redirects, name = endpoints.redirects(), "-".join(where.split())
+    scenario = world(reference, endpoints)
+    steps.request_from_redirecting_base_url(scenario, "users/me", where)
+    steps.token_did_not_follow_redirect(scenario, where)  # the scenario's verdict: passes
+
+    outcome = scenario.last.outcome
+    assert (outcome.error_kind, outcome.status) == (ErrorKind.HTTP, STATUS), scenario.last.describe()
+    assert f"redirect to {redirects.target_url(name)}api/v4/users/me not followed" in (outcome.error_message or "")
+    assert redirects.requests_at_target(name) == 0  # not followed at all
+
+
+@pytest.mark.parametrize("where", WHERE)
+def test_a_client_that_authenticates_every_hop_carries_the_token_to_the_target(
+        endpoints: TLSEndpoints, defective: Implementation, where: str) -> None:
+    redirects, name = endpoints.redirects(), "-".join(where.split())
+    scenario = world(defective, endpoints)
+    arrived_before = redirects.credentials_seen_at_target(name)
+    steps.request_from_redirecting_base_url(scenario, "users/me", where)
+    with pytest.raises(ConformanceFailure, match=f"the token followed the redirect {where}"):
+        steps.token_did_not_follow_redirect(scenario, where)
+
+    outcome = scenario.last.outcome
+    assert outcome.ok and outcome.body == TARGET_USER, scenario.last.describe()  # it "worked"
+    assert redirects.credentials_seen_at_target(name) == arrived_before + 1
+
+
+def test_a_scenario_that_never_reached_the_redirect_gives_no_verdict(
+        endpoints: TLSEndpoints, reference: Implementation) -> None:
+    scenario = world(reference, endpoints)
+    steps.request_from_redirecting_base_url(scenario, "users/me", "to another host")
+    scenario.redirects_answered_before = endpoints.redirects().requests("to-another-host")  # as if never asked
+    with pytest.raises(AssertionError, match="observed nothing") as error:
+        steps.token_did_not_follow_redirect(scenario, "to another host")
+    assert not isinstance(error.value, ConformanceFailure)
+
+
+@pytest.mark.parametrize("name", [r.name for r in REDIRECTS])
+def test_httpx_drops_the_authorization_header_by_itself_but_not_a_token_in_the_query(
+        endpoints: TLSEndpoints, name: str) -> None:
+    # httpx (0.28) follows redirects only when asked (follow_redirects=True; requests
+    # does by default). On a hop to another origin (scheme, host or port) it removes
+    # Authorization, except for an http -> https upgrade of the same host on the
+    # default ports, and it never carries the Cookie header over. The URL is what
+    # the server says, so an access_token query parameter goes wherever it points.
+    # Both listeners are cross-origin, so this is the baseline an implementation
+    # must not break (as the defective adapter does, re-adding the header in a hook).
+    redirects = endpoints.redirects()
+    strict = ssl.create_default_context(cafile=endpoints.ca_file)  # the target must pass it too
+    before = (redirects.requests_at_target(name), redirects.credentials_seen_at_target(name))
+    with httpx.Client(verify=strict, follow_redirects=True, trust_env=False) as client:
+        by_header = client.get(redirects.url(name) + "api/v4/users/me", headers={"Authorization": f"Bearer {TOKEN}"})
+        assert (by_header.status_code, by_header.json()) == (200, TARGET_USER)
+        assert redirects.credentials_seen_at_target(name) == before[1]
+        by_query = client.get(redirects.url(name) + "api/v4/users/me", params={"access_token": TOKEN})
+        assert by_query.status_code == 200
+    assert redirects.requests_at_target(name) == before[0] + 2
+    assert redirects.credentials_seen_at_target(name) == before[1] + 1  # the query parameter's
+
+
+@pytest.mark.parametrize("name", [r.name for r in REDIRECTS])
+def test_the_location_keeps_path_and_query_and_the_probe_is_never_logged(
+        endpoints: TLSEndpoints, name: str) -> None:
+    redirects = endpoints.redirects()
+    expected_prefix = {"to-another-host": "https://localhost:", "to-plain-http": "http://127.0.0.1:"}[name]
+    with httpx.Client(verify=False, trust_env=False) as client:
+        answer = client.get(redirects.url(name) + "api/v4/users/me?page=2")
+        probe = client.get(redirects.url(name) + READY_PATH.lstrip("/"))
+    assert answer.status_code == STATUS
+    assert answer.headers["location"] == redirects.target_url(name) + "api/v4/users/me?page=2"
+    assert redirects.target_url(name).startswith(expected_prefix)
+    assert probe.status_code == 204
+    assert not any(READY_PATH in line for line in redirects.access_log(name) + redirects.recorder.access_log(name))
+
+
+def test_a_redirect_nginx_that_cannot_start_leaves_no_container(nginx_image: str, tmp_path: Path) -> None:
+    from mm_conformance.certificates import make_cases
+
+    created: list[str] = []
+
+    class Broken(RedirectEndpoints):
+        """The recorder starts; the redirecting nginx exits on a configuration it cannot read."""
+
+        def nginx_conf(self) -> str:
+            return "this is not an nginx configuration;\n"
+
+        def stop(self, force: bool = True, delete_volume: bool = True) -> None:
+            created.extend(c._container.id for c in (self, self.recorder) if c is not None and c._container)
+            super().stop(force, delete_volume)
+
+    with pytest.raises(ContainerExited, match="redirects nginx .* exited while starting"):
+        with Broken(make_cases(tmp_path)["trusted"], image=nginx_image):
+            pass
+    assert len(created) == 2  # both had been created ...
+    client = docker.from_env()
+    assert [c for i in created for c in client.containers.list(all=True, filters={"id": i})] == []  # ... and removed
+
+
+def test_redirects_are_named_and_there_is_at_least_one(tmp_path: Path) -> None:
+    from mm_conformance.certificates import make_cases
+    from mm_conformance.redirects import Redirect
+
+    trusted = make_cases(tmp_path)["trusted"]
+    with pytest.raises(ValueError, match="at least one redirect"):
+        RedirectEndpoints(trusted, redirects=()).start()
+    with pytest.raises(ValueError, match="is not new"):
+        RedirectEndpoints(trusted).with_redirect(REDIRECTS[0])
+    with pytest.raises(ValueError, match="http or https"):
+        RedirectEndpoints(trusted).with_redirect(Redirect("to-ftp", "ftp", "127.0.0.1"))
+
+
+def test_the_logs_never_show_the_token(endpoints: TLSEndpoints) -> None:
+    # Last in the module: by now the token has been sent every way the tests send it.
+    redirects = endpoints.redirects()
+    assert redirects.recorder is not None
+    everything = [line for name in redirects.names
+                  for line in redirects.access_log(name) + redirects.recorder.access_log(name)]
+    for container in (redirects, redirects.recorder):
+        stdout, stderr = container.get_logs()
+        everything += [stdout.decode(), stderr.decode()]
+    assert everything and TOKEN not in "\n".join(everything)
