@@ -55,12 +55,21 @@ class _ReadyWhileRunning(HttpWaitStrategy):
         return super()._try_http_request(url, headers, ssl_context)
 
     def _raise_if_exited(self) -> None:
-        wrapped = self._container.get_wrapped_container()
-        wrapped.reload()
-        if wrapped.status in ("exited", "dead"):
-            tail = wrapped.logs(tail=5).decode(errors="replace").strip().replace("\n", " | ")
-            raise ContainerExited(f"container {wrapped.name} ({', '.join(wrapped.image.tags)}) exited "
-                                  f"while starting: {tail}")
+        raise_if_exited(self._container, "container")
+
+
+def raise_if_exited(container: Any, role: str) -> None:
+    """ContainerExited, naming the container and its last log lines, if it stopped while starting.
+
+    Every wait strategy of the suite calls this between polls, so a crash at start
+    is reported at once instead of after the whole startup timeout.
+    """
+    wrapped = container.get_wrapped_container()
+    wrapped.reload()
+    if wrapped.status in ("exited", "dead"):
+        tail = wrapped.logs(tail=5).decode(errors="replace").strip().replace("\n", " | ")
+        raise ContainerExited(f"{role} {wrapped.name} ({', '.join(wrapped.image.tags)}) exited "
+                              f"while starting: {tail}")
 
 
 class PostgresContainer(DockerContainer):
