@@ -80,6 +80,7 @@ class ApiClient:
         register_secret(session_token)
         self.base_url = base_url.rstrip("/")
         self.user = user
+        self._session_token = session_token
         self._http = httpx.Client(
             base_url=f"{self.base_url}/api/v4", timeout=timeout_s,
             headers={"Authorization": f"Bearer {session_token}", "X-Requested-With": "XMLHttpRequest"},
@@ -112,6 +113,10 @@ class ApiClient:
         client.user = User(me["id"], me["username"], "", me.get("roles", ""))
         return client
 
+    def another_session(self) -> "ApiClient":
+        """The same user on a client of its own (closing one leaves the other open)."""
+        return ApiClient(self.base_url, self._session_token, self.user)
+
     def close(self) -> None:
         self._http.close()
 
@@ -139,6 +144,10 @@ class ApiClient:
     def set_roles(self, user: User, roles: str) -> None:
         """``PUT /users/{id}/roles``: System Console > Users > Manage roles."""
         self._call("PUT", f"/users/{user.id}/roles", json={"roles": roles})
+
+    def deactivate_user(self, user: User) -> None:
+        """``DELETE /users/{id}``: deactivates the account (the suite's clean-up on external servers)."""
+        self._call("DELETE", f"/users/{user.id}")
 
     def set_active(self, user: User, active: bool) -> None:
         self._call("PUT", f"/users/{user.id}/active", json={"active": active})

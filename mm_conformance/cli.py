@@ -26,6 +26,8 @@ from .images import ImageBuilder, docker_available, image_labels, pin_module_ver
 
 SUITE_ROOT = Path(__file__).resolve().parent.parent
 EXIT_CONFORMS, EXIT_DEVIATES, EXIT_NO_VERDICT = 0, 1, 2
+#: The admin token of --mattermost-url: an environment variable, never an argument (process lists, CI logs).
+ADMIN_TOKEN_ENV = "MM_CONFORMANCE_ADMIN_TOKEN"
 #: Where `run` writes the digests of every secret it registered (tests/test_hygiene.py scans with them).
 SECRET_DIGESTS_ENV = "MM_CONFORMANCE_SECRET_DIGESTS"
 
@@ -41,6 +43,10 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--mattermost", default="esr", metavar="LINES", help="release lines: 11.7,11.10 | esr | latest | all")
     run.add_argument("--mattermost-image", metavar="IMAGE", help="use this Mattermost image (one line only)")
     run.add_argument("--postgres-image", metavar="IMAGE", help="use this PostgreSQL image")
+    run.add_argument("--mattermost-url", metavar="URL",
+                     help="run against this existing server (the admin's token in $MM_CONFORMANCE_ADMIN_TOKEN)")
+    run.add_argument("--allow-config-changes", action="store_true",
+                     help="with --mattermost-url: let scenarios change server-wide settings (restored after each)")
     run.add_argument("--adapter-timeout", type=float, default=10.0, metavar="S", help="seconds per request (default 10)")
     run.add_argument("--report", type=Path, metavar="DIR", help="write JUnit XML and a Markdown summary here")
     run.add_argument("--expect", type=Path, metavar="FILE",
@@ -104,7 +110,11 @@ def _run(args: argparse.Namespace) -> int:
     deviations = runs.load_expectations(args.expect) if args.expect else []
     if args.repeat < 1:
         raise UsageError("--repeat needs a positive number of runs")
-    docker_available()
+    if args.mattermost_url:
+        if not os.environ.get(ADMIN_TOKEN_ENV):
+            raise UsageError(f"--mattermost-url needs a system admin's personal access token in ${ADMIN_TOKEN_ENV}")
+    else:
+        docker_available()
     if args.repeat == 1:
         return _run_once(args, args.report, deviations)[1]
     # The flake check: the same run N times; any scenario whose verdict, status or
@@ -125,10 +135,12 @@ def _run_once(args: argparse.Namespace, report: Path | None,
 
     pytest_args = [str(SUITE_ROOT / "steps"), "--rootdir", str(SUITE_ROOT), "-p", "no:cacheprovider",
                    "--mattermost", args.mattermost, "--adapter-timeout", str(args.adapter_timeout)]
-    for option in ("impl", "impl_name", "mattermost_image", "postgres_image"):
+    for option in ("impl", "impl_name", "mattermost_image", "postgres_image", "mattermost_url"):
         value = getattr(args, option)
         if value:
             pytest_args += [f"--{option.replace('_', '-')}", value]
+    if args.allow_config_changes:
+        pytest_args.append("--allow-config-changes")
     if args.keyword:
         pytest_args += ["-k", args.keyword]
     if report:

@@ -38,9 +38,37 @@ class Deployment:
     version: ServerVersion
     server: MattermostContainer | None = field(default=None, repr=False)
 
+    @property
+    def external(self) -> bool:
+        """True for a server the suite did not start (external-server mode)."""
+        return self.server is None
+
     def alive(self) -> bool:
         """False when the server stopped answering: a failed call is then not a verdict."""
-        return self.server.ping() if self.server is not None else True
+        if self.server is not None:
+            return self.server.ping()
+        try:
+            self.admin.server_version()
+            return True
+        except (InfrastructureError, MattermostApiError):
+            return False
+
+
+def external_deployment(base_url: str, admin_token: str) -> Deployment:
+    """An existing server (a staging instance), reached with an admin's personal access token.
+
+    No container is started; everything a scenario creates there is removed again
+    (see ScenarioWorld.close), and server-wide settings are changed only when allowed.
+    """
+    base_url = base_url.rstrip("/")
+    try:
+        admin = ApiClient.with_token(base_url, admin_token)
+        version = admin.server_version()
+    except MattermostApiError as error:
+        raise InfrastructureError(f"the admin token is not accepted by {base_url}: {error}") from None
+    if "system_admin" not in admin.user.roles.split():
+        raise InfrastructureError(f"the token's owner {admin.user.username!r} is not a system admin of {base_url}")
+    return Deployment("external", base_url, admin, version)
 
 
 def require_image(image: str, why_missing: str = "") -> None:

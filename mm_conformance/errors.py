@@ -11,3 +11,11 @@ class UsageError(Exception):
 
 class InfrastructureError(Exception):
     """The world could not be brought up: Docker down, image missing, server crashed."""
+
+
+class NotApplicable(Exception):
+    """The scenario cannot run on this server as configured; it is skipped with this reason.
+
+    For example a server-wide setting it would have to change, on a server the
+    suite was not allowed to reconfigure (external-server mode).
+    """

@@ -20,21 +20,32 @@ from .admin import AccessToken, ApiClient, MattermostApiError, User
 from .console import TOKEN_ROLE, SystemConsole
 from .deployment import Deployment
 from .endpoints import TLSEndpoints
-from .errors import InfrastructureError
+from .errors import InfrastructureError, NotApplicable
 from .implementation import AdapterFailure, Implementation, Observation
 from .protocol import ApiRequest, Credential
 
 
 class ServerSettings:
-    """Changes server-wide settings (System Console) and restores them afterwards."""
+    """Changes server-wide settings (System Console) and restores them afterwards.
 
-    def __init__(self, admin: ApiClient) -> None:
+    With ``allow_changes`` false (a server the suite did not start), a change that
+    would alter anything makes the scenario not applicable instead.
+    """
+
+    def __init__(self, admin: ApiClient, *, allow_changes: bool = True) -> None:
         self._admin = admin
+        self._allow_changes = allow_changes
         self._originals: list[dict[str, Any]] = []
 
     def change(self, patch: dict[str, Any]) -> None:
         current = self._admin.config()
-        self._originals.append(_pick(current, patch))
+        original = _pick(current, patch)
+        if original == patch:
+            return  # already so: nothing to change, nothing to restore
+        if not self._allow_changes:
+            raise NotApplicable(f"the scenario would change server-wide settings ({patch}); "
+                                "allow it with --allow-config-changes")
+        self._originals.append(original)
         self._admin.patch_config(patch)
 
     def restore(self) -> None:
@@ -181,14 +192,26 @@ class ScenarioWorld:
         self.errata.append((docs_ref, text))
 
     def close(self) -> None:
-        """Put server-wide settings back and log out every session the scenario opened."""
+        """Put server-wide settings back, log out every session the scenario opened and, on a
+        server the suite did not start, remove what the scenario created there."""
         try:
             self.settings.restore()
+            if self.deployment.external:
+                self._remove_what_was_created()
         finally:
             for session in self._sessions.values():
                 session.close()
             if self._console is not None:
                 self._console.close()
+
+    def _remove_what_was_created(self) -> None:
+        for token in self.tokens.values():
+            try:
+                self.admin.revoke_token(token)
+            except MattermostApiError:
+                pass  # already revoked by the scenario
+        for user in self.users.values():
+            self.admin.deactivate_user(user)
 
     @property
     def latest_token(self) -> AccessToken:
@@ -220,7 +243,7 @@ class ScenarioWorld:
 
     def endpoints(self) -> TLSEndpoints:
         if self.tls is None:
-            raise InfrastructureError("this world has no TLS endpoints")
+            raise NotApplicable("TLS endpoints need a deployment the suite started (not an external server)")
         return self.tls()
 
     def request_through_redirect(self, redirect: str, token: str, endpoint: str) -> Observation:

@@ -9,7 +9,7 @@ from mm_conformance.results import Collector, exit_code
 
 OUTCOMES = '''
 import pytest
-from mm_conformance.errors import InfrastructureError
+from mm_conformance.errors import InfrastructureError, NotApplicable
 from mm_conformance.implementation import AdapterFailure
 from mm_conformance.verdicts import ConformanceFailure, ServerDeviation
 
@@ -21,6 +21,7 @@ def test_server_changed(): raise ServerDeviation("expected 501 app.user_access_t
 def test_suite_bug(): {}["missing"]
 def test_premise_of_the_suite(): assert False, "the deployment's own URL is plain http"
 def test_does_not_apply(): pytest.skip("no token expiry on this server")
+def test_not_allowed_here(): raise NotApplicable("would change server-wide settings")
 '''
 
 EXPECTED = {
@@ -32,6 +33,7 @@ EXPECTED = {
     "test_suite_bug": ("error", "suite error (no verdict): KeyError"),
     "test_premise_of_the_suite": ("error", "suite error (no verdict): AssertionError"),
     "test_does_not_apply": ("skip", "no token expiry on this server"),
+    "test_not_allowed_here": ("skip", "would change server-wide settings"),
 }
 
 
