@@ -75,7 +75,7 @@ def defective() -> Iterator[Implementation]:
         yield implementation
 
 
-class _NoServer(Deployment):
+class _AlwaysAlive(Deployment):
     """These steps never reach Mattermost: the redirect endpoints answer on their own."""
 
     def alive(self) -> bool:
@@ -84,7 +84,7 @@ class _NoServer(Deployment):
 
 def world(implementation: Implementation, endpoints: TLSEndpoints) -> ScenarioWorld:
     """A scenario's world as the plugin makes it, holding a made-up token for "remy"."""
-    deployment = _NoServer("none", "http://127.0.0.1:9/", admin=None, version=None)  # type: ignore[arg-type]
+    deployment = _AlwaysAlive("none", "http://127.0.0.1:9/", admin=None, version=None)  # type: ignore[arg-type]
     scenario = ScenarioWorld(deployment, implementation, ServerSettings(None),  # type: ignore[arg-type]
                              tls=lambda: endpoints)
     scenario.tokens["remy"] = AccessToken("token-id", TOKEN, "remy-id", "n8n integration")
