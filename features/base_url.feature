@@ -38,3 +38,44 @@ Feature: The Base URL
       | without a scheme       |
       | left empty             |
       | with an ftp scheme     |
+      | with a query string    |
+      | with a fragment        |
+
+  @docs:using-api-access-token:6
+  Scenario Outline: A Base URL pasted with extra text is refused or used correctly, never sent astray
+    The credential SHOULD refuse a Base URL with surrounding whitespace or with the
+    API path pasted after the site URL as a "config" error; stripping it and using
+    the site URL is acceptable too (RFC 3986, appendix C: whitespace around a URL is
+    not part of it). Asking the server for …/api/v4/api/v4/… and reporting its 404
+    is reported as a warning.
+    When the credential requests "users/me" with that token and the Base URL <form>
+    Then the credential should refuse it as a configuration error, or else the report warns
+
+    Examples:
+      | form                  |
+      | with a leading space  |
+      | with a trailing space |
+      | with /api/v4 pasted   |
+      | with /api/v4/ pasted  |
+
+  @docs:using-api-access-token:6
+  Scenario Outline: A Mattermost served under a subpath is reached through its subpath
+    A Mattermost whose SiteURL has a path serves its API under that path. The
+    credential MUST work with the site URL including the subpath, with or without
+    a trailing slash.
+    When the credential requests "users/me" with that token and the subpath server's Base URL <form>
+    Then the request succeeds with status 200
+    And the answer names "kim", not the admin who created the token
+
+    Examples:
+      | form                    |
+      | as the browser shows it |
+      | with a trailing slash   |
+
+  @docs:using-api-access-token:6
+  Scenario: The site root of a subpath deployment does not appear to work
+    Mattermost answers a request outside its subpath with a redirect into it. The
+    credential MUST NOT appear to work with the site root: following that redirect
+    with the token re-sent would hide a wrong Base URL until something else breaks.
+    When the credential requests "users/me" with that token and the subpath server's Base URL without its subpath
+    Then the request does not appear to work, because the Base URL lacks the subpath Mattermost is served under

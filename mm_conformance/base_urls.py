@@ -16,6 +16,13 @@ _SPELLINGS: dict[str, Callable[[str], str]] = {
     "without a scheme": lambda site: site.split("://", 1)[1],
     "left empty": lambda site: "",
     "with an ftp scheme": lambda site: "ftp://" + site.split("://", 1)[1],
+    "with a query string": lambda site: f"{site}/?team=sales",
+    "with a fragment": lambda site: f"{site}/#/login",
+    "with a leading space": lambda site: f" {site}",
+    "with a trailing space": lambda site: f"{site} ",
+    "with /api/v4 pasted": lambda site: f"{site}/api/v4",
+    "with /api/v4/ pasted": lambda site: f"{site}/api/v4/",
+    "without its subpath": lambda site: site.rsplit("/", 1)[0] if site.count("/") > 2 else site,
 }
 
 

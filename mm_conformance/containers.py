@@ -104,7 +104,8 @@ class MattermostContainer(DockerContainer):
 
     port = 8065
 
-    def __init__(self, image: str, *, tls: bool = False, startup_timeout_s: int = 180, **kwargs: Any) -> None:
+    def __init__(self, image: str, *, tls: bool = False, subpath: str = "", startup_timeout_s: int = 180,
+                 **kwargs: Any) -> None:
         super().__init__(image, labels={SUITE_LABEL: "mattermost"}, **kwargs)
         self.tls = tls
         self.with_exposed_ports(self.port)
@@ -112,7 +113,8 @@ class MattermostContainer(DockerContainer):
         # Logs to the console only: the container's log is what the suite reads on a crash.
         self.with_env("MM_LOGSETTINGS_ENABLEFILE", "false")
         self.with_env("MM_LOGSETTINGS_CONSOLELEVEL", "INFO")
-        ready = (_ReadyWhileRunning(self.port, "/api/v4/system/ping")
+        self.subpath = subpath  # a SiteURL with a path moves the API under it
+        ready = (_ReadyWhileRunning(self.port, f"{subpath}/api/v4/system/ping")
                  .for_response_predicate(lambda body: '"status":"OK"' in body.replace(" ", ""))
                  .with_startup_timeout(startup_timeout_s)
                  .with_poll_interval(0.25))
@@ -142,7 +144,7 @@ class MattermostContainer(DockerContainer):
         """True while the server still answers its health check (used to tell a crash from a verdict)."""
         context = ssl._create_unverified_context() if self.tls else None  # the suite's own probe
         try:
-            with urllib.request.urlopen(f"{self.base_url()}/api/v4/system/ping", timeout=5,
+            with urllib.request.urlopen(f"{self.base_url()}{self.subpath}/api/v4/system/ping", timeout=5,
                                         context=context) as answer:
                 return answer.status == 200
         except OSError:

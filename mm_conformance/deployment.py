@@ -169,6 +169,19 @@ class MattermostDeployment:
         """
         return self._start_extra(RedirectEndpoints(certificate), "the redirecting endpoints")
 
+    def start_subpath_server(self, subpath: str) -> str:
+        """A second server on the same database whose SiteURL has ``subpath``; its site URL.
+
+        Mattermost then serves its API under ``<subpath>/api/v4`` and redirects (302)
+        requests outside the subpath into it. Only the SiteURL's path matters for that.
+        """
+        server = (MattermostContainer(self.image, subpath=subpath).with_network(self._require_network())
+                  .with_database(self._database.dsn_on_network())
+                  .with_site_url(f"http://localhost{subpath}")
+                  .with_env("MM_SERVICESETTINGS_ENABLEUSERACCESSTOKENS", "true"))
+        self._start_extra(server, "the subpath Mattermost")
+        return f"{server.base_url()}{subpath}"
+
     def _start_extra(self, container, what: str):
         self._containers.append(container)
         try:

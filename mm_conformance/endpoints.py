@@ -1,10 +1,13 @@
-"""The HTTPS endpoints of a deployment, one per certificate case.
+"""The extra endpoints of a deployment, each started the first time a scenario asks for it.
+
+HTTPS endpoints, one per certificate case; Base URLs that answer with a redirect;
+and a second server that serves Mattermost under a subpath.
 
 Certificates are made per run in a temporary directory that is removed with the
 endpoints. Every case but one is served by the TLS proxy in front of the
 server; ``mattermost-tls`` is Mattermost terminating TLS itself (the ``trusted``
 certificate), started only when a scenario asks for it. So are the Base URLs
-that answer with a redirect (:meth:`TLSEndpoints.redirects`), which serve the
+that answer with a redirect (:meth:`Endpoints.redirects`), which serve the
 ``trusted`` certificate too, so the same ``caFile`` accepts them.
 """
 
@@ -22,7 +25,11 @@ from .redirects import RedirectEndpoints
 SERVER_TERMINATED = "mattermost-tls"
 
 
-class TLSEndpoints:
+#: Where the subpath server serves Mattermost (its SiteURL's path).
+SUBPATH = "/mattermost"
+
+
+class Endpoints:
     def __init__(self, deployment: MattermostDeployment) -> None:
         self._deployment = deployment
         self._directory = tempfile.TemporaryDirectory(prefix="mm-conformance-certs-")
@@ -30,6 +37,7 @@ class TLSEndpoints:
         self.proxy: TLSProxyContainer = deployment.start_tls_proxy(self.cases)
         self._server_url: str | None = None
         self._redirects: RedirectEndpoints | None = None
+        self._subpath_site: str | None = None
 
     @property
     def ca_file(self) -> str:
@@ -53,6 +61,12 @@ class TLSEndpoints:
         if self._redirects is None:
             self._redirects = self._deployment.start_redirects(self.cases["trusted"])
         return self._redirects
+
+    def subpath_site(self) -> str:
+        """The site URL of a server whose SiteURL has the path ``/mattermost`` (same users and tokens)."""
+        if self._subpath_site is None:
+            self._subpath_site = self._deployment.start_subpath_server(SUBPATH)
+        return self._subpath_site
 
     def close(self) -> None:
         """Remove the certificates; the containers go with the deployment."""

@@ -89,3 +89,22 @@ def expect_server(condition: bool, what: str) -> None:
     """A premise about Mattermost itself (not the implementation) holds; else ServerDeviation."""
     if not condition:
         raise ServerDeviation(what)
+
+
+def concern_unless_config_or_success(observation: Observation) -> str | None:
+    """A SHOULD-level check: a doubtful Base URL is best refused as ``config``; making it work is fine too.
+
+    Returns the warning for the report when the implementation did neither (e.g. it sent
+    the request to a wrong URL and reported the server's 404), else None.
+    """
+    outcome = observation.outcome
+    if outcome.ok or outcome.error_kind is ErrorKind.CONFIG:
+        return None
+    return (f"the Base URL SHOULD be refused as a config error (or used correctly); instead: "
+            f"{observation.describe()}")
+
+
+def expect_no_success(observation: Observation, why: str) -> None:
+    """The request MUST NOT appear to work (any refusal is fine)."""
+    if observation.outcome.ok:
+        raise ConformanceFailure(f"the request appeared to work although {why}: {observation.describe()}")

@@ -19,7 +19,7 @@ from typing import Any
 from .admin import AccessToken, ApiClient, MattermostApiError, User
 from .console import TOKEN_ROLE, SystemConsole
 from .deployment import Deployment
-from .endpoints import TLSEndpoints
+from .endpoints import Endpoints
 from .errors import InfrastructureError, NotApplicable
 from .implementation import AdapterFailure, Implementation, Observation
 from .protocol import ApiRequest, Credential
@@ -79,8 +79,8 @@ class ScenarioWorld:
     deployment: Deployment
     implementation: Implementation
     settings: ServerSettings
-    #: The deployment's HTTPS endpoints, started on first use (see endpoints.TLSEndpoints).
-    tls: Callable[[], TLSEndpoints] | None = None
+    #: The deployment's extra endpoints (TLS cases, redirects, a subpath server), started on first use.
+    endpoints_of_deployment: Callable[[], Endpoints] | None = None
     users: dict[str, User] = field(default_factory=dict)
     tokens: dict[str, AccessToken] = field(default_factory=dict)
     observations: list[Observation] = field(default_factory=list)
@@ -241,10 +241,10 @@ class ScenarioWorld:
         credential = self.credential(token, base_url=endpoints.url(case), ignore_ssl_issues=ignore_ssl_issues)
         return self.request(credential, endpoint, ca_file=endpoints.ca_file)
 
-    def endpoints(self) -> TLSEndpoints:
-        if self.tls is None:
+    def endpoints(self) -> Endpoints:
+        if self.endpoints_of_deployment is None:
             raise NotApplicable("TLS endpoints need a deployment the suite started (not an external server)")
-        return self.tls()
+        return self.endpoints_of_deployment()
 
     def request_through_redirect(self, redirect: str, token: str, endpoint: str) -> Observation:
         """A strict request (Ignore SSL Issues off, the suite's CA as caFile) to a Base URL that

@@ -109,6 +109,24 @@ def request_with_base_url(world, endpoint, form):
     world.request(world.credential(world.latest_token.token, base_url=base_url), endpoint)
 
 
+@when(parsers.parse('the credential requests "{endpoint}" with that token and the subpath server\'s Base URL {form}'))
+def request_with_subpath_base_url(world, endpoint, form):
+    base_url = base_urls.spell(world.endpoints().subpath_site(), form)
+    world.request(world.credential(world.latest_token.token, base_url=base_url), endpoint)
+
+
+@then("the credential should refuse it as a configuration error, or else the report warns")
+def should_refuse_as_config(world):
+    concern = verdicts.concern_unless_config_or_success(world.last)
+    if concern:
+        world.warn(concern)
+
+
+@then(parsers.parse("the request does not appear to work, because {why}"))
+def request_does_not_appear_to_work(world, why):
+    verdicts.expect_no_success(world.last, why)
+
+
 @when(parsers.parse('the credential requests "{endpoint}" with the admin\'s own token'))
 def request_with_admin_token(world, endpoint):
     world.request(world.credential(world.token_for_admin().token), endpoint)

@@ -3,7 +3,7 @@
 No Mattermost is needed: a redirect is answered before anything would reach a
 server. What runs for real is everything between a scenario's steps and the
 recorder — the steps of features/redirects.feature, the world, the deployment's
-endpoints (``TLSEndpoints.redirects`` → ``MattermostDeployment.start_redirects``),
+endpoints (``Endpoints.redirects`` → ``MattermostDeployment.start_redirects``),
 both nginx containers, and the implementations over protocol v1. Only the
 deployment's own server and TLS proxy are left out (:class:`_NoServer`); the
 token is made up, since nothing here checks it.
@@ -24,7 +24,7 @@ import pytest
 from mm_conformance.admin import AccessToken
 from mm_conformance.containers import ContainerExited
 from mm_conformance.deployment import Deployment, MattermostDeployment
-from mm_conformance.endpoints import TLSEndpoints
+from mm_conformance.endpoints import Endpoints
 from mm_conformance.images import ReleaseLine
 from mm_conformance.implementation import Implementation, reference_command
 from mm_conformance.protocol import ErrorKind
@@ -52,9 +52,9 @@ class _NoServer(MattermostDeployment):
 
 
 @pytest.fixture(scope="module")
-def endpoints(nginx_image: str) -> Iterator[TLSEndpoints]:
+def endpoints(nginx_image: str) -> Iterator[Endpoints]:
     deployment = _NoServer()
-    endpoints = TLSEndpoints(deployment)
+    endpoints = Endpoints(deployment)
     try:
         endpoints.redirects()  # started here, so the tests' timings do not include it
         yield endpoints
@@ -82,18 +82,18 @@ class _AlwaysAlive(Deployment):
         return True
 
 
-def world(implementation: Implementation, endpoints: TLSEndpoints) -> ScenarioWorld:
+def world(implementation: Implementation, endpoints: Endpoints) -> ScenarioWorld:
     """A scenario's world as the plugin makes it, holding a made-up token for "remy"."""
     deployment = _AlwaysAlive("none", "http://127.0.0.1:9/", admin=None, version=None)  # type: ignore[arg-type]
     scenario = ScenarioWorld(deployment, implementation, ServerSettings(None),  # type: ignore[arg-type]
-                             tls=lambda: endpoints)
+                             endpoints_of_deployment=lambda: endpoints)
     scenario.tokens["remy"] = AccessToken("token-id", TOKEN, "remy-id", "n8n integration")
     return scenario
 
 
 @pytest.mark.parametrize("where", WHERE)
 def test_the_reference_reports_the_redirect_and_the_token_stays_behind(
-        endpoints: TLSEndpoints, reference: Implementation, where: str) -> None:
+        endpoints: Endpoints, reference: Implementation, where: str) -> None:
     redirects, name = endpoints.redirects(), "-".join(where.split())
     scenario = world(reference, endpoints)
     steps.request_from_redirecting_base_url(scenario, "users/me", where)
@@ -107,7 +107,7 @@ def test_the_reference_reports_the_redirect_and_the_token_stays_behind(
 
 @pytest.mark.parametrize("where", WHERE)
 def test_a_client_that_authenticates_every_hop_carries_the_token_to_the_target(
-        endpoints: TLSEndpoints, defective: Implementation, where: str) -> None:
+        endpoints: Endpoints, defective: Implementation, where: str) -> None:
     redirects, name = endpoints.redirects(), "-".join(where.split())
     scenario = world(defective, endpoints)
     arrived_before = redirects.credentials_seen_at_target(name)
@@ -121,7 +121,7 @@ def test_a_client_that_authenticates_every_hop_carries_the_token_to_the_target(
 
 
 def test_a_scenario_that_never_reached_the_redirect_gives_no_verdict(
-        endpoints: TLSEndpoints, reference: Implementation) -> None:
+        endpoints: Endpoints, reference: Implementation) -> None:
     scenario = world(reference, endpoints)
     steps.request_from_redirecting_base_url(scenario, "users/me", "to another host")
     scenario.redirects_answered_before = endpoints.redirects().requests("to-another-host")  # as if never asked
@@ -132,7 +132,7 @@ def test_a_scenario_that_never_reached_the_redirect_gives_no_verdict(
 
 @pytest.mark.parametrize("name", [r.name for r in REDIRECTS])
 def test_httpx_drops_the_authorization_header_by_itself_but_not_a_token_in_the_query(
-        endpoints: TLSEndpoints, name: str) -> None:
+        endpoints: Endpoints, name: str) -> None:
     # httpx (0.28) follows redirects only when asked (follow_redirects=True; requests
     # does by default). On a hop to another origin (scheme, host or port) it removes
     # Authorization, except for an http -> https upgrade of the same host on the
@@ -155,7 +155,7 @@ def test_httpx_drops_the_authorization_header_by_itself_but_not_a_token_in_the_q
 
 @pytest.mark.parametrize("name", [r.name for r in REDIRECTS])
 def test_the_location_keeps_path_and_query_and_the_probe_is_never_logged(
-        endpoints: TLSEndpoints, name: str) -> None:
+        endpoints: Endpoints, name: str) -> None:
     redirects = endpoints.redirects()
     expected_prefix = {"to-another-host": "https://localhost:", "to-plain-http": "http://127.0.0.1:"}[name]
     with httpx.Client(verify=False, trust_env=False) as client:
@@ -204,7 +204,7 @@ def test_redirects_are_named_and_there_is_at_least_one(tmp_path: Path) -> None:
         RedirectEndpoints(trusted).with_redirect(Redirect("to-ftp", "ftp", "127.0.0.1"))
 
 
-def test_the_logs_never_show_the_token(endpoints: TLSEndpoints) -> None:
+def test_the_logs_never_show_the_token(endpoints: Endpoints) -> None:
     # Last in the module: by now the token has been sent every way the tests send it.
     redirects = endpoints.redirects()
     assert redirects.recorder is not None

@@ -103,6 +103,21 @@ _real_classify = reference.classify
 _real_client = httpx.Client
 
 
+class _FollowsRedirects:
+    """httpx's own redirect following: the token goes along to the same host, as it does in
+    most HTTP clients' defaults, so a Base URL that is wrong but redirected appears to work."""
+
+    def __init__(self, *, follow_redirects, **kwargs):
+        self._client = _real_client(follow_redirects=True, **kwargs)
+
+    def __enter__(self):
+        return self._client
+
+    def __exit__(self, *exc):
+        self._client.close()
+        return False
+
+
 class _AuthenticatesEveryHop:
     """Follows redirects, and a request hook authenticates every request the client sends.
 
@@ -184,6 +199,9 @@ DEFECTS: dict[str, Defect] = {
     "follows-redirects-with-token": Defect(
         "the token MUST NOT follow a redirect to another host or to plain http", "redirect_does_not_carry_the_token",
         "httpx", _patched_httpx(_AuthenticatesEveryHop)),
+    "follows-same-host-redirects": Defect(
+        "a Base URL without the subpath MUST NOT appear to work through a redirect", "site_root_of_a_subpath",
+        "httpx", _patched_httpx(_FollowsRedirects)),
 }
 
 
