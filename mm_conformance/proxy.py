@@ -131,11 +131,7 @@ class TLSProxyContainer(DockerContainer):
         """The listener's access log, one line per HTTP request: time, method, path, status,
         ``credentials=present|absent``, upstream address. Never a token or a query string."""
         self._port(case_name)
-        result = self.exec(["cat", f"{_LOG_DIR}/{case_name}.log"])
-        if result.exit_code != 0:
-            raise InfrastructureError(f"cannot read the access log of {case_name!r}: "
-                                      f"{result.output.decode().strip()}")
-        return result.output.decode().splitlines()
+        return read_access_log(self, case_name)
 
     def requests(self, case_name: str) -> int:
         """How many HTTP requests reached this listener (a refused handshake sends none)."""
@@ -250,6 +246,14 @@ http {{
 {servers}
 }}
 """
+
+
+def read_access_log(container: DockerContainer, name: str) -> list[str]:
+    """The lines of listener ``name``'s access log in one of the suite's nginx containers."""
+    result = container.exec(["cat", f"{_LOG_DIR}/{name}.log"])
+    if result.exit_code != 0:
+        raise InfrastructureError(f"cannot read the access log of {name!r}: {result.output.decode().strip()}")
+    return result.output.decode().splitlines()
 
 
 def nginx_conf(servers: str, directives: str = "") -> str:

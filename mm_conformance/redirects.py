@@ -64,9 +64,8 @@ from testcontainers.core.waiting_utils import WaitStrategy
 
 from .certificates import CertificateCase
 from .containers import SUITE_LABEL, raise_if_exited
-from .errors import InfrastructureError
 from .images import NGINX_IMAGE
-from .proxy import CREDENTIAL_PRESENT, HOST, nginx_conf
+from .proxy import CREDENTIAL_PRESENT, HOST, nginx_conf, read_access_log
 
 #: The redirect's status: temporary, and the method and body are kept (RFC 9110, 15.4.8).
 STATUS = 307
@@ -141,11 +140,7 @@ class _NginxContainer(DockerContainer):
     def access_log(self, name: str) -> list[str]:
         """One line per request: time, method, path, status, ``credentials=present|absent``, ``upstream=-``."""
         self._listener(name)
-        result = self.exec(["cat", f"{_LOG_DIR}/{name}.log"])
-        if result.exit_code != 0:
-            raise InfrastructureError(f"cannot read the access log of {self.role} {name!r}: "
-                                      f"{result.output.decode().strip()}")
-        return result.output.decode().splitlines()
+        return read_access_log(self, name)
 
     def stop(self, force: bool = True, delete_volume: bool = True) -> None:
         if self._container is not None:
