@@ -88,13 +88,13 @@ class ScenarioWorld:
     refusal: MattermostApiError | None = None
     selected_user: User | None = None
     selected_roles: set[str] = field(default_factory=set)
+    #: What an endpoint had seen before the last request through it (credentials; redirects answered).
     credentials_seen_before: int | None = None
+    redirects_answered_before: int | None = None
     warnings: list[str] = field(default_factory=list)
     _sessions: dict[str, ApiClient] = field(default_factory=dict)
     _console: SystemConsole | None = None
     _suffix: str = field(default_factory=lambda: secrets.token_hex(3))
-    #: Requests the redirecting Base URL had answered before the last request through it.
-    redirects_answered_before: int | None = None
 
     @property
     def admin(self) -> ApiClient:
