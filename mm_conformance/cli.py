@@ -19,8 +19,9 @@ from pathlib import Path
 
 from rich.console import Console
 
-from . import __version__, hygiene, report, results, runs
-from .adapters import KNOWN_IMPLEMENTATIONS, AdapterNotInstalled
+from . import __version__, hygiene, results, runs
+from . import report as matrix
+from .adapters import KNOWN_IMPLEMENTATIONS, AdapterNotInstalled, implementation_name
 from .errors import InfrastructureError, UsageError
 from .images import ImageBuilder, docker_available, image_labels, pin_module_version, select_lines
 
@@ -37,8 +38,9 @@ def _parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True)
 
     run = commands.add_parser("run", help="run the scenarios against a real Mattermost")
-    run.add_argument("--impl", metavar="CMD",
-                     help="reference (default), n8n, mattermostdriver, or a command speaking protocol v1")
+    run.add_argument("--impl", metavar="CMD", action="append",
+                     help="reference (default), n8n, mattermostdriver, or a command speaking protocol v1; "
+                          "repeat it to check several side by side on the same servers")
     run.add_argument("--impl-name", metavar="NAME", help="its name in reports")
     run.add_argument("--mattermost", default="esr", metavar="LINES", help="release lines: 11.7,11.10 | esr | latest | all")
     run.add_argument("--mattermost-image", metavar="IMAGE", help="use this Mattermost image (one line only)")
@@ -85,7 +87,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "diff":
             return _diff(args)
         if args.command == "report":
-            html, markdown = report.write(args.runs, args.out)
+            html, markdown = matrix.write(args.runs, args.out)
             print(f"wrote {html} and {markdown}")
             return 0
         return _run(args)
@@ -102,11 +104,15 @@ def main(argv: list[str] | None = None) -> int:
 
 def _run(args: argparse.Namespace) -> int:
     select_lines(args.mattermost)  # a bad release line is a usage error before anything starts
-    if args.impl in KNOWN_IMPLEMENTATIONS:
-        try:
-            KNOWN_IMPLEMENTATIONS[args.impl]()  # not installed: a one-line error before anything starts
-        except AdapterNotInstalled as error:
-            raise InfrastructureError(str(error)) from None
+    args.impl = args.impl or ["reference"]
+    if args.impl_name and len(args.impl) > 1:
+        raise UsageError("--impl-name names one implementation: give a single --impl")
+    for impl in args.impl:
+        if impl in KNOWN_IMPLEMENTATIONS:
+            try:
+                KNOWN_IMPLEMENTATIONS[impl]()  # not installed: a one-line error before anything starts
+            except AdapterNotInstalled as error:
+                raise InfrastructureError(str(error)) from None
     deviations = runs.load_expectations(args.expect) if args.expect else []
     if args.repeat < 1:
         raise UsageError("--repeat needs a positive number of runs")
@@ -135,7 +141,9 @@ def _run_once(args: argparse.Namespace, report: Path | None,
 
     pytest_args = [str(SUITE_ROOT / "steps"), "--rootdir", str(SUITE_ROOT), "-p", "no:cacheprovider",
                    "--mattermost", args.mattermost, "--adapter-timeout", str(args.adapter_timeout)]
-    for option in ("impl", "impl_name", "mattermost_image", "postgres_image", "mattermost_url"):
+    for impl in args.impl:
+        pytest_args += ["--impl", impl]
+    for option in ("impl_name", "mattermost_image", "postgres_image", "mattermost_url"):
         value = getattr(args, option)
         if value:
             pytest_args += [f"--{option.replace('_', '-')}", value]
@@ -160,8 +168,9 @@ def _run_once(args: argparse.Namespace, report: Path | None,
         (report / "summary.md").write_text(results.markdown_summary(collector.results))
         (report / "errata.md").write_text(results.errata_markdown(collector.results) or "No errata.\n")
         runs.write(collector.results, report, {
-            "implementation": args.impl_name or args.impl or "reference",
+            "implementation": args.impl_name or ", ".join(implementation_name(i) for i in args.impl),
             "mattermost": args.mattermost, "suite": __version__})
+        matrix.write([report], report)  # index.html + matrix.md: implementations side by side
     exit_code = results.exit_code(collector.results, pytest_exit=int(code))
     for line in stale:
         print(f"mm-conformance: {line}")

@@ -56,9 +56,9 @@ def build(run_dirs: list[Path]) -> Matrix:
     rows: dict[str, Row] = {}
     for directory in run_dirs:
         meta, results = runs.read(directory)
-        implementation = str(meta.get("implementation", directory.name))
+        default = str(meta.get("implementation", directory.name))
         for result in results:
-            column = Column(implementation, result.line)
+            column = Column(result.implementation or default, result.line)
             if column not in columns:
                 columns.append(column)
             row = rows.setdefault(result.scenario, Row(result.scenario, result.docs, result.title or result.scenario))

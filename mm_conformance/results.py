@@ -14,8 +14,8 @@ from collections import Counter
 from dataclasses import dataclass, field
 
 import pytest
-from pytest_bdd.scenario import scenario_wrapper_template_registry
 
+from .adapters import implementation_name
 from .redact import redact
 
 INFRASTRUCTURE = "infrastructure: "
@@ -44,10 +44,14 @@ class ScenarioResult:
     #: The scenario's name as the feature file words it.
     title: str = ""
 
+    #: The implementation it judged (several can share one run).
+    implementation: str = ""
+
     @property
     def scenario(self) -> str:
-        """The scenario's id without the release line, the same on every line and every run."""
-        return re.sub(r"\[mm[^\]-]+-?", "[", self.name).replace("[]", "")
+        """The scenario as the feature file words it (with its Examples values): the same on every
+        release line, for every implementation and in every run."""
+        return self.title or re.sub(r"\[mm[^\]-]+-?", "[", self.name).replace("[]", "")
 
 
 class Collector:
@@ -64,6 +68,8 @@ class Collector:
         params = item.callspec.params if hasattr(item, "callspec") else {}
         report.mattermost_line = getattr(params.get("mattermost_line"), "name", "")  # type: ignore[attr-defined]
         report.title = _title(item, params)  # type: ignore[attr-defined]
+        impl = params.get("implementation")
+        report.implementation = implementation_name(impl) if isinstance(impl, str) else ""  # type: ignore[attr-defined]
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         known = next((r for r in self.results if r.nodeid == report.nodeid), None)
@@ -72,6 +78,7 @@ class Collector:
             known.observations = _properties(report, "observation") or known.observations
             known.errata = _properties(report, "erratum") or known.errata
             known.warnings = _properties(report, "warning") or known.warnings
+            known.implementation = next(iter(_properties(report, "implementation")), known.implementation)
             for outcome in _properties(report, "outcome")[-1:]:
                 known.status, known.error_kind, known.server_error_id = json.loads(outcome)
             if known.verdict == "pass" and known.warnings:
@@ -84,7 +91,7 @@ class Collector:
             self.results.append(ScenarioResult(
                 nodeid=report.nodeid, name=report.nodeid.split("::")[-1], verdict=verdict,
                 docs=getattr(report, "docs_tag", ""), reason=reason, line=getattr(report, "mattermost_line", ""),
-                title=getattr(report, "title", ""),
+                title=getattr(report, "title", ""), implementation=getattr(report, "implementation", ""),
                 observations=_properties(report, "observation"), errata=_properties(report, "erratum")))
         elif verdict in ("error", "fail") and known.verdict in ("pass", "warn"):
             # A failing teardown after a passing call: no verdict can be trusted.
@@ -97,6 +104,10 @@ def _properties(report: pytest.TestReport, key: str) -> list[str]:
 
 def _title(item: pytest.Item, params: dict) -> str:
     """The scenario's name as the feature file words it, with its Examples values."""
+    # Imported here, not at the top: the CLI imports this module before pytest starts, and
+    # pytest wants to load pytest-bdd itself (to rewrite its asserts).
+    from pytest_bdd.scenario import scenario_wrapper_template_registry
+
     scenario = scenario_wrapper_template_registry.get(getattr(item, "obj", None))
     if scenario is None:
         return item.name

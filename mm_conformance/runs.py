@@ -10,7 +10,7 @@ upgrade::
 An implementer declares known deviations in a TOML file (``--expect FILE``)::
 
     [[deviation]]
-    scenario = "test_the_site_url_is_accepted_however_it_ends[with two trailing slashes]"
+    scenario = "The site URL is accepted however it ends (with two trailing slashes)"
     reason = "n8n strips only one trailing slash"
 
 A declared deviation that fails is expected; one that no longer fails is stale,

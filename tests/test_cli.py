@@ -59,3 +59,31 @@ def test_repeat_reports_each_run_and_gives_no_verdict_without_a_server(tmp_path)
 def test_repeat_needs_a_positive_count():
     result = run_cli("run", "--repeat", "0")
     assert result.returncode == 2 and "--repeat needs a positive number of runs" in result.stderr
+
+
+@pytest.mark.usefixtures("docker_engine")
+def test_several_implementations_share_one_run_and_get_a_column_each(tmp_path):
+    result = run_cli("run", "-q", "--impl", "reference", "--impl", f"{sys.executable} docs/example_adapter.py",
+                     "-k", "made", "--mattermost-image", "mm-conformance/mattermost:never-built",
+                     "--report", str(tmp_path))
+    assert result.returncode == 2
+    matrix = (tmp_path / "matrix.md").read_text()
+    assert "| reference · 11.7 | example_adapter.py · 11.7 |" in matrix
+    assert (tmp_path / "index.html").exists()
+
+
+def test_impl_name_needs_a_single_impl():
+    result = run_cli("run", "--impl", "reference", "--impl", "n8n", "--impl-name", "x")
+    assert result.returncode == 2 and "--impl-name names one implementation" in result.stderr
+
+
+@pytest.mark.parametrize("impl, name", [
+    ("n8n", "n8n"),
+    ("python3 docs/example_adapter.py", "example_adapter.py"),
+    ("/usr/bin/node --max-old-space-size=512 ./my-adapter.js", "my-adapter.js"),
+    ("./adapter", "adapter"),
+])
+def test_implementations_are_named_by_their_program(impl, name):
+    from mm_conformance.adapters import implementation_name
+
+    assert implementation_name(impl) == name

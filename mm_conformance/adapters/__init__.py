@@ -68,3 +68,15 @@ KNOWN_IMPLEMENTATIONS: dict[str, Callable[[], str]] = {
     "n8n": n8n_command,
     "mattermostdriver": mattermostdriver_command,
 }
+
+
+def implementation_name(impl: str) -> str:
+    """``--impl``'s value as reports name it: a known name as is, a command by its program."""
+    if impl in KNOWN_IMPLEMENTATIONS:
+        return impl
+    words = [Path(w).name for w in impl.split() if not w.startswith("-")]
+    programs = [w for w in words if not w.startswith(_INTERPRETERS)]
+    return (programs or words or [impl])[0]
+
+
+_INTERPRETERS = ("python", "node", "bash", "sh", "java", "ruby", "deno", "bun")
