@@ -141,6 +141,28 @@ class MattermostDeployment:
         self.deployment = Deployment(self.line.name, base_url, admin, admin.server_version(), server)
         return self.deployment
 
+    def upgrade(self, line: ReleaseLine, image: str) -> Deployment:
+        """Replace the server by ``image`` of ``line`` on the same database: an in-place upgrade.
+
+        The old server is stopped first (as an admin does), then the new one runs its
+        migrations on the data the old one left. The admin logs in again with the
+        same password; the new Deployment is returned (its URL changes with the port).
+        """
+        old = self.deployment
+        if old is None or old.server is None or self._database is None:
+            raise InfrastructureError("only a running deployment the suite started can be upgraded")
+        require_image(image, line.blocked_note.read_text().strip() if line.blocked_note.exists() else "")
+        old.server.stop()
+        self._containers.remove(old.server)
+        old.admin.close()
+        server = (MattermostContainer(image).with_network(self._require_network())
+                  .with_network_aliases(SERVER_ALIAS).with_database(self._database.dsn_on_network()))
+        self._start_extra(server, f"Mattermost {line.name} (the upgrade)")
+        admin = ApiClient.login(server.base_url(), old.admin.user.username, old.admin.user.password)
+        self.line, self.image = line, image
+        self.deployment = Deployment(line.name, server.base_url(), admin, admin.server_version(), server)
+        return self.deployment
+
     def start_tls_proxy(self, cases: CertificateCases) -> TLSProxyContainer:
         """nginx in front of the server, one HTTPS listener per certificate case."""
         proxy = TLSProxyContainer(cases).with_network(self._require_network()).with_upstream(

@@ -92,6 +92,8 @@ class ScenarioWorld:
     credentials_seen_before: int | None = None
     redirects_answered_before: int | None = None
     warnings: list[str] = field(default_factory=list)
+    #: An upgrade scenario's own deployment and the release line it goes to.
+    upgrade: tuple[Any, Any] | None = None
     _sessions: dict[str, ApiClient] = field(default_factory=dict)
     _console: SystemConsole | None = None
     _suffix: str = field(default_factory=lambda: secrets.token_hex(3))
@@ -99,6 +101,11 @@ class ScenarioWorld:
     @property
     def admin(self) -> ApiClient:
         return self.deployment.admin
+
+    def move_to(self, deployment: Deployment) -> None:
+        """Go on on another deployment (an upgrade scenario's own server, or that server upgraded)."""
+        self.deployment = deployment
+        self.settings = ServerSettings(deployment.admin)
 
     # -- things a scenario creates ----------------------------------------------------
 

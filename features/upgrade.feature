@@ -1,0 +1,24 @@
+Feature: Upgrading Mattermost in place
+  The suite's second use: when Mattermost is upgraded, does anything a
+  credential relies on change? A server of the older release line gets users,
+  tokens in every state, a role grant and the token setting; then the same
+  database is served by the newer release line, as an admin upgrades in place.
+
+  @beyond-docs
+  Scenario: Tokens, roles and the token setting survive an in-place upgrade
+    Across an in-place upgrade every personal access token MUST keep its state:
+    an active token MUST still authenticate, a disabled or revoked one MUST
+    still be refused, and role grants and the setting MUST stay as they were.
+    Why: upgrades are when credentials silently break, and users upgrade in place.
+    A difference here is reported as "server behaviour changed", not as a failure
+    of the implementation: it is the regression signal of the upgrade.
+    Given a Mattermost of the esr release line with a database of its own, to be upgraded to the latest release line
+    And personal access tokens are enabled in the System Console
+    And a regular user "uma" who may generate personal access tokens
+    And "uma" has an active, a disabled and a revoked personal access token
+    When the server is upgraded in place
+    Then the active token of "uma" is accepted by the credential
+    And the disabled token of "uma" is refused by the credential
+    And the revoked token of "uma" is refused by the credential
+    And "uma" may still generate personal access tokens
+    And personal access tokens are still enabled in the System Console
