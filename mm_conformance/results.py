@@ -60,17 +60,6 @@ class Collector:
     def __init__(self) -> None:
         self.results: list[ScenarioResult] = []
 
-    @pytest.hookimpl(hookwrapper=True)
-    def pytest_runtest_makereport(self, item: pytest.Item, call: pytest.CallInfo):
-        outcome = yield
-        report = outcome.get_result()
-        report.docs_tag = _docs_tag(item)  # type: ignore[attr-defined]
-        params = item.callspec.params if hasattr(item, "callspec") else {}
-        report.mattermost_line = getattr(params.get("mattermost_line"), "name", "")  # type: ignore[attr-defined]
-        report.title = _title(item, params)  # type: ignore[attr-defined]
-        impl = params.get("implementation")
-        report.implementation = implementation_name(impl) if isinstance(impl, str) else ""  # type: ignore[attr-defined]
-
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         known = next((r for r in self.results if r.nodeid == report.nodeid), None)
         if known is not None:
@@ -78,7 +67,7 @@ class Collector:
             known.observations = _properties(report, "observation") or known.observations
             known.errata = _properties(report, "erratum") or known.errata
             known.warnings = _properties(report, "warning") or known.warnings
-            known.implementation = next(iter(_properties(report, "implementation")), known.implementation)
+            known.implementation = (_properties(report, "implementation") or [known.implementation])[-1]
             for outcome in _properties(report, "outcome")[-1:]:
                 known.status, known.error_kind, known.server_error_id = json.loads(outcome)
             if known.verdict == "pass" and known.warnings:
@@ -88,10 +77,11 @@ class Collector:
             return
         reason = redact(_reason(report, dict(report.user_properties)))
         if known is None:
+            about = {k: str(v) for k, v in report.user_properties}  # what scenario_properties put there
             self.results.append(ScenarioResult(
                 nodeid=report.nodeid, name=report.nodeid.split("::")[-1], verdict=verdict,
-                docs=getattr(report, "docs_tag", ""), reason=reason, line=getattr(report, "mattermost_line", ""),
-                title=getattr(report, "title", ""), implementation=getattr(report, "implementation", ""),
+                docs=about.get("docs", ""), reason=reason, line=about.get("line", ""), title=about.get("title", ""),
+                implementation=about.get("implementation", ""),
                 observations=_properties(report, "observation"), errata=_properties(report, "erratum")))
         elif verdict in ("error", "fail") and known.verdict in ("pass", "warn"):
             # A failing teardown after a passing call: no verdict can be trusted.
@@ -100,6 +90,19 @@ class Collector:
 
 def _properties(report: pytest.TestReport, key: str) -> list[str]:
     return [redact(str(v)) for k, v in report.user_properties if k == key]
+
+
+def scenario_properties(item: pytest.Item) -> list[tuple[str, str]]:
+    """What a report needs to know of its scenario, as user properties.
+
+    Properties travel with every report, also from pytest-xdist workers, where a
+    plugin object of the controller (like Collector) never sees the items.
+    """
+    params = item.callspec.params if hasattr(item, "callspec") else {}
+    impl = params.get("implementation")
+    return [("docs", _docs_tag(item)), ("title", _title(item, params)),
+            ("line", getattr(params.get("mattermost_line"), "name", "")),
+            ("implementation", implementation_name(impl) if isinstance(impl, str) else "")]
 
 
 def _title(item: pytest.Item, params: dict) -> str:
