@@ -53,7 +53,7 @@ from .protocol import (
     decode_response,
     encode_request,
 )
-from .redact import redact, register_secret
+from .redact import one_line, redact, register_secret
 
 #: Lines of the adapter's stderr kept for failure messages.
 STDERR_TAIL_LINES = 20
@@ -105,7 +105,7 @@ class Observation:
             result = f"{status} ok"
         else:
             assert outcome.error_kind is not None
-            result = f"{status} {outcome.error_kind.value}: {_one_line(outcome.error_message or '')}"
+            result = f"{status} {outcome.error_kind.value}: {one_line(outcome.error_message or '')}"
         return redact(f"{what} -> {result}")
 
     def summary(self) -> tuple[int | None, str | None, str | None]:
@@ -299,7 +299,7 @@ class Implementation:
         else:
             how = f"exited with code {code}"
         last = " | ".join(line for line in list(self._stderr_tail)[-3:] if line.strip())
-        stderr = f"; last stderr: {_one_line(last)}" if last else "; no stderr output"
+        stderr = f"; last stderr: {one_line(last)}" if last else "; no stderr output"
         self._fail(f"{how} before answering request {request_id}{stderr}")
 
     def _fail(self, problem: str) -> NoReturn:
@@ -344,6 +344,3 @@ def _pump_stdout(stream: IO[str], lines: queue.Queue[object]) -> None:
         stream.close()
 
 
-def _one_line(text: str, limit: int = 300) -> str:
-    text = " ".join(text.split())
-    return text if len(text) <= limit else text[: limit - 1] + "…"

@@ -329,7 +329,7 @@ def serve(call: Call, log: logging.Logger) -> int:
     (stderr), never in the protocol stream. Tokens are registered for redaction
     before anything is logged.
     """
-    from .redact import redact, register_secret  # the codec itself needs no secrets
+    from .redact import one_line, register_secret  # the codec itself needs no secrets
 
     sys.stdin.reconfigure(encoding="utf-8", errors="replace")  # type: ignore[union-attr]
     out = sys.stdout
@@ -346,7 +346,7 @@ def serve(call: Call, log: logging.Logger) -> int:
                     log.warning("skipping a line that is not a usable request: %s", e)
                     continue
                 request_id, target = e.id, "unusable request"
-                outcome = Outcome.failure(ErrorKind.CONFIG, " ".join(redact(str(e)).split()))
+                outcome = Outcome.failure(ErrorKind.CONFIG, one_line(e))
             else:
                 register_secret(credential.access_token)
                 outcome = call(operation, credential, ca_file, request)

@@ -103,6 +103,12 @@ def redact(text: str) -> str:
     return text
 
 
+def one_line(text: object, limit: int = 300) -> str:
+    """``text`` fit for a message: on one line, redacted, at most ``limit`` characters."""
+    flat = redact(" ".join(str(text).split()))
+    return flat if len(flat) <= limit else flat[: limit - 1] + "…"
+
+
 def _keep_quotes(match: re.Match[str]) -> str:
     prefix, value = match.group(1), match.group(2)
     quote = value[0] if value[0] in "\"'" else ""

@@ -70,7 +70,7 @@ from urllib.parse import urlsplit
 import httpx
 
 from .protocol import ApiRequest, Credential, ErrorKind, Outcome, serve
-from .redact import RedactingFilter, redact
+from .redact import RedactingFilter, one_line
 
 log = logging.getLogger("mm_conformance.reference")
 
@@ -175,7 +175,7 @@ def classify(response: httpx.Response) -> Outcome:
     if 300 <= status < 400:
         location = response.headers.get("location", "(no Location)")
         message = f"HTTP {status} redirect to {location} not followed; check the base URL"
-        return Outcome.failure(ErrorKind.HTTP, _one_line(message), status=status, body=body)
+        return Outcome.failure(ErrorKind.HTTP, one_line(message), status=status, body=body)
     kind = ErrorKind.AUTH if status in (401, 403) else ErrorKind.HTTP
     return Outcome.failure(kind, _server_message(status, response.reason_phrase, body), status=status, body=body)
 
@@ -199,7 +199,7 @@ def call(operation: str, credential: Credential, ca_file: str | None, request: A
             raise ConfigError(f"unknown operation {operation!r}")
         verify = _verify(credential.allow_unauthorized_certs, ca_file)
     except ConfigError as e:
-        return Outcome.failure(ErrorKind.CONFIG, _one_line(str(e)))
+        return Outcome.failure(ErrorKind.CONFIG, one_line(str(e)))
 
     headers = {"Authorization": f"Bearer {token}"} if token else {}
     what = f"{method} {url}"
@@ -208,14 +208,14 @@ def call(operation: str, credential: Credential, ca_file: str | None, request: A
         with httpx.Client(verify=verify, timeout=_timeout_s(), follow_redirects=False, trust_env=False) as client:
             response = client.request(method, url, params=query, headers=headers, json=body)
     except httpx.TimeoutException as e:
-        return Outcome.failure(ErrorKind.TIMEOUT, _one_line(f"{what}: timed out ({_describe(e)})"))
+        return Outcome.failure(ErrorKind.TIMEOUT, one_line(f"{what}: timed out ({_describe(e)})"))
     except (httpx.InvalidURL, httpx.UnsupportedProtocol, httpx.LocalProtocolError) as e:
-        return Outcome.failure(ErrorKind.CONFIG, _one_line(f"{what}: cannot be sent: {_describe(e)}"))
+        return Outcome.failure(ErrorKind.CONFIG, one_line(f"{what}: cannot be sent: {_describe(e)}"))
     except httpx.TransportError as e:
         tls_error = _ssl_error_in(e)
         if tls_error is not None:
-            return Outcome.failure(ErrorKind.TLS, _one_line(f"{what}: TLS failed: {_describe_ssl(tls_error)}"))
-        return Outcome.failure(ErrorKind.NETWORK, _one_line(f"{what}: {_describe(e)}"))
+            return Outcome.failure(ErrorKind.TLS, one_line(f"{what}: TLS failed: {_describe_ssl(tls_error)}"))
+        return Outcome.failure(ErrorKind.NETWORK, one_line(f"{what}: {_describe(e)}"))
     return classify(response)
 
 
@@ -294,10 +294,10 @@ def _server_message(status: int, reason: str, body: object) -> str:
         message, error_id = body.get("message"), body.get("id")
         if isinstance(message, str) and message:
             suffix = f" ({error_id})" if isinstance(error_id, str) and error_id else ""
-            return _one_line(f"{message}{suffix}")
+            return one_line(f"{message}{suffix}")
         if isinstance(error_id, str) and error_id:
-            return _one_line(f"HTTP {status}: {error_id}")
-    return _one_line(f"HTTP {status} {reason}".rstrip())
+            return one_line(f"HTTP {status}: {error_id}")
+    return one_line(f"HTTP {status} {reason}".rstrip())
 
 
 def _ssl_error_in(error: BaseException) -> ssl.SSLError | None:
@@ -340,9 +340,6 @@ def _without_userinfo(url: str) -> str:
     return f"{scheme}://…@{rest.rpartition('@')[2]}"
 
 
-def _one_line(text: str, limit: int = 300) -> str:
-    text = redact(" ".join(text.split()))
-    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 if __name__ == "__main__":

@@ -89,7 +89,7 @@ import requests.api
 import requests.certs
 
 from ..protocol import ApiRequest, Credential, ErrorKind, Outcome, serve
-from ..redact import RedactingFilter, redact
+from ..redact import RedactingFilter, one_line
 
 log = logging.getLogger("mm_conformance.adapters.mattermostdriver")
 
@@ -228,7 +228,7 @@ def call(operation: str, credential: Credential, ca_file: str | None, request: A
     try:
         options = driver_options(credential, ca_file)
     except MappingError as e:
-        return Outcome.failure(ErrorKind.CONFIG, _one_line(str(e)))
+        return Outcome.failure(ErrorKind.CONFIG, one_line(str(e), 400))
     driver = new_driver(options)
     _observed.response = None
     try:
@@ -243,14 +243,14 @@ def call(operation: str, credential: Credential, ca_file: str | None, request: A
         response = _observed.response if _observed.response is not None else e.response
         if response is not None:
             return classify(response, str(e))
-        return Outcome.failure(ErrorKind.HTTP, _one_line(f"{type(e).__name__}: {e}"))
+        return Outcome.failure(ErrorKind.HTTP, one_line(f"{type(e).__name__}: {e}", 400))
     except requests.exceptions.SSLError as e:
-        return Outcome.failure(ErrorKind.TLS, _one_line(f"TLS failed: {_describe(e)}"))
+        return Outcome.failure(ErrorKind.TLS, one_line(f"TLS failed: {_describe(e)}", 400))
     except requests.exceptions.Timeout as e:  # before ConnectionError: ConnectTimeout is both
-        return Outcome.failure(ErrorKind.TIMEOUT, _one_line(f"timed out: {_describe(e)}"))
+        return Outcome.failure(ErrorKind.TIMEOUT, one_line(f"timed out: {_describe(e)}", 400))
     except requests.exceptions.ConnectionError as e:
         kind = ErrorKind.TLS if _ssl_error_in(e) else ErrorKind.NETWORK
-        return Outcome.failure(kind, _one_line(_describe(e)))
+        return Outcome.failure(kind, one_line(_describe(e), 400))
     except requests.exceptions.InvalidHeader:
         # requests quotes the header value, i.e. the token: say what it is without it.
         return Outcome.failure(ErrorKind.CONFIG, "the driver cannot send it: the token cannot be put in an HTTP header")
@@ -262,9 +262,9 @@ def call(operation: str, credential: Credential, ca_file: str | None, request: A
         ValueError,
         TypeError,
     ) as e:
-        return Outcome.failure(ErrorKind.CONFIG, _one_line(f"the driver cannot send it: {_describe(e)}"))
+        return Outcome.failure(ErrorKind.CONFIG, one_line(f"the driver cannot send it: {_describe(e)}", 400))
     except requests.RequestException as e:
-        return Outcome.failure(ErrorKind.NETWORK, _one_line(_describe(e)))
+        return Outcome.failure(ErrorKind.NETWORK, one_line(_describe(e), 400))
     response = _observed.response
     if response is None:  # cannot happen with mattermostdriver 7.3.2; a change of the driver would
         raise RuntimeError("the driver returned without a request being observed")
@@ -280,7 +280,7 @@ def classify(response: requests.Response, driver_message: str | None) -> Outcome
     message = _server_message(body) or driver_message or f"HTTP {status} {response.reason or ''}".rstrip()
     if 300 <= status < 400:
         message = f"HTTP {status} (redirect to {response.headers.get('location', 'nowhere')}) returned by the driver"
-    return Outcome.failure(kind, _one_line(message), status=status, body=body)
+    return Outcome.failure(kind, one_line(message, 400), status=status, body=body)
 
 
 # --- the adapter loop -------------------------------------------------------------------
@@ -343,9 +343,6 @@ def _describe(error: BaseException) -> str:
     return f"{type(error).__name__}: {error}" if str(error) else type(error).__name__
 
 
-def _one_line(text: str, limit: int = 400) -> str:
-    text = redact(" ".join(str(text).split()))
-    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 if __name__ == "__main__":
