@@ -23,12 +23,10 @@ from . import __version__, hygiene, results, runs
 from . import report as matrix
 from .adapters import KNOWN_IMPLEMENTATIONS, AdapterNotInstalled, implementation_name
 from .errors import InfrastructureError, UsageError
-from .images import ImageBuilder, docker_available, image_labels, pin_module_version, select_lines
+from .deployment import ADMIN_TOKEN_ENV
+from .images import SUITE_ROOT, ImageBuilder, docker_available, image_labels, pin_module_version, select_lines
 
-SUITE_ROOT = Path(__file__).resolve().parent.parent
 EXIT_CONFORMS, EXIT_DEVIATES, EXIT_NO_VERDICT = 0, 1, 2
-#: The admin token of --mattermost-url: an environment variable, never an argument (process lists, CI logs).
-ADMIN_TOKEN_ENV = "MM_CONFORMANCE_ADMIN_TOKEN"
 #: Where `run` writes the digests of every secret it registered (tests/test_hygiene.py scans with them).
 SECRET_DIGESTS_ENV = "MM_CONFORMANCE_SECRET_DIGESTS"
 

@@ -24,6 +24,9 @@ from .proxy import TLSProxyContainer
 from .redirects import RedirectEndpoints
 
 LOCAL_IMAGE_PREFIX = "mm-conformance/"
+#: Where external-server mode takes the admin's token: an environment variable, never an
+#: argument (arguments show in process lists and CI logs).
+ADMIN_TOKEN_ENV = "MM_CONFORMANCE_ADMIN_TOKEN"
 #: The server's name on the deployment's private network (the TLS proxy forwards to it).
 SERVER_ALIAS = "mattermost"
 
