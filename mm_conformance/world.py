@@ -21,7 +21,7 @@ from .console import TOKEN_ROLE, SystemConsole
 from .deployment import Deployment
 from .endpoints import Endpoints
 from .errors import InfrastructureError, NotApplicable
-from .implementation import AdapterFailure, Implementation, Observation
+from .implementation import Implementation, Observation
 from .protocol import ApiRequest, Credential
 
 
@@ -117,8 +117,12 @@ class ScenarioWorld:
 
     def token_for(self, name: str, description: str = "n8n integration", **options: Any) -> AccessToken:
         """An admin creates a personal access token for the user ``name``."""
-        token = self.admin.create_token(self.user(name), description, **options)
-        self.tokens[name] = token
+        return self.remember(name, self.admin.create_token(self.user(name), description, **options))
+
+    def remember(self, key: str, token: AccessToken) -> AccessToken:
+        """Keep ``token`` under ``key``; it becomes :attr:`latest_token` even if ``key`` was used before."""
+        self.tokens.pop(key, None)  # a dict keeps a reused key in its old place
+        self.tokens[key] = token
         return token
 
     def allow_personal_access_tokens(self, name: str) -> User:
@@ -129,9 +133,7 @@ class ScenarioWorld:
 
     def token_for_admin(self) -> AccessToken:
         """A personal access token of the suite's system admin."""
-        token = self.admin.create_token(self.admin.user, "mm-conformance admin")
-        self.tokens["admin"] = token
-        return token
+        return self.remember("admin", self.admin.create_token(self.admin.user, "mm-conformance admin"))
 
     def unhonoured_token(self, kind: str) -> str:
         """A token Mattermost will not honour: ``made-up``, ``empty``, ``revoked`` or ``disabled``."""
@@ -166,20 +168,17 @@ class ScenarioWorld:
 
     def create_own_token(self, name: str, description: str = "n8n integration") -> AccessToken | None:
         """The user ``name`` creates a token in Profile > Security; a refusal is kept in ``refusal``."""
-        self.refusal = None
-        try:
-            token = self.session_of(name).create_token(self.user(name), description)
-        except MattermostApiError as refused:
-            self.refusal = refused
-            return None
-        self.tokens[name] = token
-        return token
+        token = self._attempt(lambda: self.session_of(name).create_token(self.user(name), description))
+        return self.remember(name, token) if token is not None else None
 
     def admin_creates_token(self, name: str) -> AccessToken | None:
         """Like :meth:`token_for`, but a refusal is kept in ``refusal`` instead of raised."""
+        return self._attempt(lambda: self.token_for(name))
+
+    def _attempt(self, create: Callable[[], AccessToken]) -> AccessToken | None:
         self.refusal = None
         try:
-            return self.token_for(name)
+            return create()
         except MattermostApiError as refused:
             self.refusal = refused
             return None
@@ -288,5 +287,3 @@ class ScenarioWorld:
         self.observations.append(observation)
         return observation
 
-
-__all__ = ["AdapterFailure", "ScenarioWorld", "ServerSettings"]

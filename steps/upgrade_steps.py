@@ -23,8 +23,7 @@ def server_to_upgrade(world, deployment_pool, old, new):
 @given(parsers.parse('"{name}" has an active, a disabled and a revoked personal access token'))
 def tokens_in_every_state(world, name):
     for state in ("active", "disabled", "revoked"):
-        token = world.token_for(name, description=f"{state} before the upgrade")
-        world.tokens[f"{name}:{state}"] = token
+        token = world.remember(f"{name}:{state}", world.token_for(name, description=f"{state} before the upgrade"))
         if state == "disabled":
             world.admin.disable_token(token)
         elif state == "revoked":
