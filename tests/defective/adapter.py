@@ -28,6 +28,8 @@ from mm_conformance.protocol import ErrorKind, Outcome  # noqa: E402
 _real_call = reference.call
 _real_verify = reference._verify
 _real_site_url = reference.site_url
+_real_check_token = reference.check_token
+_first_token: list[str] = []
 _shared_clients: dict[str, httpx.Client] = {}
 
 
@@ -48,6 +50,13 @@ def _test_ignores_token(operation, credential, ca_file, request):
                                                           credential.allow_unauthorized_certs),
                           ca_file, reference.ApiRequest("GET", "system/ping"))
     return _real_call(operation, credential, ca_file, request)
+
+
+def _keeps_first_token(token):
+    """A client built once with the first credential's token and reused for every later one."""
+    if not _first_token and token:
+        _first_token.append(_real_check_token(token))
+    return _first_token[0] if _first_token else _real_check_token(token)
 
 
 def _strips_one_slash(base_url):
@@ -178,6 +187,9 @@ DEFECTS: dict[str, Defect] = {
     "test-ignores-token": Defect(
         "the credential test MUST prove the token (not just that the server answers)", "token_id_pasted",
         "call", _test_ignores_token),
+    "keeps-first-token": Defect(
+        "every request MUST carry the token of its own credential, acting as that token's owner",
+        "owners_permissions", "check_token", _keeps_first_token),
     "strips-one-slash": Defect(
         "every trailing slash of the Base URL MUST be stripped", "accepted_however_it_ends",
         "site_url", _strips_one_slash),
