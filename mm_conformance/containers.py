@@ -136,6 +136,15 @@ class MattermostContainer(DockerContainer):
     def with_site_url(self, site_url: str) -> "MattermostContainer":
         return self.with_env("MM_SERVICESETTINGS_SITEURL", site_url)
 
+    def with_config_volume(self, volume: str) -> "MattermostContainer":
+        """Keep ``config/config.json`` in a named volume, as an admin's server keeps its config directory.
+
+        Settings changed through the System Console live in that file; a server
+        upgraded in place must find them there (a fresh container would start
+        from the defaults, and every setting would look lost in the upgrade).
+        """
+        return self.with_volume_mapping(volume, "/mattermost/config", mode="rw")
+
     def base_url(self) -> str:
         """Where the suite reaches the server from the host (the certificates are for 127.0.0.1)."""
         return f"{'https' if self.tls else 'http'}://127.0.0.1:{self.get_exposed_port(self.port)}"

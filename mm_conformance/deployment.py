@@ -8,6 +8,7 @@ also when anything fails half-way. Every problem on the way is an
 from __future__ import annotations
 
 import subprocess
+import uuid
 from dataclasses import dataclass, field
 
 import docker
@@ -111,6 +112,7 @@ class MattermostDeployment:
         self._network: Network | None = None
         self._database: PostgresContainer | None = None
         self._containers: list = []
+        self._config_volume: str | None = None
         self.deployment: Deployment | None = None
 
     def start(self) -> Deployment:
@@ -135,8 +137,10 @@ class MattermostDeployment:
         self._database = PostgresContainer(self.postgres_image).with_network(self._network)
         self._containers.append(self._database)
         self._database.start()
+        self._config_volume = docker.from_env().volumes.create(
+            f"mm-conformance-config-{uuid.uuid4().hex[:12]}", labels={SUITE_LABEL: "config"}).name
         server = (MattermostContainer(self.image).with_network(self._network).with_network_aliases(SERVER_ALIAS)
-                  .with_database(self._database.dsn_on_network()))
+                  .with_database(self._database.dsn_on_network()).with_config_volume(self._config_volume))
         self._containers.append(server)
         server.start()
         base_url = server.base_url()
@@ -148,18 +152,20 @@ class MattermostDeployment:
         """Replace the server by ``image`` of ``line`` on the same database: an in-place upgrade.
 
         The old server is stopped first (as an admin does), then the new one runs its
-        migrations on the data the old one left. The admin logs in again with the
-        same password; the new Deployment is returned (its URL changes with the port).
+        migrations on the data the old one left, with the old one's config directory.
+        The admin logs in again with the same password; the new Deployment is returned
+        (its URL changes with the port).
         """
         old = self.deployment
-        if old is None or old.server is None or self._database is None:
+        if old is None or old.server is None or self._database is None or self._config_volume is None:
             raise InfrastructureError("only a running deployment the suite started can be upgraded")
         require_image(image, line.blocked_note.read_text().strip() if line.blocked_note.exists() else "")
         old.server.stop()
         self._containers.remove(old.server)
         old.admin.close()
         server = (MattermostContainer(image).with_network(self._require_network())
-                  .with_network_aliases(SERVER_ALIAS).with_database(self._database.dsn_on_network()))
+                  .with_network_aliases(SERVER_ALIAS).with_database(self._database.dsn_on_network())
+                  .with_config_volume(self._config_volume))
         self._start_extra(server, f"Mattermost {line.name} (the upgrade)")
         admin = ApiClient.login(server.base_url(), old.admin.user.username, old.admin.user.password)
         self.line, self.image = line, image
@@ -238,6 +244,12 @@ class MattermostDeployment:
             except DockerException:
                 pass
             self._network = None
+        if self._config_volume is not None:
+            try:
+                docker.from_env().volumes.get(self._config_volume).remove(force=True)
+            except DockerException:
+                pass
+            self._config_volume = None
 
     def __enter__(self) -> Deployment:
         return self.start()
@@ -247,8 +259,9 @@ class MattermostDeployment:
 
 
 def leftover_containers() -> list[str]:
-    """Suite containers and networks still present (tests assert there are none after a run)."""
+    """Suite containers, networks and volumes still present (tests assert there are none after a run)."""
     client = docker.from_env()
     containers = [f"container {c.name}" for c in client.containers.list(all=True, filters={"label": SUITE_LABEL})]
     networks = [f"network {n.name}" for n in client.networks.list(filters={"label": SUITE_LABEL})]
-    return containers + networks
+    volumes = [f"volume {v.name}" for v in client.volumes.list(filters={"label": SUITE_LABEL})]
+    return containers + networks + volumes
