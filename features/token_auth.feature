@@ -102,7 +102,7 @@ Feature: Using an API access token
     authenticate before its expiry time and MUST be refused after it.
     Why: servers with an expiry policy are common in regulated deployments.
     Given a regular user "ivan"
-    And an admin has created a personal access token for "ivan" that expires in 4 seconds
+    And an admin has created a personal access token for "ivan" that expires in 12 seconds
     When the credential requests "users/me" with that token
     Then the request succeeds with status 200
     When the token's expiry time has passed

@@ -9,6 +9,7 @@ redaction before it is returned.
 from __future__ import annotations
 
 import secrets
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -173,7 +174,15 @@ class ApiClient:
         body: dict[str, Any] = {"description": description}
         if expires_at_ms is not None:
             body["expires_at"] = expires_at_ms
-        made = self._call("POST", f"/users/{user.id}/tokens", json=body)
+        try:
+            made = self._call("POST", f"/users/{user.id}/tokens", json=body)
+        except MattermostApiError as error:
+            # A server with a maximum token lifetime (MaximumPersonalAccessTokenLifetimeDays)
+            # refuses tokens without an expiry; a day is within any such limit.
+            if expires_at_ms is not None or "expires_at_required" not in error.error_id:
+                raise
+            body["expires_at"] = int((time.time() + 86400) * 1000)
+            made = self._call("POST", f"/users/{user.id}/tokens", json=body)
         register_secret(made["token"])
         return AccessToken(made["id"], made["token"], made["user_id"], made.get("description", ""),
                            made.get("expires_at"))
