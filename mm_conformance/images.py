@@ -114,6 +114,43 @@ def pin_module_version(line: ReleaseLine, version: str, path: Path = RELEASES_FI
     path.write_text(new_text)
 
 
+def commit_of(pseudo_version: str) -> str:
+    """The commit a Go pseudo-version names: ``v8.0.0-20251229192601-96f159c25115`` → ``96f159c25115``."""
+    found = re.fullmatch(r"v\d+\.\d+\.\d+-(?:[0-9A-Za-z.]+\.)?(?:0\.)?\d{14}-([0-9a-f]{12})(?:\+incompatible)?",
+                         pseudo_version)
+    if not found:
+        raise UsageError(f"{pseudo_version!r} is not a Go pseudo-version (docker/releases.toml pins one per line)")
+    return found.group(1)
+
+
+def build_identity_ldflags(version: str, commit: str) -> str:
+    """The ``-X`` flags Mattermost's release build sets, so the server reports itself as released ones do."""
+    model = f"{PUBLIC_MODULE}/model"
+    return " ".join([
+        f"-X {model}.BuildNumber={version}",
+        f"-X '{model}.BuildDate={time.strftime('%a %b %d %H:%M:%S UTC %Y', time.gmtime())}'",
+        f"-X {model}.BuildHash={commit}",
+        f"-X {model}.BuildHashEnterprise=none",
+        f"-X {model}.BuildEnterpriseReady=false",
+    ])
+
+
+def reported_version(public_module_dir: Path) -> str:
+    """The version the server reports: the first entry of ``model/version.go``'s list."""
+    text = (public_module_dir / "model" / "version.go").read_text()
+    found = re.search(r'var versions = \[\]string\{\s*"([^"]+)"', text)
+    if not found:
+        raise ImageBuildError(f"cannot read the server version from {public_module_dir}/model/version.go")
+    return found.group(1)
+
+
+def _writable_copy(module_dir: Path, target: Path) -> None:
+    """Copy a module out of the read-only module cache, so the build may edit its go.mod and go.sum."""
+    shutil.copytree(module_dir, target, copy_function=shutil.copy)
+    for path in [target, *target.rglob("*")]:
+        path.chmod(path.stat().st_mode | 0o200)
+
+
 def docker_available() -> None:
     """Raise a one-line InfrastructureError when no Docker engine answers."""
     try:
@@ -216,24 +253,37 @@ class ImageBuilder:
                 f"`mm-conformance images resolve --mattermost {line.name}` and commit docker/releases.toml"
             )
         with self._status(f"downloading {MODULE}@{line.module_version}"):
-            info = json.loads(self._go(["mod", "download", "-json", f"{MODULE}@{line.module_version}"],
-                                       cwd=self._scratch_module()))
-        source = Path(info["Dir"])
-        version = self._reported_version(source)
+            server = json.loads(self._go(["mod", "download", "-json", f"{MODULE}@{line.module_version}"],
+                                         cwd=self._scratch_module()))
+            # server/v8 compiles against server/public *at the same commit*: the tagged
+            # server/public named in its go.mod lags the tree (Mattermost's own build puts
+            # ./public in a go.work for that reason), and the module zip leaves ./public out.
+            public = json.loads(self._go(
+                ["mod", "download", "-json", f"{PUBLIC_MODULE}@{commit_of(line.module_version)}"],
+                cwd=self._scratch_module()))
         with tempfile.TemporaryDirectory(dir=self._mkdir(self.cache_dir)) as work:
             context = Path(work)
+            source = context / "src"
+            _writable_copy(Path(server["Dir"]), source)
+            _writable_copy(Path(public["Dir"]), source / "public")
+            version = reported_version(source / "public")
+            self._go(["mod", "edit", f"-replace={PUBLIC_MODULE}=./public"], cwd=source)
             app = context / "mattermost"
-            env = {**os.environ, "CGO_ENABLED": "0", "GOFLAGS": "-mod=mod"}
-            # Built inside the module's own directory so its go.mod and go.sum pin every
-            # dependency; no build tags, so neither `enterprise` nor `sourceavailable`.
+            env = {**os.environ, "CGO_ENABLED": "0", "GOFLAGS": "-mod=mod -buildvcs=false"}
+            # As Mattermost's release build does (server/build/release.mk): the `production`
+            # tag and the build identity in ldflags, but neither `enterprise` nor
+            # `sourceavailable`: the team edition's code path.
             self._run(
                 f"compiling mattermost {version} (several minutes on 2 cores)",
-                ["go", "build", "-trimpath", "-o", str(app / "bin" / "mattermost"), "./cmd/mattermost"],
+                ["go", "build", "-trimpath", "-tags", "production",
+                 "-ldflags", build_identity_ldflags(version, commit_of(line.module_version)),
+                 "-o", str(app / "bin" / "mattermost"), "./cmd/mattermost"],
                 log=f"mattermost-{line.name}-go", cwd=source, env=env,
             )
             for assets in ("i18n", "templates", "fonts"):
                 if (source / assets).is_dir():
                     shutil.copytree(source / assets, app / assets)
+            shutil.copytree(DOCKER_DIR / "mattermost" / "client", app / "client")
             shutil.copy(DOCKER_DIR / "mattermost" / "Dockerfile", context / "Dockerfile")
             self.ensure_base()
             self._docker_build(
@@ -241,15 +291,6 @@ class ImageBuilder:
                 {"BASE_IMAGE": BASE_IMAGE, "MATTERMOST_VERSION": version, "MODULE_VERSION": line.module_version},
                 log=f"mattermost-{line.name}", extra_tags=[f"mm-conformance/mattermost:{version}"],
             )
-
-    def _reported_version(self, source: Path) -> str:
-        """The version the server reports: the first entry of ``model/version.go``'s list."""
-        public = json.loads(self._go(["list", "-m", "-json", PUBLIC_MODULE], cwd=source))
-        text = (Path(public["Dir"]) / "model" / "version.go").read_text()
-        found = re.search(r'var versions = \[\]string\{\s*"([^"]+)"', text)
-        if not found:
-            raise ImageBuildError(f"cannot read the server version from {public['Dir']}/model/version.go")
-        return found.group(1)
 
     # -- plumbing -----------------------------------------------------------------
 
