@@ -12,7 +12,7 @@ explicit wait strategy (never a sleep)::
 
 Settings that scenarios toggle (EnableUserAccessTokens and the like) are *not*
 set here through ``MM_*`` variables: Mattermost re-applies environment overrides
-and refuses to change them through ``PUT /api/v4/config`` afterwards.
+on every save, so ``PUT /api/v4/config`` would answer 200 and change nothing.
 """
 
 from __future__ import annotations
@@ -29,6 +29,23 @@ from .errors import InfrastructureError
 
 #: Every container and network the suite starts carries this label, so leftovers can be found.
 SUITE_LABEL = "io.github.mm-conformance"
+
+#: Everything that makes Mattermost reach out on its own, switched off: the suite talks only to
+#: 127.0.0.1 and its own containers. On by default are the security-update check and the
+#: product notices, both fetched at startup; telemetry (production builds) and Sentry follow
+#: EnableDiagnostics; the marketplace and feature-flag plugin installs are fetched on demand;
+#: emails go to an SMTP server nobody runs.
+NO_OUTGOING_TRAFFIC = {
+    "MM_SERVICESETTINGS_ENABLESECURITYFIXALERT": "false",
+    "MM_ANNOUNCEMENTSETTINGS_ADMINNOTICESENABLED": "false",
+    "MM_ANNOUNCEMENTSETTINGS_USERNOTICESENABLED": "false",
+    "MM_LOGSETTINGS_ENABLEDIAGNOSTICS": "false",
+    "MM_PLUGINSETTINGS_ENABLEMARKETPLACE": "false",
+    "MM_PLUGINSETTINGS_ENABLEREMOTEMARKETPLACE": "false",
+    "MM_PLUGINSETTINGS_AUTOMATICPREPACKAGEDPLUGINS": "false",
+    "MM_EMAILSETTINGS_SENDEMAILNOTIFICATIONS": "false",
+    "MM_EMAILSETTINGS_SENDPUSHNOTIFICATIONS": "false",
+}
 
 
 class ContainerExited(InfrastructureError):
@@ -104,7 +121,8 @@ class MattermostContainer(DockerContainer):
 
     port = 8065
 
-    def __init__(self, image: str, *, tls: bool = False, subpath: str = "", startup_timeout_s: int = 180,
+    # A first start migrates an empty database: allow for 2 slow cores.
+    def __init__(self, image: str, *, tls: bool = False, subpath: str = "", startup_timeout_s: int = 300,
                  **kwargs: Any) -> None:
         super().__init__(image, labels={SUITE_LABEL: "mattermost"}, **kwargs)
         self.tls = tls
@@ -113,6 +131,8 @@ class MattermostContainer(DockerContainer):
         # Logs to the console only: the container's log is what the suite reads on a crash.
         self.with_env("MM_LOGSETTINGS_ENABLEFILE", "false")
         self.with_env("MM_LOGSETTINGS_CONSOLELEVEL", "INFO")
+        for key, value in NO_OUTGOING_TRAFFIC.items():
+            self.with_env(key, value)
         self.subpath = subpath  # a SiteURL with a path moves the API under it
         ready = (_ReadyWhileRunning(self.port, f"{subpath}/api/v4/system/ping")
                  .for_response_predicate(lambda body: '"status":"OK"' in body.replace(" ", ""))

@@ -7,7 +7,7 @@ infrastructure problem with one line, with everything removed afterwards.
 
 import pytest
 
-from mm_conformance.containers import ContainerExited, PostgresContainer
+from mm_conformance.containers import NO_OUTGOING_TRAFFIC, ContainerExited, MattermostContainer, PostgresContainer
 from mm_conformance.deployment import MattermostDeployment, leftover_containers
 from mm_conformance.errors import InfrastructureError
 from mm_conformance.images import POSTGRES_IMAGE, image_labels, select_lines
@@ -53,3 +53,12 @@ def test_server_that_exits_at_start_is_named_fast_and_removed(postgres_image):
     assert "exited while starting" in str(error.value)
     assert "POSTGRES_PASSWORD must be set" in str(error.value)
     assert leftover_containers() == []
+
+
+def test_server_is_told_not_to_reach_out_and_leaves_toggled_settings_to_the_api():
+    server = MattermostContainer("mm-conformance/mattermost:any")
+    for key, value in NO_OUTGOING_TRAFFIC.items():
+        assert server.env[key] == value
+    assert server.env["MM_SERVICESETTINGS_ENABLESECURITYFIXALERT"] == "false"  # fetched at every start
+    # An environment override would make PUT /config answer 200 and change nothing.
+    assert "MM_SERVICESETTINGS_ENABLEUSERACCESSTOKENS" not in server.env
