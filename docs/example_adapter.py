@@ -34,12 +34,12 @@ def handle(req):  # -> (status, body, error kind or None, error message)
         kind = "tls" if isinstance(why, ssl.SSLError) else "timeout" if isinstance(why, TimeoutError) else "network"
         return None, None, kind, str(why)
     body = json.loads(r.read()) if r.headers.get_content_type() == "application/json" else None
-    kind = None if 200 <= r.status < 300 else "auth" if r.status in (401, 403) else "http"
+    ok = 200 <= r.status < 300 and r.headers.get_content_type() != "text/html"  # a web page: wrong base URL
+    kind = None if ok else "auth" if r.status in (401, 403) else "http"
     message = body.get("message") if isinstance(body, dict) else None  # Mattermost's error message
     return r.status, body, kind, kind and (message or f"HTTP {r.status}")
 
 for line in sys.stdin:
-    req = json.loads(line)
-    status, body, kind, message = handle(req)
+    status, body, kind, message = handle(req := json.loads(line))
     error = kind and {"kind": kind, "message": message}
     print(json.dumps({"id": req["id"], "ok": not kind, "status": status, "body": body, "error": error}), flush=True)

@@ -42,6 +42,15 @@ Feature: The Base URL
       | with a fragment        |
 
   @docs:using-api-access-token:6
+  Scenario: A Base URL with a path the server does not serve does not appear to work
+    The credential test MUST NOT report success for a Base URL with a path the
+    server does not serve, not even with a made-up token: Mattermost answers every
+    path outside its API with its web app page, status 200, whatever the token.
+    Given Mattermost answers a path outside its API with its web app page
+    When the credential is tested with a made-up token and the Base URL with a path the server does not serve
+    Then the request does not appear to work, because Mattermost's web app answered, not its API
+
+  @docs:using-api-access-token:6
   Scenario Outline: A Base URL pasted with extra text is refused or used correctly, never sent astray
     The credential SHOULD refuse a Base URL with surrounding whitespace or with the
     API path pasted after the site URL as a "config" error; stripping it and using

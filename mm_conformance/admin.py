@@ -127,6 +127,14 @@ class ApiClient:
         client = self._call("GET", "/config/client", params={"format": "old"})
         return ServerVersion(client.get("Version", "?"), client.get("BuildNumber", "?"), client.get("BuildHash", "?"))
 
+    def site_page(self, path: str) -> httpx.Response:
+        """``GET <site URL><path>`` with no credentials, as a browser asks for a page of the site."""
+        try:
+            return httpx.get(f"{self.base_url}{path}", timeout=30.0, follow_redirects=False)
+        except httpx.TransportError as error:
+            raise InfrastructureError(f"Mattermost at {self.base_url} stopped answering (GET {path}): "
+                                      f"{error}") from None
+
     def patch_config(self, patch: dict[str, Any]) -> dict[str, Any]:
         """``PUT /api/v4/config/patch``: change server-wide settings (System Console)."""
         return self._call("PUT", "/config/patch", json=patch)

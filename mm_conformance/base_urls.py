@@ -22,6 +22,7 @@ _SPELLINGS: dict[str, Callable[[str], str]] = {
     "with a trailing space": lambda site: f"{site} ",
     "with /api/v4 pasted": lambda site: f"{site}/api/v4",
     "with /api/v4/ pasted": lambda site: f"{site}/api/v4/",
+    "with a path the server does not serve": lambda site: f"{site}/chat",
     "without its subpath": lambda site: site.rsplit("/", 1)[0] if site.count("/") > 2 else site,
 }
 

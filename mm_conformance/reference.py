@@ -45,7 +45,10 @@ the reference must behave the same on every machine.
 **Timeouts.** 10 s to connect and 10 s per read, overridable in seconds with
 the environment variable ``MM_CONFORMANCE_REFERENCE_TIMEOUT``.
 
-**Classification.** 2xx: ok. 401/403: ``auth``. Other statuses: ``http``. An
+**Classification.** 2xx: ok, unless the answer is a web page (``text/html``):
+Mattermost serves its web app, status 200, on every path outside its API, so a
+wrong Base URL would look fine with any token; that is an ``http`` error.
+401/403: ``auth``. Other statuses: ``http``. An
 ``ssl.SSLError`` anywhere in the cause chain: ``tls``. An httpx timeout:
 ``timeout``. Any other transport error: ``network``. Messages are one line,
 without the token, and use Mattermost's ``message`` and ``id`` when the error
@@ -170,6 +173,11 @@ def classify(response: httpx.Response) -> Outcome:
     """The outcome of an HTTP response (see "Classification" in the module docstring)."""
     body = _json_body(response)
     status = response.status_code
+    if 200 <= status < 300 and _is_web_page(response):
+        # Mattermost answers every path outside its API with its web app, 200, whatever the
+        # token: success here would make a wrong Base URL and a wrong token look fine.
+        message = f"HTTP {status} answered with a web page, not Mattermost's API; check the base URL"
+        return Outcome.failure(ErrorKind.HTTP, message, status=status)
     if 200 <= status < 300:
         return Outcome.success(status, body)
     if 300 <= status < 400:
@@ -277,6 +285,10 @@ def main() -> int:
 
 
 # --- helpers ----------------------------------------------------------------------
+
+
+def _is_web_page(response: httpx.Response) -> bool:
+    return response.headers.get("content-type", "").lower().startswith("text/html")
 
 
 def _json_body(response: httpx.Response) -> object:

@@ -23,6 +23,7 @@ from .endpoints import Endpoints
 from .errors import InfrastructureError, NotApplicable
 from .implementation import Implementation, Observation
 from .protocol import ApiRequest, Credential
+from .verdicts import ServerDeviation
 
 
 class ServerSettings:
@@ -149,6 +150,14 @@ class ScenarioWorld:
         else:
             raise ValueError(f"unknown kind of unhonoured token: {kind!r}")
         return token.token
+
+    def require_web_app_outside_the_api(self, path: str = "/chat/api/v4/users/me") -> None:
+        """The premise of the wrong-path scenario: Mattermost serves its web app page off its API."""
+        answer = self.admin.site_page(path)
+        kind = answer.headers.get("content-type", "(none)")
+        if answer.status_code != 200 or not kind.lower().startswith("text/html"):
+            raise ServerDeviation(f"Mattermost answered GET {path} with {answer.status_code} {kind}, "
+                                  "not its web app page (200 text/html)")
 
     def wait_until_expired(self, token: AccessToken, *, margin_s: float = 1.0, limit_s: float = 30.0) -> None:
         """Let the wall clock pass the token's expiry time (bounded: a scenario never waits long)."""

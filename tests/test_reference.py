@@ -261,6 +261,12 @@ SESSION_EXPIRED = {
         ),
         (httpx.Response(403, json={"id": "api.context.permissions.app_error"}), ErrorKind.AUTH, "permissions"),
         (httpx.Response(404, text="<html>nope</html>"), ErrorKind.HTTP, "HTTP 404 Not Found"),
+        (  # Mattermost's web app, served on every path outside the API, whatever the token
+            httpx.Response(200, text="<!doctype html><title>Mattermost</title>",
+                           headers={"Content-Type": "text/html; charset=utf-8"}),
+            ErrorKind.HTTP,
+            "answered with a web page, not Mattermost's API",
+        ),
         (httpx.Response(500, json={"message": "boom"}), ErrorKind.HTTP, "boom"),
         (
             httpx.Response(301, headers={"Location": "http://mattermost.example.com/"}),

@@ -37,6 +37,13 @@ def _ok_on_any_response(response: httpx.Response) -> Outcome:
     return Outcome.success(response.status_code, reference._json_body(response))
 
 
+def _ok_on_web_page(response: httpx.Response) -> Outcome:
+    """Any 2xx is success: the check most clients make, fooled by Mattermost's web app page."""
+    if 200 <= response.status_code < 300:
+        return Outcome.success(response.status_code, reference._json_body(response))
+    return _real_classify(response)
+
+
 def _auth_as_http(response: httpx.Response) -> Outcome:
     outcome = _real_classify(response)
     if outcome.error_kind is ErrorKind.AUTH:
@@ -181,6 +188,9 @@ DEFECTS: dict[str, Defect] = {
     "ok-on-any-response": Defect(
         "a refused token MUST be reported as an auth error", "does_not_honour",
         "classify", _ok_on_any_response),
+    "ok-on-web-page": Defect(
+        "a web page answered instead of the API MUST NOT count as success", "path_the_server_does_not_serve",
+        "classify", _ok_on_web_page),
     "auth-as-http": Defect(
         "401/403 MUST be reported as error kind auth", "does_not_honour",
         "classify", _auth_as_http),
