@@ -14,17 +14,19 @@ Feature: The Base URL
   @docs:using-api-access-token:6
   Scenario Outline: The site URL is accepted however it ends
     The credential MUST accept the site URL with no, one or two trailing
-    slashes, and with an upper-case scheme (RFC 3986: the scheme is case-insensitive).
+    slashes, and with an upper-case scheme or host name (RFC 3986: both are
+    case-insensitive).
     When the credential requests "users/me" with that token and the Base URL <form>
     Then the request succeeds with status 200
     And the answer names "kim", not the admin who created the token
 
     Examples:
-      | form                      |
-      | as the browser shows it   |
-      | with a trailing slash     |
-      | with two trailing slashes |
-      | with an upper-case scheme |
+      | form                         |
+      | as the browser shows it      |
+      | with a trailing slash        |
+      | with two trailing slashes    |
+      | with an upper-case scheme    |
+      | with an upper-case host name |
 
   @docs:using-api-access-token:6
   Scenario Outline: A Base URL that cannot be used is refused as a configuration error

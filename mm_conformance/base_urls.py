@@ -7,12 +7,23 @@ turns the words into the URL for a given site, so steps never build URLs.
 from __future__ import annotations
 
 from collections.abc import Callable
+from urllib.parse import urlsplit, urlunsplit
+
+
+def _upper_case_host(site: str) -> str:
+    parts = urlsplit(site)
+    host = parts.hostname or ""
+    # An address has no case: for the suite's own servers, the name that resolves to it stands in.
+    name = "LOCALHOST" if host == "127.0.0.1" else host.upper()
+    return urlunsplit(parts._replace(netloc=name + (f":{parts.port}" if parts.port else "")))
+
 
 _SPELLINGS: dict[str, Callable[[str], str]] = {
     "as the browser shows it": lambda site: site,
     "with a trailing slash": lambda site: f"{site}/",
     "with two trailing slashes": lambda site: f"{site}//",
     "with an upper-case scheme": lambda site: site.replace("http://", "HTTP://", 1).replace("https://", "HTTPS://", 1),
+    "with an upper-case host name": _upper_case_host,
     "without a scheme": lambda site: site.split("://", 1)[1],
     "left empty": lambda site: "",
     "with an ftp scheme": lambda site: "ftp://" + site.split("://", 1)[1],

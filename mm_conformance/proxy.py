@@ -22,7 +22,7 @@ line in the same step that sends the response's last byte, so a client that
 has its answer finds the line already there.
 
 **Forwarding** follows Mattermost's documented nginx configuration ("Set up an
-NGINX proxy"): ``Host``, ``X-Real-IP``, ``X-Forwarded-For``, ``X-Forwarded-Proto``,
+NGINX proxy"): ``Host`` as the client sent it (port included), ``X-Real-IP``, ``X-Forwarded-For``, ``X-Forwarded-Proto``,
 HTTP/1.1 with keep-alive to the upstream, and the WebSocket upgrade headers on
 ``/api/v4/websocket``. The upstream name must resolve when the proxy starts (nginx
 resolves it once), so start Mattermost first, on the same network.
@@ -284,7 +284,7 @@ _PROXY_LOCATIONS = """\
             proxy_set_header Upgrade $http_upgrade;
             proxy_set_header Connection "upgrade";
             client_max_body_size 50M;
-            proxy_set_header Host $host;
+            proxy_set_header Host $http_host;
             proxy_set_header X-Real-IP $remote_addr;
             proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
             proxy_set_header X-Forwarded-Proto $scheme;
@@ -304,7 +304,7 @@ _PROXY_LOCATIONS = """\
         location / {
             client_max_body_size 100M;
             proxy_set_header Connection "";
-            proxy_set_header Host $host;
+            proxy_set_header Host $http_host;
             proxy_set_header X-Real-IP $remote_addr;
             proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
             proxy_set_header X-Forwarded-Proto $scheme;

@@ -22,6 +22,12 @@ def test_the_reference_refuses_an_unusable_base_url_before_sending_anything(form
         site_url(base_urls.spell(SITE, form))
 
 
+def test_upper_case_host_name():
+    assert base_urls.spell(SITE, "with an upper-case host name") == "http://LOCALHOST:8065"
+    assert base_urls.spell("https://chat.example.com/mm", "with an upper-case host name") == "https://CHAT.EXAMPLE.COM/mm"
+    assert site_url(base_urls.spell(SITE, "with an upper-case host name")).lower() == "http://localhost:8065"
+
+
 def test_subpath_spellings():
     site = f"{SITE}/mattermost"
     assert base_urls.spell(site, "with a trailing slash") == f"{site}/"
