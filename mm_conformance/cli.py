@@ -213,6 +213,7 @@ def _images(args: argparse.Namespace, console: Console) -> int:
     for line in lines:
         try:
             builder.ensure_mattermost(line)
+            builder.ensure_premigrated(line)
         except InfrastructureError as error:
             failures.append(f"Mattermost {line.name}: {error}")
     for failure in failures:

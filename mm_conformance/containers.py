@@ -17,12 +17,14 @@ on every save, so ``PUT /api/v4/config`` would answer 200 and change nothing.
 
 from __future__ import annotations
 
+import contextlib
 import secrets
 import ssl
 import urllib.request
 from typing import Any
 
 from testcontainers.core.container import DockerContainer
+from testcontainers.core.network import Network
 from testcontainers.core.wait_strategies import HttpWaitStrategy, LogMessageWaitStrategy
 
 from .errors import InfrastructureError
@@ -110,6 +112,19 @@ class PostgresContainer(DockerContainer):
             LogMessageWaitStrategy("database system is ready to accept connections").with_startup_timeout(60)
         )
 
+    def snapshot(self, image: str, labels: dict[str, str]) -> None:
+        """Shut the database down cleanly and keep its data as ``image`` (the container stays, stopped).
+
+        A container started from that image has the same databases; it takes the new
+        container's password (the suite's PostgreSQL image re-sets it on every start).
+        """
+        container = self.get_wrapped_container()
+        container.stop(timeout=60)  # SIGTERM: PostgreSQL's smart shutdown, nothing left to recover
+        repository, tag = image.rsplit(":", 1)
+        # Docker merges the container's environment into the image's; blanking the password
+        # keeps it out of the image (a container must bring its own).
+        container.commit(repository=repository, tag=tag, conf={"Env": ["POSTGRES_PASSWORD="], "Labels": labels})
+
     def dsn_on_network(self) -> str:
         """The data source Mattermost uses to reach this database on their shared network."""
         return (f"postgres://{self.user}:{self.password}@{self.alias}:{self.port}/{self.database}"
@@ -178,3 +193,25 @@ class MattermostContainer(DockerContainer):
                 return answer.status == 200
         except OSError:
             return False
+
+
+def migrate_and_snapshot(server_image: str, postgres_image: str, snapshot_image: str, labels: dict[str, str]) -> None:
+    """Let ``server_image`` migrate an empty database, then keep that database as ``snapshot_image``.
+
+    The server is ready (``/system/ping`` OK) only after every migration ran, so the
+    snapshot is taken then, with the server stopped first and no user created.
+    """
+    network = Network(docker_network_kw={"labels": {SUITE_LABEL: "network"}}).create()
+    database = PostgresContainer(postgres_image).with_network(network)
+    server = MattermostContainer(server_image).with_network(network)
+    try:
+        database.start()
+        server.with_database(database.dsn_on_network()).start()
+        server.stop()
+        database.snapshot(snapshot_image, labels)
+    finally:
+        for container in (server, database):
+            with contextlib.suppress(Exception):
+                container.stop()
+        with contextlib.suppress(Exception):
+            network.remove()

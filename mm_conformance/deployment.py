@@ -20,7 +20,7 @@ from .admin import ApiClient, MattermostApiError, ServerVersion
 from .certificates import CertificateCase, CertificateCases
 from .containers import SUITE_LABEL, MattermostContainer, PostgresContainer
 from .errors import InfrastructureError
-from .images import POSTGRES_IMAGE, ReleaseLine, docker_available
+from .images import MODULE_VERSION_LABEL, POSTGRES_IMAGE, ReleaseLine, docker_available, image_labels
 from .proxy import TLSProxyContainer
 from .redirects import RedirectEndpoints
 
@@ -98,6 +98,21 @@ def require_image(image: str, why_missing: str = "") -> None:
         raise InfrastructureError(f"the Docker engine is not reachable: {error}") from None
 
 
+def premigrated_database(line: ReleaseLine, image: str, postgres_image: str) -> str:
+    """The line's pre-migrated database image when it fits this server, else ``postgres_image``.
+
+    It fits when the server is the suite's own build of the line at the pinned version
+    the snapshot was migrated by, and no other PostgreSQL image was asked for.
+    """
+    if image != line.image or postgres_image != POSTGRES_IMAGE:
+        return postgres_image
+    snapshot, server = image_labels(line.premigrated_image), image_labels(image)
+    if snapshot is None or server is None:
+        return postgres_image
+    version = snapshot.get(MODULE_VERSION_LABEL)
+    return line.premigrated_image if version and version == server.get(MODULE_VERSION_LABEL) else postgres_image
+
+
 class MattermostDeployment:
     """Starts PostgreSQL and Mattermost for one release line; a context manager.
 
@@ -105,10 +120,12 @@ class MattermostDeployment:
     ...     deployment.admin.create_user("alice")
     """
 
-    def __init__(self, line: ReleaseLine, *, image: str, postgres_image: str = POSTGRES_IMAGE) -> None:
+    def __init__(self, line: ReleaseLine, *, image: str, postgres_image: str = POSTGRES_IMAGE,
+                 premigrated: bool = True) -> None:
         self.line = line
         self.image = image
         self.postgres_image = postgres_image
+        self.premigrated = premigrated  # start from the line's migrated snapshot where one fits
         self._network: Network | None = None
         self._database: PostgresContainer | None = None
         self._containers: list = []
@@ -117,6 +134,8 @@ class MattermostDeployment:
 
     def start(self) -> Deployment:
         docker_available()
+        if self.premigrated:
+            self.postgres_image = premigrated_database(self.line, self.image, self.postgres_image)
         why = self.line.blocked_note.read_text().strip() if self.line.blocked_note.exists() else ""
         require_image(self.image, why)
         require_image(self.postgres_image)

@@ -1,16 +1,20 @@
 """The world's machinery against a real Docker engine: no container may be left behind.
 
 These tests never stand anything in for Mattermost: they check the PostgreSQL
-image, and that a server that is missing or dies at start is reported as an
-infrastructure problem with one line, with everything removed afterwards.
+image and its snapshots, that a server that is missing or dies at start is reported
+as an infrastructure problem with one line, with everything removed afterwards, and
+which database image a deployment picks (from image labels only: nothing is started).
 """
 
+import subprocess
+
+import docker
 import pytest
 
 from mm_conformance.containers import NO_OUTGOING_TRAFFIC, ContainerExited, MattermostContainer, PostgresContainer
-from mm_conformance.deployment import MattermostDeployment, leftover_containers
+from mm_conformance.deployment import MattermostDeployment, leftover_containers, premigrated_database
 from mm_conformance.errors import InfrastructureError
-from mm_conformance.images import POSTGRES_IMAGE, image_labels, select_lines
+from mm_conformance.images import BASE_IMAGE, POSTGRES_IMAGE, ReleaseLine, image_labels, select_lines
 
 pytestmark = pytest.mark.usefixtures("docker_engine")
 
@@ -62,3 +66,56 @@ def test_server_is_told_not_to_reach_out_and_leaves_toggled_settings_to_the_api(
     assert server.env["MM_SERVICESETTINGS_ENABLESECURITYFIXALERT"] == "false"  # fetched at every start
     # An environment override would make PUT /config answer 200 and change nothing.
     assert "MM_SERVICESETTINGS_ENABLEUSERACCESSTOKENS" not in server.env
+
+
+def test_a_database_snapshot_keeps_its_data_takes_a_new_password_and_not_the_old_one(postgres_image):
+    """The mechanism of the pre-migrated databases (issue 10), on PostgreSQL alone."""
+    snapshot = "mm-conformance/postgres:15-test-snapshot"
+    sql = "sh -c \"PGPASSWORD='{password}' psql -h 127.0.0.1 -U {user} -d {database} -tAc '{query}'\""
+    try:
+        original = PostgresContainer(postgres_image)
+        with original:
+            code, output = original.exec(sql.format(password=original.password, user=original.user,
+                                                    database=original.database,
+                                                    query="create table migrated (version text)"))
+            assert code == 0, output
+            original.snapshot(snapshot, {"io.github.mm-conformance.module-version": "v0.0.0-test"})
+        assert image_labels(snapshot)["io.github.mm-conformance.module-version"] == "v0.0.0-test"
+        environment = docker.from_env().images.get(snapshot).attrs["Config"]["Env"]
+        assert not any(original.password in variable for variable in environment)
+
+        with PostgresContainer(snapshot) as restored:
+            assert restored.password != original.password
+            code, output = restored.exec(sql.format(password=restored.password, user=restored.user,
+                                                    database=restored.database,
+                                                    query="select count(*) from migrated"))
+            assert code == 0, output
+            assert output.decode().strip() == "0"
+    finally:
+        docker.from_env().images.remove(snapshot, force=True)
+    assert leftover_containers() == []
+
+
+def _labelled_image(tag: str, module_version: str) -> None:
+    dockerfile = f"FROM {BASE_IMAGE}\nLABEL io.github.mm-conformance.module-version={module_version}\n"
+    subprocess.run(["docker", "build", "-q", "-t", tag, "-"], input=dockerfile, text=True, check=True,
+                   capture_output=True)
+
+
+def test_a_deployment_starts_from_the_snapshot_its_server_version_migrated():
+    if image_labels(BASE_IMAGE) is None:
+        pytest.skip(f"infrastructure: {BASE_IMAGE} is not built (mm-conformance images build)")
+    line = ReleaseLine("test-line", "release-test", "", "v8.0.0-20260101000000-aaaaaaaaaaaa")
+    try:
+        _labelled_image(line.image, line.module_version)
+        assert premigrated_database(line, line.image, POSTGRES_IMAGE) == POSTGRES_IMAGE  # no snapshot yet
+        _labelled_image(line.premigrated_image, line.module_version)
+        assert premigrated_database(line, line.image, POSTGRES_IMAGE) == line.premigrated_image
+        # Not for another server image, nor when another PostgreSQL was asked for.
+        assert premigrated_database(line, "mattermost/mattermost-team-edition:11.7", POSTGRES_IMAGE) == POSTGRES_IMAGE
+        assert premigrated_database(line, line.image, "postgres:15") == "postgres:15"
+        _labelled_image(line.premigrated_image, "v8.0.0-20250101000000-bbbbbbbbbbbb")  # migrated by another build
+        assert premigrated_database(line, line.image, POSTGRES_IMAGE) == POSTGRES_IMAGE
+    finally:
+        for image in (line.image, line.premigrated_image):
+            subprocess.run(["docker", "image", "rm", "-f", image], capture_output=True)

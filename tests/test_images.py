@@ -9,6 +9,7 @@ from mm_conformance.images import (
     _writable_copy,
     build_identity_ldflags,
     commit_of,
+    context_digest,
     pin_module_version,
     release_lines,
     reported_version,
@@ -98,3 +99,15 @@ def test_module_cache_copy_is_writable(tmp_path):
     for path in (copy, copy / "go.mod", copy / "pkg"):
         assert path.stat().st_mode & 0o200, f"{path} is not writable by its owner"
     assert (copy / "go.mod").read_text() == "module x\n"
+
+
+def test_context_digest_follows_names_and_contents(tmp_path):
+    (tmp_path / "Dockerfile").write_text("FROM base\n")
+    (tmp_path / "entrypoint.sh").write_text("exec postgres\n")
+    before = context_digest(tmp_path)
+    assert context_digest(tmp_path) == before
+    (tmp_path / "entrypoint.sh").write_text("exec postgres -D data\n")
+    changed = context_digest(tmp_path)
+    assert changed != before
+    (tmp_path / "entrypoint.sh").rename(tmp_path / "start.sh")
+    assert context_digest(tmp_path) not in (before, changed)

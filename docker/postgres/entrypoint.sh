@@ -20,5 +20,10 @@ if [ ! -s "$PGDATA/PG_VERSION" ]; then
 CREATE DATABASE "$db" OWNER "$user";
 SQL
     fi
+else
+    # A cluster baked into an image (a pre-migrated snapshot) takes this container's password.
+    su postgres -s /bin/sh -c "postgres --single -D '$PGDATA' postgres" >/dev/null <<SQL
+ALTER ROLE "$user" PASSWORD '$password';
+SQL
 fi
 exec su postgres -s /bin/sh -c "exec postgres -D '$PGDATA'"
