@@ -12,7 +12,8 @@ adapter's *plumbing* through :class:`~mm_conformance.implementation.Implementati
   (``tls``); with "Ignore SSL Issues", or with the CA handed over as ``caFile``, the
   request reaches the server, which answers every path with Mattermost's 401
   "session expired" JSON, and the test checks the path and the ``Authorization:
-  Bearer`` header it received. It says nothing about Mattermost's behaviour.
+  Bearer`` header it received. It says nothing about Mattermost's behaviour;
+* a plain web page (200 ``text/html``) where the API should be: what each reports.
 
 The n8n tests are skipped (as ``infrastructure: …``) until
 ``mm_conformance/adapters/n8n/install.sh`` has installed n8n.
@@ -254,3 +255,35 @@ def test_unreadable_ca_file_is_answered(adapter: Implementation, endpoint: Https
     outcome = adapter.check(Credential(TOKEN, endpoint.url), ca_file=str(tmp_path / "missing.pem")).outcome
     assert outcome.error_kind is ErrorKind.CONFIG, outcome
     assert endpoint.seen == []
+
+
+# --- (d) a web page where the API should be -----------------------------------------------------
+
+
+class _WebPage(http.server.BaseHTTPRequestHandler):
+    def do_GET(self) -> None:
+        page = b"<!DOCTYPE html><title>Mattermost</title>"
+        self.send_response(200)
+        self.send_header("Content-Type", "text/html; charset=utf-8")
+        self.send_header("Content-Length", str(len(page)))
+        self.end_headers()
+        self.wfile.write(page)
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+
+#: Whether each reports a 200 web page as success. Observed and pinned (the README's findings
+#: say so): neither looks at what answered, so a wrong Base URL passes with any token.
+WEB_PAGE_IS_OK = {"n8n": True, "mattermostdriver": True}
+
+
+def test_a_web_page_where_the_api_should_be(adapter: Implementation) -> None:
+    with http.server.ThreadingHTTPServer(("127.0.0.1", 0), _WebPage) as site:
+        threading.Thread(target=site.serve_forever, daemon=True).start()
+        try:
+            outcome = adapter.check(Credential(TOKEN, f"http://127.0.0.1:{site.server_address[1]}/chat")).outcome
+        finally:
+            site.shutdown()
+    assert outcome.status == 200, outcome
+    assert outcome.ok is WEB_PAGE_IS_OK[adapter.name], outcome
