@@ -40,7 +40,7 @@ def _parser() -> argparse.ArgumentParser:
                      help="reference (default), n8n, mattermostdriver, or a command speaking protocol v1; "
                           "repeat it to check several side by side on the same servers")
     run.add_argument("--impl-name", metavar="NAME", help="its name in reports")
-    run.add_argument("--mattermost", default="esr", metavar="LINES", help="release lines: 11.7,11.10 | esr | latest | all")
+    run.add_argument("--mattermost", default="esr", metavar="LINES", help="release lines: 11.7,11.10 | esr | latest | previous-esr | all")
     run.add_argument("--mattermost-image", metavar="IMAGE", help="use this Mattermost image (one line only)")
     run.add_argument("--postgres-image", metavar="IMAGE", help="use this PostgreSQL image")
     run.add_argument("--mattermost-url", metavar="URL",

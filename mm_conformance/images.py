@@ -96,7 +96,7 @@ def release_lines(path: Path = RELEASES_FILE) -> dict[str, ReleaseLine]:
 
 
 def select_lines(spec: str, path: Path = RELEASES_FILE) -> list[ReleaseLine]:
-    """Parse ``--mattermost``: ``11.7,11.10``, a role (``esr``, ``latest``) or ``all``."""
+    """Parse ``--mattermost``: ``11.7,11.10``, a role (``esr``, ``latest``, ``previous-esr``) or ``all``."""
     known = release_lines(path)
     chosen: list[ReleaseLine] = []
     for word in (w.strip() for w in spec.split(",")):
@@ -108,7 +108,7 @@ def select_lines(spec: str, path: Path = RELEASES_FILE) -> list[ReleaseLine]:
             matches = [line for line in known.values() if line.role == word]
         if not matches:
             raise UsageError(
-                f"unknown Mattermost release line {word!r}; known: {', '.join(known)} (or esr, latest, all)"
+                f"unknown Mattermost release line {word!r}; known: {', '.join(known)} (or esr, latest, previous-esr, all)"
             )
         chosen += [m for m in matches if m not in chosen]
     return chosen

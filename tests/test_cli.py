@@ -18,7 +18,7 @@ def test_unknown_release_line_is_a_one_line_usage_error():
     result = run_cli("run", "--mattermost", "12.0")
     assert result.returncode == 2
     assert result.stderr.strip() == (
-        "mm-conformance: error: unknown Mattermost release line '12.0'; known: 11.7, 11.10 (or esr, latest, all)")
+        "mm-conformance: error: unknown Mattermost release line '12.0'; known: 10.11, 11.7, 11.10 (or esr, latest, previous-esr, all)")
     assert "Traceback" not in result.stdout + result.stderr
 
 

@@ -28,7 +28,8 @@ def test_release_lines_name_their_branch():
     ("11.7,11.10", ["11.7", "11.10"]),
     ("esr", ["11.7"]),
     ("latest", ["11.10"]),
-    ("all", ["11.7", "11.10"]),
+    ("previous-esr", ["10.11"]),
+    ("all", ["10.11", "11.7", "11.10"]),
     ("esr,11.7", ["11.7"]),
 ])
 def test_select_lines(spec, expected):
@@ -38,7 +39,7 @@ def test_select_lines(spec, expected):
 def test_unknown_line_is_a_one_line_usage_error():
     with pytest.raises(UsageError) as error:
         select_lines("11.7,12.0")
-    assert str(error.value) == "unknown Mattermost release line '12.0'; known: 11.7, 11.10 (or esr, latest, all)"
+    assert str(error.value) == "unknown Mattermost release line '12.0'; known: 10.11, 11.7, 11.10 (or esr, latest, previous-esr, all)"
 
 
 def test_pinning_keeps_comments_and_touches_one_line(tmp_path):
