@@ -63,6 +63,8 @@ def _parser() -> argparse.ArgumentParser:
     matrix = commands.add_parser("report", help="the conformance matrix (HTML + Markdown) of one or more runs")
     matrix.add_argument("runs", type=Path, nargs="+", help="report directories written by run --report")
     matrix.add_argument("--out", type=Path, required=True, metavar="DIR", help="where to write index.html, matrix.md")
+    matrix.add_argument("--errata", type=Path, metavar="FILE",
+                        help="also write the documentation errata the runs showed (docs/errata.md)")
 
     commands.add_parser("trace", help="check or regenerate the documentation trace (docs/trace.yaml)", add_help=False)
 
@@ -89,6 +91,9 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "report":
             html, markdown = matrix.write(args.runs, args.out)
             print(f"wrote {html} and {markdown}")
+            if args.errata:
+                args.errata.write_text(matrix.errata_document(args.runs))
+                print(f"wrote {args.errata}")
             return 0
         return _run(args)
     except (UsageError, InfrastructureError) as error:

@@ -124,3 +124,32 @@ def write(run_dirs: list[Path], out: Path) -> tuple[Path, Path]:
     html.write_text(render_html(matrix))
     markdown.write_text(render_markdown(matrix))
     return html, markdown
+
+
+def errata_document(run_dirs: list[Path]) -> str:
+    """``docs/errata.md``: where the documentation and the real system disagree, from runs' results.
+
+    Only an erratum that a scenario *passed* with counts (the run observed the
+    discrepancy); each is listed once, with the scenario and where it was shown.
+    """
+    shown: dict[str, dict[str, list[str]]] = defaultdict(lambda: defaultdict(list))
+    for directory in run_dirs:
+        meta, results = runs.read(directory)
+        default = str(meta.get("implementation", directory.name))
+        for result in results:
+            if result.verdict != "pass":
+                continue
+            for erratum in result.errata:
+                where = Column(result.implementation or default, result.line).title
+                shown[erratum][result.title or result.scenario].append(where)
+    lines = ["# Documentation errata", "",
+             "Where n8n's Mattermost credentials page (docs/n8n-mattermost-credentials.md) and a real",
+             "Mattermost disagree. Generated from run results by",
+             "`mm-conformance report RUN_DIR... --out DIR --errata docs/errata.md`; do not edit by hand.", ""]
+    if not shown:
+        return "\n".join(lines + ["No erratum has been shown by a run yet.", ""])
+    for erratum, scenarios in shown.items():
+        lines.append(f"- **{erratum}**")
+        lines += [f"  - shown by \"{scenario}\" ({', '.join(sorted(set(places)))})"
+                  for scenario, places in scenarios.items()]
+    return "\n".join(lines) + "\n"

@@ -6,6 +6,9 @@ import sys
 
 import pytest
 
+from mm_conformance import runs
+from mm_conformance.results import ScenarioResult
+
 CLI = [sys.executable, "-m", "mm_conformance"]
 
 
@@ -87,3 +90,16 @@ def test_implementations_are_named_by_their_program(impl, name):
     from mm_conformance.adapters import implementation_name
 
     assert implementation_name(impl) == name
+
+
+def test_report_writes_the_errata_document(tmp_path):
+    run = tmp_path / "run"
+    run.mkdir()
+    shown = ScenarioResult("steps/test_scenarios.py::test_token_id[mm11.7]", "test_token_id[mm11.7]", "pass",
+                           "using-api-access-token:5", line="11.7", errata=["step 5: the Token ID does not authenticate"])
+    runs.write([shown], run, {"implementation": "reference"})
+    errata = tmp_path / "errata.md"
+    result = run_cli("report", str(run), "--out", str(tmp_path / "matrix"), "--errata", str(errata))
+    assert result.returncode == 0, result.stderr
+    assert "- **step 5: the Token ID does not authenticate**" in errata.read_text()
+    assert "(reference · 11.7)" in errata.read_text()

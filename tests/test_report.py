@@ -39,3 +39,26 @@ def test_matrix_has_a_column_per_implementation_and_line_and_lists_findings(tmp_
 def test_no_findings_when_only_the_reference_deviates(tmp_path):
     run = write_run(tmp_path / "ref", "reference", [result("test_a", "fail", "using-api-access-token:4")])
     assert "No implementation other than the reference deviates." in report.render_markdown(report.build([run]))
+
+
+TOKEN_ID_ERRATUM = "step 5: the Token ID does not authenticate, the access token shown once at creation does"
+
+
+def test_errata_document_lists_each_shown_erratum_once_with_where_it_was_shown(tmp_path):
+    shown = dict(docs="using-api-access-token:5", title="The Token ID pasted as the Access Token does not authenticate",
+                 errata=[TOKEN_ID_ERRATUM])
+    reference = write_run(tmp_path / "ref", "reference", [result("test_token_id", "pass", **shown)])
+    n8n = write_run(tmp_path / "n8n", "n8n", [result("test_token_id", "pass", **shown),
+                                              result("test_token_id", "pass", line="11.10", **shown)])
+    failed = write_run(tmp_path / "bad", "defective", [result("test_token_id", "fail", **shown)])
+    document = report.errata_document([reference, n8n, failed])
+    assert document.count(TOKEN_ID_ERRATUM) == 1
+    assert ('shown by "The Token ID pasted as the Access Token does not authenticate" '
+            "(n8n · 11.10, n8n · 11.7, reference · 11.7)") in document
+    assert "defective" not in document  # a failed scenario shows nothing
+
+
+def test_errata_document_says_when_no_run_showed_one(tmp_path):
+    run = write_run(tmp_path / "ref", "reference", [result("test_a", "skip", "using-api-access-token:5",
+                                                           errata=[TOKEN_ID_ERRATUM])])
+    assert "No erratum has been shown by a run yet." in report.errata_document([run])
