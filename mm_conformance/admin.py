@@ -82,10 +82,10 @@ class ApiClient:
         self.base_url = base_url.rstrip("/")
         self.user = user
         self._session_token = session_token
-        self._http = httpx.Client(
-            base_url=f"{self.base_url}/api/v4", timeout=timeout_s,
-            headers={"Authorization": f"Bearer {session_token}", "X-Requested-With": "XMLHttpRequest"},
-        )
+        #: True when this client is a personal access token (external-server mode), not a login session.
+        self.signed_in_with_token = False
+        self._http = _client(f"{self.base_url}/api/v4", timeout_s,
+                             {"Authorization": f"Bearer {session_token}", "X-Requested-With": "XMLHttpRequest"})
 
     # -- getting an admin -----------------------------------------------------------
 
@@ -93,16 +93,18 @@ class ApiClient:
     def bootstrap(cls, base_url: str, username: str = "sysadmin") -> "ApiClient":
         """Create the server's first user (Mattermost makes it a system admin) and log in."""
         password = _password()
-        with httpx.Client(base_url=f"{base_url.rstrip('/')}/api/v4", timeout=30.0) as anonymous:
-            created = _checked(anonymous.post("/users", json={
+        with _client(f"{base_url.rstrip('/')}/api/v4") as anonymous:
+            created = _checked(_send(anonymous, "POST", "/users", json={
                 "username": username, "email": f"{username}@mm-conformance.test", "password": password}))
         return cls.login(base_url, created["username"], password)
 
     @classmethod
     def login(cls, base_url: str, username: str, password: str) -> "ApiClient":
-        with httpx.Client(base_url=f"{base_url.rstrip('/')}/api/v4", timeout=30.0) as anonymous:
-            answer = anonymous.post("/users/login", json={"login_id": username, "password": password})
+        with _client(f"{base_url.rstrip('/')}/api/v4") as anonymous:
+            answer = _send(anonymous, "POST", "/users/login", json={"login_id": username, "password": password})
             me = _checked(answer)
+        if "Token" not in answer.headers:
+            raise InfrastructureError(f"Mattermost at {base_url} logged {username} in without a Token header")
         user = User(me["id"], me["username"], password, me.get("roles", ""))
         return cls(base_url, answer.headers["Token"], user)
 
@@ -110,13 +112,16 @@ class ApiClient:
     def with_token(cls, base_url: str, token: str) -> "ApiClient":
         """An admin reached through an existing token (external-server mode)."""
         client = cls(base_url, token, User("", "", "", ""))
+        client.signed_in_with_token = True
         me = client._call("GET", "/users/me")
         client.user = User(me["id"], me["username"], "", me.get("roles", ""))
         return client
 
     def another_session(self) -> "ApiClient":
         """The same user on a client of its own (closing one leaves the other open)."""
-        return ApiClient(self.base_url, self._session_token, self.user)
+        other = ApiClient(self.base_url, self._session_token, self.user)
+        other.signed_in_with_token = self.signed_in_with_token
+        return other
 
     def close(self) -> None:
         self._http.close()
@@ -129,11 +134,8 @@ class ApiClient:
 
     def site_page(self, path: str) -> httpx.Response:
         """``GET <site URL><path>`` with no credentials, as a browser asks for a page of the site."""
-        try:
-            return httpx.get(f"{self.base_url}{path}", timeout=30.0, follow_redirects=False)
-        except httpx.TransportError as error:
-            raise InfrastructureError(f"Mattermost at {self.base_url} stopped answering (GET {path}): "
-                                      f"{error}") from None
+        with _client(self.base_url) as anonymous:
+            return _send(anonymous, "GET", path)
 
     def patch_config(self, patch: dict[str, Any]) -> dict[str, Any]:
         """``PUT /api/v4/config/patch``: change server-wide settings (System Console)."""
@@ -211,12 +213,21 @@ class ApiClient:
     # -- plumbing -------------------------------------------------------------------
 
     def _call(self, method: str, path: str, **kwargs: Any) -> Any:
-        try:
-            answer = self._http.request(method, path, **kwargs)
-        except httpx.TransportError as error:  # the server is gone: no scenario can go on
-            raise InfrastructureError(f"Mattermost at {self.base_url} stopped answering ({method} {path}): "
-                                      f"{error}") from None
-        return _checked(answer)
+        return _checked(_send(self._http, method, path, **kwargs))
+
+
+def _client(base_url: str, timeout_s: float = 30.0, headers: dict[str, str] | None = None) -> httpx.Client:
+    # trust_env=False: a proxy from the environment must never see the admin's password or
+    # session, nor stand between the suite and its own servers on 127.0.0.1.
+    return httpx.Client(base_url=base_url, timeout=timeout_s, headers=headers, trust_env=False)
+
+
+def _send(client: httpx.Client, method: str, path: str, **kwargs: Any) -> httpx.Response:
+    try:
+        return client.request(method, path, **kwargs)
+    except httpx.TransportError as error:  # the server is gone: no scenario can go on
+        raise InfrastructureError(f"Mattermost at {client.base_url} stopped answering ({method} {path}): "
+                                  f"{error}") from None
 
 
 def _checked(answer: httpx.Response) -> Any:

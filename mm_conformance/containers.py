@@ -20,6 +20,7 @@ from __future__ import annotations
 import contextlib
 import secrets
 import ssl
+import urllib.error
 import urllib.request
 from typing import Any
 
@@ -71,10 +72,26 @@ class _ReadyWhileRunning(HttpWaitStrategy):
 
     def _try_http_request(self, url: str, headers: dict[str, str], ssl_context: Any) -> bool:
         self._raise_if_exited()
-        return super()._try_http_request(url, headers, ssl_context)
+        # testcontainers' own probe would go through a proxy named in the environment.
+        request = urllib.request.Request(url, headers=headers, method=self._method)
+        try:
+            with open_direct(request, timeout=1, context=ssl_context) as response:
+                return self._check_response(response, url)
+        except urllib.error.HTTPError as error:
+            return self._handle_http_error(error)
+        except OSError:  # refused, reset, not answering yet
+            return False
 
     def _raise_if_exited(self) -> None:
         raise_if_exited(self._container, "container")
+
+
+def open_direct(request: urllib.request.Request | str, *, timeout: float, context: ssl.SSLContext | None = None) -> Any:
+    """``urlopen`` that ignores the environment's proxies: the suite's servers are on 127.0.0.1."""
+    handlers: list[urllib.request.BaseHandler] = [urllib.request.ProxyHandler({})]
+    if context is not None:
+        handlers.append(urllib.request.HTTPSHandler(context=context))
+    return urllib.request.build_opener(*handlers).open(request, timeout=timeout)
 
 
 def raise_if_exited(container: Any, role: str) -> None:
@@ -141,7 +158,9 @@ class MattermostContainer(DockerContainer):
                  **kwargs: Any) -> None:
         super().__init__(image, labels={SUITE_LABEL: "mattermost"}, **kwargs)
         self.tls = tls
-        self.with_exposed_ports(self.port)
+        # Published on loopback only: until the suite makes the first user, whoever makes it
+        # becomes the server's system admin.
+        self.ports[f"{self.port}/tcp"] = ("127.0.0.1", None)  # type: ignore[assignment]
         self.with_env("MM_SQLSETTINGS_DRIVERNAME", "postgres")
         # Logs to the console only: the container's log is what the suite reads on a crash.
         self.with_env("MM_LOGSETTINGS_ENABLEFILE", "false")
@@ -188,8 +207,8 @@ class MattermostContainer(DockerContainer):
         """True while the server still answers its health check (used to tell a crash from a verdict)."""
         context = ssl._create_unverified_context() if self.tls else None  # the suite's own probe
         try:
-            with urllib.request.urlopen(f"{self.base_url()}{self.subpath}/api/v4/system/ping", timeout=5,
-                                        context=context) as answer:
+            with open_direct(f"{self.base_url()}{self.subpath}/api/v4/system/ping", timeout=5,
+                             context=context) as answer:
                 return answer.status == 200
         except OSError:
             return False

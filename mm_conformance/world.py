@@ -46,6 +46,10 @@ class ServerSettings:
         if not self._allow_changes:
             raise NotApplicable(f"the scenario would change server-wide settings ({patch}); "
                                 "allow it with --allow-config-changes")
+        if self._admin.signed_in_with_token and patch.get("ServiceSettings", {}).get("EnableUserAccessTokens") is False:
+            # Mattermost would refuse the admin's own token from then on: nothing could switch them back.
+            raise NotApplicable("switching personal access tokens off would lock out the suite's admin, "
+                                "who signs in with a personal access token on this server")
         self._originals.append(original)
         self._admin.patch_config(patch)
 
@@ -97,6 +101,8 @@ class ScenarioWorld:
     upgrade: tuple[Any, Any] | None = None
     _sessions: dict[str, ApiClient] = field(default_factory=dict)
     _console: SystemConsole | None = None
+    #: Every token the scenario made, also those a later one replaced in ``tokens``: all are revoked.
+    _made_tokens: list[AccessToken] = field(default_factory=list)
     _suffix: str = field(default_factory=lambda: secrets.token_hex(3))
 
     @property
@@ -124,6 +130,7 @@ class ScenarioWorld:
         """Keep ``token`` under ``key``; it becomes :attr:`latest_token` even if ``key`` was used before."""
         self.tokens.pop(key, None)  # a dict keeps a reused key in its old place
         self.tokens[key] = token
+        self._made_tokens.append(token)
         return token
 
     def allow_personal_access_tokens(self, name: str) -> User:
@@ -177,7 +184,8 @@ class ScenarioWorld:
 
     def create_own_token(self, name: str, description: str = "n8n integration") -> AccessToken | None:
         """The user ``name`` creates a token in Profile > Security; a refusal is kept in ``refusal``."""
-        token = self._attempt(lambda: self.session_of(name).create_token(self.user(name), description))
+        session = self.session_of(name)  # a failed login is not a refused token
+        token = self._attempt(lambda: session.create_token(self.user(name), description))
         return self.remember(name, token) if token is not None else None
 
     def admin_creates_token(self, name: str) -> AccessToken | None:
@@ -207,26 +215,38 @@ class ScenarioWorld:
         self.errata.append((docs_ref, text))
 
     def close(self) -> None:
-        """Put server-wide settings back, log out every session the scenario opened and, on a
-        server the suite did not start, remove what the scenario created there."""
-        try:
-            self.settings.restore()
-            if self.deployment.external:
-                self._remove_what_was_created()
-        finally:
-            for session in self._sessions.values():
-                session.close()
-            if self._console is not None:
-                self._console.close()
+        """Put server-wide settings back, revoke every token and deactivate every user the
+        scenario made (each step on its own: one failure does not stop the others), and
+        close the scenario's sessions. Raises one error naming everything that failed.
 
-    def _remove_what_was_created(self) -> None:
-        for token in self.tokens.values():
+        Removing is not only for servers the suite did not start: unlicensed Mattermost
+        caps active users, and a run with several implementations shares one server.
+        """
+        problems: list[str] = []
+        steps: list[tuple[str, Callable[[], None]]] = [("restoring settings", self.settings.restore)]
+        # The admin's own tokens first: on a server the suite did not start they are what matters most.
+        admin_first = sorted(self._made_tokens, key=lambda token: token.user_id != self.admin.user.id)
+        steps += [(f"revoking token {token.id}", lambda token=token: self._revoke(token)) for token in admin_first]
+        steps += [(f"deactivating {user.username}", lambda user=user: self.admin.deactivate_user(user))
+                  for user in self.users.values()]
+        for what, step in steps:
             try:
-                self.admin.revoke_token(token)
-            except MattermostApiError:
-                pass  # already revoked by the scenario
-        for user in self.users.values():
-            self.admin.deactivate_user(user)
+                step()
+            except (MattermostApiError, InfrastructureError) as error:
+                problems.append(f"{what}: {error}")
+        for session in self._sessions.values():
+            session.close()
+        if self._console is not None:
+            self._console.close()
+        if problems:
+            raise InfrastructureError(f"cleaning up after the scenario failed: {'; '.join(problems)}")
+
+    def _revoke(self, token: AccessToken) -> None:
+        try:
+            self.admin.revoke_token(token)
+        except MattermostApiError as error:
+            if error.status not in (400, 404):  # already revoked by the scenario
+                raise
 
     @property
     def latest_token(self) -> AccessToken:

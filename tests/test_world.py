@@ -1,7 +1,12 @@
 """The world's bookkeeping that needs no server."""
 
-from mm_conformance.admin import AccessToken
-from mm_conformance.world import ScenarioWorld, made_up_token, TOKEN_ALPHABET
+from types import SimpleNamespace
+
+import pytest
+
+from mm_conformance.admin import AccessToken, MattermostApiError, User
+from mm_conformance.errors import InfrastructureError, NotApplicable
+from mm_conformance.world import TOKEN_ALPHABET, ScenarioWorld, ServerSettings, made_up_token
 
 
 def token(n: int) -> AccessToken:
@@ -20,3 +25,55 @@ def test_latest_token_is_the_last_one_made_even_under_a_reused_name():
 def test_made_up_tokens_look_like_mattermost_tokens():
     made = made_up_token()
     assert len(made) == 26 and set(made) <= set(TOKEN_ALPHABET)
+
+
+class RecordingAdmin:
+    """Stands in for the suite's own admin client (not for Mattermost): records what the world asks."""
+
+    def __init__(self, *, signed_in_with_token: bool = False, failing: tuple[str, ...] = ()) -> None:
+        self.signed_in_with_token = signed_in_with_token
+        self.user = User("admin-id", "sysadmin", "", "system_admin")
+        self.calls: list[str] = []
+        self._failing = failing
+        self._config = {"ServiceSettings": {"EnableUserAccessTokens": True}}
+
+    def _record(self, call: str) -> None:
+        self.calls.append(call)
+        if call in self._failing:
+            raise MattermostApiError("POST", "/x", 500, "app.error", f"{call} failed")
+
+    def config(self):
+        return self._config
+
+    def patch_config(self, patch):
+        self._record(f"patch {patch}")
+
+    def revoke_token(self, token):
+        self._record(f"revoke {token.id}")
+
+    def deactivate_user(self, user):
+        self._record(f"deactivate {user.username}")
+
+
+def world_on(admin: RecordingAdmin) -> ScenarioWorld:
+    deployment = SimpleNamespace(admin=admin, external=True)
+    return ScenarioWorld(deployment, None, ServerSettings(admin))  # type: ignore[arg-type]
+
+
+def test_a_token_signed_admin_never_switches_tokens_off():
+    admin = RecordingAdmin(signed_in_with_token=True)
+    with pytest.raises(NotApplicable, match="lock out the suite's admin"):
+        ServerSettings(admin).change({"ServiceSettings": {"EnableUserAccessTokens": False}})  # type: ignore[arg-type]
+    assert admin.calls == []
+
+
+def test_clean_up_revokes_every_token_admin_first_and_goes_on_past_failures():
+    admin = RecordingAdmin(failing=("revoke id1",))
+    world = world_on(admin)
+    world.users["alice"] = User("alice-id", "alice-1", "pw", "system_user")
+    world.remember("alice", token(1))
+    world.remember("alice", token(2))  # replaces token 1 under the same name: still revoked
+    world.remember("admin", AccessToken("id9", "secret-token-09", "admin-id", "mm-conformance admin"))
+    with pytest.raises(InfrastructureError, match="revoking token id1: .*revoke id1 failed"):
+        world.close()
+    assert admin.calls == ["revoke id9", "revoke id1", "revoke id2", "deactivate alice-1"]
