@@ -10,12 +10,14 @@ Feature: Upgrading Mattermost in place
     an active token MUST still authenticate, a disabled or revoked one MUST
     still be refused, and role grants and the setting MUST stay as they were.
     Why: upgrades are when credentials silently break, and users upgrade in place.
-    A difference here is reported as "server behaviour changed", not as a failure
-    of the implementation: it is the regression signal of the upgrade.
+    The credential judges each token before the upgrade too; a difference after it
+    is reported as "server behaviour changed", not as a failure of the
+    implementation: it is the regression signal of the upgrade.
     Given a Mattermost of the esr release line with a database of its own, to be upgraded to the latest release line
     And personal access tokens are enabled in the System Console
     And a regular user "uma" who may generate personal access tokens
     And "uma" has an active, a disabled and a revoked personal access token
+    Then the credential accepts the active token of "uma" and refuses the disabled and revoked ones
     When the server is upgraded in place
     Then the active token of "uma" is accepted by the credential
     And the disabled token of "uma" is refused by the credential

@@ -7,6 +7,7 @@ also when anything fails half-way. Every problem on the way is an
 
 from __future__ import annotations
 
+import contextlib
 import subprocess
 import uuid
 from dataclasses import dataclass, field
@@ -233,14 +234,30 @@ class MattermostDeployment:
         return f"{server.base_url()}{subpath}"
 
     def _start_extra(self, container, what: str):
-        self._containers.append(container)
+        self._containers.append(container)  # listed first: an interrupt while it starts still removes it
         try:
             container.start()
-        except InfrastructureError:
-            raise
-        except (DockerException, TimeoutError, OSError) as error:
+        except (InfrastructureError, DockerException, TimeoutError, OSError) as error:
+            self._containers.remove(container)
+            with contextlib.suppress(DockerException):  # a half-started server must not linger on the database
+                container.stop()
+            if isinstance(error, InfrastructureError):
+                raise
             raise InfrastructureError(f"{what} for Mattermost {self.line.name} did not start: {error}") from None
         return container
+
+    def stopped_containers(self) -> list[str]:
+        """Containers of this deployment that are no longer running, by name."""
+        stopped = []
+        for container in self._containers:
+            try:
+                wrapped = container.get_wrapped_container()
+                wrapped.reload()
+                if wrapped.status != "running":
+                    stopped.append(wrapped.name)
+            except DockerException:
+                stopped.append(getattr(container, "image", "a container"))
+        return stopped
 
     def _require_network(self) -> Network:
         if self._network is None:

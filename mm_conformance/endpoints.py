@@ -14,10 +14,13 @@ that answer with a redirect (:meth:`Endpoints.redirects`), which serve the
 from __future__ import annotations
 
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from .certificates import CertificateCases, make_cases
 from .deployment import MattermostDeployment
+from .errors import InfrastructureError
 from .proxy import TLSProxyContainer
 from .redirects import RedirectEndpoints
 
@@ -35,9 +38,8 @@ class Endpoints:
         self._directory = tempfile.TemporaryDirectory(prefix="mm-conformance-certs-")
         self.cases: CertificateCases = make_cases(Path(self._directory.name))
         self.proxy: TLSProxyContainer = deployment.start_tls_proxy(self.cases)
-        self._server_url: str | None = None
-        self._redirects: RedirectEndpoints | None = None
-        self._subpath_site: str | None = None
+        self._started: dict[str, Any] = {}
+        self._failed: dict[str, str] = {}
 
     @property
     def ca_file(self) -> str:
@@ -47,9 +49,7 @@ class Endpoints:
     def url(self, case: str) -> str:
         """The base URL of the endpoint serving ``case``."""
         if case == SERVER_TERMINATED:
-            if self._server_url is None:
-                self._server_url = self._deployment.start_tls_server(self.cases["trusted"])
-            return self._server_url
+            return self._once(SERVER_TERMINATED, lambda: self._deployment.start_tls_server(self.cases["trusted"]))
         return self.proxy.url(case)
 
     def credentials_seen(self, case: str) -> int | None:
@@ -58,15 +58,27 @@ class Endpoints:
 
     def redirects(self) -> RedirectEndpoints:
         """The Base URLs that answer with a redirect, and the recorder of what followed; started on first use."""
-        if self._redirects is None:
-            self._redirects = self._deployment.start_redirects(self.cases["trusted"])
-        return self._redirects
+        return self._once("redirects", lambda: self._deployment.start_redirects(self.cases["trusted"]))
 
     def subpath_site(self) -> str:
         """The site URL of a server whose SiteURL has the path ``/mattermost`` (same users and tokens)."""
-        if self._subpath_site is None:
-            self._subpath_site = self._deployment.start_subpath_server(SUBPATH)
-        return self._subpath_site
+        return self._once("subpath", lambda: self._deployment.start_subpath_server(SUBPATH))
+
+    def stopped(self) -> list[str]:
+        """The deployment's containers that are no longer running (a crash is not a verdict)."""
+        return self._deployment.stopped_containers()
+
+    def _once(self, name: str, start: Callable[[], Any]) -> Any:
+        """``start()`` on first use; later, its result or, at once, the same failure (no retry per scenario)."""
+        if name in self._failed:
+            raise InfrastructureError(self._failed[name])
+        if name not in self._started:
+            try:
+                self._started[name] = start()
+            except InfrastructureError as error:
+                self._failed[name] = str(error)
+                raise
+        return self._started[name]
 
     def close(self) -> None:
         """Remove the certificates; the containers go with the deployment."""

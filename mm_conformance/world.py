@@ -99,8 +99,11 @@ class ScenarioWorld:
     warnings: list[str] = field(default_factory=list)
     #: An upgrade scenario's own deployment and the release line it goes to.
     upgrade: tuple[Any, Any] | None = None
+    #: The implementation judged the upgrade scenario's tokens right before the upgrade.
+    judged_before_upgrade: bool = False
     _sessions: dict[str, ApiClient] = field(default_factory=dict)
     _console: SystemConsole | None = None
+    _endpoints: Endpoints | None = None
     #: Every token the scenario made, also those a later one replaced in ``tokens``: all are revoked.
     _made_tokens: list[AccessToken] = field(default_factory=list)
     _suffix: str = field(default_factory=lambda: secrets.token_hex(3))
@@ -223,6 +226,10 @@ class ScenarioWorld:
         caps active users, and a run with several implementations shares one server.
         """
         problems: list[str] = []
+        if self.upgrade is not None:  # the scenario's own server: removing it removes everything
+            self._close_sessions()
+            self.upgrade[0].stop()
+            return
         steps: list[tuple[str, Callable[[], None]]] = [("restoring settings", self.settings.restore)]
         # The admin's own tokens first: on a server the suite did not start they are what matters most.
         admin_first = sorted(self._made_tokens, key=lambda token: token.user_id != self.admin.user.id)
@@ -234,12 +241,15 @@ class ScenarioWorld:
                 step()
             except (MattermostApiError, InfrastructureError) as error:
                 problems.append(f"{what}: {error}")
+        self._close_sessions()
+        if problems:
+            raise InfrastructureError(f"cleaning up after the scenario failed: {'; '.join(problems)}")
+
+    def _close_sessions(self) -> None:
         for session in self._sessions.values():
             session.close()
         if self._console is not None:
             self._console.close()
-        if problems:
-            raise InfrastructureError(f"cleaning up after the scenario failed: {'; '.join(problems)}")
 
     def _revoke(self, token: AccessToken) -> None:
         try:
@@ -279,7 +289,8 @@ class ScenarioWorld:
     def endpoints(self) -> Endpoints:
         if self.endpoints_of_deployment is None:
             raise NotApplicable("TLS endpoints need a deployment the suite started (not an external server)")
-        return self.endpoints_of_deployment()
+        self._endpoints = self.endpoints_of_deployment()
+        return self._endpoints
 
     def request_through_redirect(self, redirect: str, token: str, endpoint: str) -> Observation:
         """A strict request (Ignore SSL Issues off, the suite's CA as caFile) to a Base URL that
@@ -310,9 +321,13 @@ class ScenarioWorld:
 
     def _observe(self, call: Any) -> Observation:
         observation = call()
-        # A refusal from a server that has died is not a verdict on the implementation.
-        if not observation.outcome.ok and not self.deployment.alive():
-            raise InfrastructureError(f"Mattermost {self.deployment.line} stopped answering during the scenario")
+        # A refusal from a server (or proxy) that has died is not a verdict on the implementation.
+        if not observation.outcome.ok:
+            if not self.deployment.alive():
+                raise InfrastructureError(f"Mattermost {self.deployment.line} stopped answering during the scenario")
+            stopped = self._endpoints.stopped() if self._endpoints is not None else []
+            if stopped:
+                raise InfrastructureError(f"{', '.join(stopped)} stopped during the scenario")
         self.observations.append(observation)
         return observation
 

@@ -3,6 +3,7 @@
 from pytest_bdd import given, parsers, then, when
 
 from mm_conformance import verdicts
+from mm_conformance.deployment import require_image
 from mm_conformance.errors import NotApplicable
 from mm_conformance.images import select_lines
 
@@ -16,6 +17,8 @@ def server_to_upgrade(world, deployment_pool, old, new):
         raise NotApplicable(f"the upgrade runs when --mattermost selects both {old_line.name} and {new_line.name}")
     if world.deployment.line != old_line.name:
         raise NotApplicable(f"the upgrade runs once, in the {old_line.name} pass")
+    # Before starting a stack of its own: the server it would be upgraded to must exist.
+    require_image(new_line.image, new_line.blocked_note.read_text().strip() if new_line.blocked_note.exists() else "")
     world.upgrade = (deployment_pool.upgradable(old_line), new_line)
     world.move_to(world.upgrade[0].deployment)
 
@@ -28,6 +31,18 @@ def tokens_in_every_state(world, name):
             world.admin.disable_token(token)
         elif state == "revoked":
             world.admin.revoke_token(token)
+
+
+@then(parsers.parse('the credential accepts the active token of "{name}" and refuses the disabled and revoked ones'))
+def token_states_before_upgrade(world, name):
+    """The baseline: what the implementation makes of each token before the upgrade."""
+    for state, accepted in (("active", True), ("disabled", False), ("revoked", False)):
+        world.request(world.credential(world.tokens[f"{name}:{state}"].token), "users/me")
+        if accepted:
+            verdicts.expect_success(world.last, 200)
+        else:
+            verdicts.expect_refusal(world.last, "auth", 401)
+    world.judged_before_upgrade = True
 
 
 @when("the server is upgraded in place")
@@ -45,7 +60,9 @@ def token_state_after_upgrade(world, state, name, verdict):
         else:
             verdicts.expect_refusal(world.last, "auth", 401)
     except verdicts.ConformanceFailure as changed:
-        # The same implementation passed these checks before the upgrade: what changed is the server.
+        if not world.judged_before_upgrade:
+            raise
+        # The same implementation judged this token right before the upgrade: what changed is the server.
         raise verdicts.ServerDeviation(f"after the upgrade to {world.deployment.version}: {changed}") from None
 
 

@@ -13,6 +13,7 @@ import pytest
 
 from mm_conformance.containers import NO_OUTGOING_TRAFFIC, ContainerExited, MattermostContainer, PostgresContainer
 from mm_conformance.deployment import MattermostDeployment, leftover_containers, premigrated_database
+from mm_conformance.endpoints import Endpoints
 from mm_conformance.errors import InfrastructureError
 from mm_conformance.images import BASE_IMAGE, POSTGRES_IMAGE, ReleaseLine, image_labels, select_lines
 
@@ -119,3 +120,27 @@ def test_a_deployment_starts_from_the_snapshot_its_server_version_migrated():
     finally:
         for image in (line.image, line.premigrated_image):
             subprocess.run(["docker", "image", "rm", "-f", image], capture_output=True)
+
+
+def test_an_extra_server_that_fails_to_start_is_removed_at_once(postgres_image):
+    # The PostgreSQL image without its password exits at once: an extra server crashing at start.
+    stack = MattermostDeployment(select_lines("esr")[0], image=postgres_image, postgres_image=postgres_image)
+    with pytest.raises(ContainerExited, match="POSTGRES_PASSWORD must be set"):
+        stack._start_extra(MattermostContainer(postgres_image), "the subpath Mattermost")
+    assert stack.stopped_containers() == []  # nothing of it is kept, running or not
+    assert leftover_containers() == []
+
+
+def test_an_endpoint_that_failed_to_start_fails_again_at_once():
+    endpoints = Endpoints.__new__(Endpoints)  # only its bookkeeping: no deployment behind it
+    endpoints._started, endpoints._failed = {}, {}
+    attempts = []
+
+    def start():
+        attempts.append("start")
+        raise InfrastructureError("the subpath Mattermost for Mattermost 11.7 did not start: timeout")
+
+    for _ in range(3):
+        with pytest.raises(InfrastructureError, match="did not start: timeout"):
+            endpoints._once("subpath", start)
+    assert attempts == ["start"]
