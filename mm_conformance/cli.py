@@ -112,6 +112,10 @@ def _run(args: argparse.Namespace) -> int:
     args.impl = args.impl or ["reference"]
     if args.impl_name and len(args.impl) > 1:
         raise UsageError("--impl-name names one implementation: give a single --impl")
+    names = [implementation_name(impl) for impl in args.impl]
+    if len(set(names)) < len(names):  # one report column per name: one would hide the other
+        raise UsageError(f"two implementations have the same name ({', '.join(names)}); "
+                         "run them separately with --impl-name, or give the adapters distinct file names")
     for impl in args.impl:
         if impl in KNOWN_IMPLEMENTATIONS:
             try:

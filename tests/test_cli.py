@@ -80,6 +80,13 @@ def test_impl_name_needs_a_single_impl():
     assert result.returncode == 2 and "--impl-name names one implementation" in result.stderr
 
 
+def test_two_implementations_with_one_name_are_a_usage_error():
+    result = run_cli("run", "--impl", "python3 a/adapter.py", "--impl", "python3 b/adapter.py")
+    assert result.returncode == 2
+    assert "two implementations have the same name (adapter.py, adapter.py)" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+
+
 @pytest.mark.parametrize("impl, name", [
     ("n8n", "n8n"),
     ("python3 docs/example_adapter.py", "example_adapter.py"),

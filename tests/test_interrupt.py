@@ -1,4 +1,4 @@
-"""An interrupted run (SIGINT, Ctrl-C) removes every container it started.
+"""An interrupted run (SIGINT, Ctrl-C; SIGTERM, a CI timeout) removes every container it started.
 
 The "server" here is the suite's nginx image standing in for a Mattermost that
 never becomes ready, so the run is certain to be interrupted while it waits.
@@ -19,7 +19,8 @@ from mm_conformance.images import NGINX_IMAGE, POSTGRES_IMAGE, image_labels
 pytestmark = pytest.mark.usefixtures("docker_engine")
 
 
-def test_sigint_while_the_server_starts_removes_every_container():
+@pytest.mark.parametrize("interruption", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+def test_an_interruption_while_the_server_starts_removes_every_container(interruption):
     for image in (NGINX_IMAGE, POSTGRES_IMAGE):
         if image_labels(image) is None:
             pytest.skip(f"infrastructure: {image} is not built (mm-conformance images build)")
@@ -31,7 +32,7 @@ def test_sigint_while_the_server_starts_removes_every_container():
             assert run.poll() is None, f"the run ended before it was interrupted: {run.stdout.read()}"
             assert time.monotonic() < deadline, "the containers did not start within 60 s"
             time.sleep(0.2)
-        run.send_signal(signal.SIGINT)
+        run.send_signal(interruption)
         output, _ = run.communicate(timeout=60)
     finally:
         if run.poll() is None:
