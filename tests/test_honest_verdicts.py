@@ -5,7 +5,13 @@ else stops a scenario (the adapter, the world, the server's answers, a bug of
 the suite) must come out as "error" — no verdict — never as "fail" or "pass".
 """
 
+from pathlib import Path
+
+import pytest
+
 from mm_conformance.results import Collector, exit_code
+
+ROOT = Path(__file__).resolve().parents[1]
 
 OUTCOMES = '''
 import pytest
@@ -48,3 +54,14 @@ def test_each_way_a_scenario_ends_has_its_verdict(pytester):
     assert wrong == []
     without_failure = [r for name, r in results.items() if name != "test_breaks_a_behaviour"]
     assert exit_code(without_failure, pytest_exit=1) == 2, "no verdict and passes must never add up to 'conforms'"
+
+
+def test_verdicts_are_the_same_when_pytest_xdist_spreads_the_scenarios(pytester):
+    """With ``pytest -n``, each worker judges its scenarios; the verdicts reach the collector unchanged."""
+    pytest.importorskip("xdist", reason="pytest-xdist is not installed")
+    pytester.makepyfile(test_outcomes=OUTCOMES)
+    pytester.syspathinsert(str(ROOT))  # the workers import fixtures/ from the checkout
+    collector = Collector()
+    pytester.runpytest_inprocess("-p", "fixtures.plugin", "-p", "no:cacheprovider", "-n", "2", plugins=[collector])
+    results = {r.name: r for r in collector.results}
+    assert {name: results[name].verdict for name in EXPECTED} == {name: v for name, (v, _) in EXPECTED.items()}
