@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import ssl
 import sys
+from urllib.parse import urlsplit
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -71,6 +72,13 @@ def _strips_one_slash(base_url):
         base_url = base_url[:-1]
     if isinstance(base_url, str) and base_url.endswith("/"):
         return base_url  # the second slash stays, as in `replace(/\/$/, "")`
+    return _real_site_url(base_url)
+
+
+def _case_sensitive_host(base_url):
+    """A base-URL check written as a lower-case pattern: ``HTTPS://Chat.Example.com`` is refused."""
+    if isinstance(base_url, str) and any(c.isupper() for c in urlsplit(base_url).netloc):
+        raise reference.ConfigError(f"baseUrl host must be lower case, not {base_url!r}")
     return _real_site_url(base_url)
 
 
@@ -203,6 +211,9 @@ DEFECTS: dict[str, Defect] = {
     "strips-one-slash": Defect(
         "every trailing slash of the Base URL MUST be stripped", "accepted_however_it_ends",
         "site_url", _strips_one_slash),
+    "case-sensitive-host": Defect(
+        "the Base URL's host name MUST be accepted in any case", "accepted_however_it_ends and host",
+        "site_url", _case_sensitive_host),
     "unusable-url-as-network": Defect(
         "an unusable Base URL MUST be a config error", "cannot_be_used",
         "call", _unusable_url_as_network),
