@@ -21,7 +21,7 @@ from rich.console import Console
 
 from . import __version__, hygiene, results, runs
 from . import report as matrix
-from .adapters import KNOWN_IMPLEMENTATIONS, AdapterNotInstalled, implementation_name
+from .adapters import KNOWN_IMPLEMENTATIONS, AdapterNotInstalled, check_implementations, implementation_name
 from .errors import InfrastructureError, UsageError
 from .deployment import ADMIN_TOKEN_ENV
 from .images import SUITE_ROOT, ImageBuilder, docker_available, image_labels, pin_module_version, select_lines
@@ -110,12 +110,7 @@ def main(argv: list[str] | None = None) -> int:
 def _run(args: argparse.Namespace) -> int:
     select_lines(args.mattermost)  # a bad release line is a usage error before anything starts
     args.impl = args.impl or ["reference"]
-    if args.impl_name and len(args.impl) > 1:
-        raise UsageError("--impl-name names one implementation: give a single --impl")
-    names = [implementation_name(impl) for impl in args.impl]
-    if len(set(names)) < len(names):  # one report column per name: one would hide the other
-        raise UsageError(f"two implementations have the same name ({', '.join(names)}); "
-                         "run them separately with --impl-name, or give the adapters distinct file names")
+    check_implementations(args.impl, args.impl_name)
     for impl in args.impl:
         if impl in KNOWN_IMPLEMENTATIONS:
             try:

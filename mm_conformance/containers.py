@@ -214,13 +214,18 @@ class MattermostContainer(DockerContainer):
             return False
 
 
+def suite_network() -> Network:
+    """A new private Docker network, labelled so that a leftover one can be found."""
+    return Network(docker_network_kw={"labels": {SUITE_LABEL: "network"}}).create()
+
+
 def migrate_and_snapshot(server_image: str, postgres_image: str, snapshot_image: str, labels: dict[str, str]) -> None:
     """Let ``server_image`` migrate an empty database, then keep that database as ``snapshot_image``.
 
     The server is ready (``/system/ping`` OK) only after every migration ran, so the
     snapshot is taken then, with the server stopped first and no user created.
     """
-    network = Network(docker_network_kw={"labels": {SUITE_LABEL: "network"}}).create()
+    network = suite_network()
     database = PostgresContainer(postgres_image).with_network(network)
     server = MattermostContainer(server_image).with_network(network)
     try:

@@ -19,7 +19,7 @@ from testcontainers.core.network import Network
 
 from .admin import ApiClient, MattermostApiError, ServerVersion
 from .certificates import CertificateCase, CertificateCases
-from .containers import SUITE_LABEL, MattermostContainer, PostgresContainer
+from .containers import SUITE_LABEL, MattermostContainer, PostgresContainer, suite_network
 from .errors import InfrastructureError
 from .images import MODULE_VERSION_LABEL, POSTGRES_IMAGE, ReleaseLine, docker_available, image_labels
 from .proxy import TLSProxyContainer
@@ -137,8 +137,7 @@ class MattermostDeployment:
         docker_available()
         if self.premigrated:
             self.postgres_image = premigrated_database(self.line, self.image, self.postgres_image)
-        why = self.line.blocked_note.read_text().strip() if self.line.blocked_note.exists() else ""
-        require_image(self.image, why)
+        require_image(self.image, self.line.why_unavailable)
         require_image(self.postgres_image)
         try:
             return self._start()
@@ -153,7 +152,7 @@ class MattermostDeployment:
             raise
 
     def _start(self) -> Deployment:
-        self._network = Network(docker_network_kw={"labels": {SUITE_LABEL: "network"}}).create()
+        self._network = suite_network()
         self._database = PostgresContainer(self.postgres_image).with_network(self._network)
         self._containers.append(self._database)
         self._database.start()
@@ -179,7 +178,7 @@ class MattermostDeployment:
         old = self.deployment
         if old is None or old.server is None or self._database is None or self._config_volume is None:
             raise InfrastructureError("only a running deployment the suite started can be upgraded")
-        require_image(image, line.blocked_note.read_text().strip() if line.blocked_note.exists() else "")
+        require_image(image, line.why_unavailable)
         old.server.stop()
         self._containers.remove(old.server)
         old.admin.close()

@@ -85,6 +85,11 @@ class ReleaseLine:
         """Where a failed build leaves its reason, for the scenarios' skip message."""
         return CACHE_DIR / f"mattermost-{self.name}.unavailable"
 
+    @property
+    def why_unavailable(self) -> str:
+        """Why the last build of this line failed, or "" (no note: built, or never tried)."""
+        return self.blocked_note.read_text().strip() if self.blocked_note.exists() else ""
+
 
 def release_lines(path: Path = RELEASES_FILE) -> dict[str, ReleaseLine]:
     """The release lines pinned in ``docker/releases.toml``, by name."""

@@ -18,7 +18,7 @@ def server_to_upgrade(world, deployment_pool, old, new):
     if world.deployment.line != old_line.name:
         raise NotApplicable(f"the upgrade runs once, in the {old_line.name} pass")
     # Before starting a stack of its own: the server it would be upgraded to must exist.
-    require_image(new_line.image, new_line.blocked_note.read_text().strip() if new_line.blocked_note.exists() else "")
+    require_image(new_line.image, new_line.why_unavailable)
     world.upgrade = (deployment_pool.upgradable(old_line), new_line)
     world.move_to(world.upgrade[0].deployment)
 

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import http.server
 import json
 import subprocess
 import sys
-import threading
 from pathlib import Path
 
 import pytest
@@ -202,28 +200,6 @@ def test_example_adapter_answers_a_config_error() -> None:
     assert first[0] == 1 and first[1].error_kind is ErrorKind.CONFIG and first[1].status is None
     assert second == (2, Outcome.failure(ErrorKind.CONFIG, "unsupported protocol version"))
     assert len(EXAMPLE_ADAPTER.read_text().splitlines()) <= 45
-
-
-@pytest.fixture
-def web_page_site():
-    """A site on 127.0.0.1 that answers every path with a web page, 200 (as Mattermost does off its API)."""
-
-    class WebPage(http.server.BaseHTTPRequestHandler):
-        def do_GET(self) -> None:
-            page = b"<!DOCTYPE html><title>Mattermost</title>"
-            self.send_response(200)
-            self.send_header("Content-Type", "text/html; charset=utf-8")
-            self.send_header("Content-Length", str(len(page)))
-            self.end_headers()
-            self.wfile.write(page)
-
-        def log_message(self, *args: object) -> None:
-            pass
-
-    with http.server.ThreadingHTTPServer(("127.0.0.1", 0), WebPage) as site:
-        threading.Thread(target=site.serve_forever, daemon=True).start()
-        yield f"http://127.0.0.1:{site.server_address[1]}/chat"
-        site.shutdown()
 
 
 @pytest.mark.parametrize("adapter", [[sys.executable, "-m", "mm_conformance.reference"],

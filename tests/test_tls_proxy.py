@@ -23,7 +23,7 @@ from testcontainers.core.network import Network
 from testcontainers.core.wait_strategies import LogMessageWaitStrategy
 
 from mm_conformance.certificates import CertificateCases, make_cases
-from mm_conformance.containers import SUITE_LABEL, ContainerExited
+from mm_conformance.containers import SUITE_LABEL, ContainerExited, suite_network
 from mm_conformance.implementation import Implementation, Observation, reference_command
 from mm_conformance.protocol import ApiRequest, Credential
 from mm_conformance.proxy import STATIC_USER, TLSProxyContainer
@@ -122,7 +122,7 @@ def test_logs_say_whether_a_token_came_but_never_show_it(proxy: TLSProxyContaine
 @pytest.mark.parametrize("scheme", ["http", "https"])
 def test_forwards_to_the_upstream_with_mattermost_s_proxy_headers(
         nginx_image: str, cases: CertificateCases, scheme: str) -> None:
-    network = Network(docker_network_kw={"labels": {SUITE_LABEL: "network"}}).create()
+    network = suite_network()
     try:
         with _echo_upstream(nginx_image, network, cases, tls=scheme == "https"), \
                 TLSProxyContainer([cases["trusted"]], nginx_image).with_network(network) \

@@ -19,6 +19,7 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
+from ..errors import UsageError
 from ..implementation import reference_command
 
 N8N_DIR = Path(__file__).resolve().parent / "n8n"
@@ -80,3 +81,13 @@ def implementation_name(impl: str) -> str:
 
 
 _INTERPRETERS = ("python", "node", "bash", "sh", "java", "ruby", "deno", "bun")
+
+
+def check_implementations(impls: list[str], impl_name: str | None) -> None:
+    """UsageError unless every implementation of a run gets a report column of its own."""
+    if impl_name and len(impls) > 1:
+        raise UsageError("--impl-name names one implementation: give a single --impl")
+    names = [implementation_name(impl) for impl in impls]
+    if len(set(names)) < len(names):  # one report column per name: one would hide the other
+        raise UsageError(f"two implementations have the same name ({', '.join(names)}); "
+                         "run them separately with --impl-name, or give the adapters distinct file names")
