@@ -137,7 +137,7 @@ async function loadN8n(dir) {
   try {
     workflow = req('n8n-workflow');
   } catch (error) {
-    throw new Error(`n8n is not installed in ${dir} (run mm_conformance/adapters/n8n/install.sh): ${error.message}`);
+    throw new Error(`n8n is not installed in ${dir} (run: mm-conformance adapters install n8n): ${error.message}`);
   }
   const { Container } = req('@n8n/di');
   const { GlobalConfig } = req('@n8n/config');
@@ -298,12 +298,56 @@ async function runRequest(n8n, credential, request) {
 
 // --- classification ----------------------------------------------------------------------
 
-const TLS_CODES = new Set([
-  'DEPTH_ZERO_SELF_SIGNED_CERT', 'SELF_SIGNED_CERT_IN_CHAIN', 'UNABLE_TO_VERIFY_LEAF_SIGNATURE',
-  'UNABLE_TO_GET_ISSUER_CERT', 'UNABLE_TO_GET_ISSUER_CERT_LOCALLY', 'CERT_HAS_EXPIRED', 'CERT_NOT_YET_VALID',
-  'CERT_SIGNATURE_FAILURE', 'CERT_UNTRUSTED', 'CERT_REJECTED', 'INVALID_CA', 'HOSTNAME_MISMATCH',
-  'ERR_TLS_CERT_ALTNAME_INVALID', 'ERR_TLS_HANDSHAKE_TIMEOUT',
+// Every OpenSSL X509 verify error Node names (src/crypto/crypto_common.cc,
+// X509ErrorCode: X509_V_ERR_<CODE> -> "<CODE>"; any other verify error is
+// "UNSPECIFIED", e.g. "key usage does not include certificate signing"), plus
+// OpenSSL's names that other runtimes or later Node versions may pass through.
+const X509_CODES = new Set([
+  // what Node 20/22 name
+  'UNABLE_TO_GET_ISSUER_CERT', 'UNABLE_TO_GET_CRL', 'UNABLE_TO_DECRYPT_CERT_SIGNATURE',
+  'UNABLE_TO_DECRYPT_CRL_SIGNATURE', 'UNABLE_TO_DECODE_ISSUER_PUBLIC_KEY', 'CERT_SIGNATURE_FAILURE',
+  'CRL_SIGNATURE_FAILURE', 'CERT_NOT_YET_VALID', 'CERT_HAS_EXPIRED', 'CRL_NOT_YET_VALID', 'CRL_HAS_EXPIRED',
+  'ERROR_IN_CERT_NOT_BEFORE_FIELD', 'ERROR_IN_CERT_NOT_AFTER_FIELD', 'ERROR_IN_CRL_LAST_UPDATE_FIELD',
+  'ERROR_IN_CRL_NEXT_UPDATE_FIELD', 'OUT_OF_MEM', 'DEPTH_ZERO_SELF_SIGNED_CERT', 'SELF_SIGNED_CERT_IN_CHAIN',
+  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY', 'UNABLE_TO_VERIFY_LEAF_SIGNATURE', 'CERT_CHAIN_TOO_LONG', 'CERT_REVOKED',
+  'INVALID_CA', 'PATH_LENGTH_EXCEEDED', 'INVALID_PURPOSE', 'CERT_UNTRUSTED', 'CERT_REJECTED', 'HOSTNAME_MISMATCH',
+  // OpenSSL's other X509_V_ERR_* names (Node reports these as UNSPECIFIED)
+  'SUBJECT_ISSUER_MISMATCH', 'AKID_SKID_MISMATCH', 'AKID_ISSUER_SERIAL_MISMATCH', 'KEYUSAGE_NO_CERTSIGN',
+  'KEYUSAGE_NO_CRL_SIGN', 'KEYUSAGE_NO_DIGITAL_SIGNATURE', 'UNHANDLED_CRITICAL_EXTENSION',
+  'UNHANDLED_CRITICAL_CRL_EXTENSION', 'INVALID_NON_CA', 'PROXY_PATH_LENGTH_EXCEEDED', 'PROXY_CERTIFICATES_NOT_ALLOWED',
+  'INVALID_EXTENSION', 'INVALID_POLICY_EXTENSION', 'NO_EXPLICIT_POLICY', 'DIFFERENT_CRL_SCOPE',
+  'UNSUPPORTED_EXTENSION_FEATURE', 'UNNESTED_RESOURCE', 'PERMITTED_VIOLATION', 'EXCLUDED_VIOLATION',
+  'SUBTREE_MINMAX', 'APPLICATION_VERIFICATION', 'UNSUPPORTED_CONSTRAINT_TYPE', 'UNSUPPORTED_CONSTRAINT_SYNTAX',
+  'UNSUPPORTED_NAME_SYNTAX', 'CRL_PATH_VALIDATION_ERROR', 'PATH_LOOP', 'SUITE_B_INVALID_VERSION',
+  'SUITE_B_INVALID_ALGORITHM', 'SUITE_B_INVALID_CURVE', 'SUITE_B_INVALID_SIGNATURE_ALGORITHM',
+  'SUITE_B_LOS_NOT_ALLOWED', 'SUITE_B_CANNOT_SIGN_P_384_WITH_P_256', 'EMAIL_MISMATCH', 'IP_ADDRESS_MISMATCH',
+  'DANE_NO_MATCH', 'EE_KEY_TOO_SMALL', 'CA_KEY_TOO_SMALL', 'CA_MD_TOO_WEAK', 'INVALID_CALL', 'STORE_LOOKUP',
+  'NO_VALID_SCTS', 'PROXY_SUBJECT_NAME_VIOLATION', 'OCSP_VERIFY_NEEDED', 'OCSP_VERIFY_FAILED', 'OCSP_CERT_UNKNOWN',
+  'UNSUPPORTED_SIGNATURE_ALGORITHM', 'SIGNATURE_ALGORITHM_MISMATCH', 'SIGNATURE_ALGORITHM_INCONSISTENCY',
+  'INVALID_CA_BASIC_CONSTRAINTS', 'PATHLEN_INVALID_FOR_NON_CA', 'PATHLEN_WITHOUT_KU_KEY_CERT_SIGN',
+  'KU_KEY_CERT_SIGN_INVALID_FOR_NON_CA', 'ISSUER_NAME_EMPTY', 'SUBJECT_NAME_EMPTY', 'MISSING_AUTHORITY_KEY_IDENTIFIER',
+  'MISSING_SUBJECT_KEY_IDENTIFIER', 'EMPTY_SUBJECT_ALT_NAME', 'EMPTY_SUBJECT_SAN_NOT_CRITICAL',
+  'CA_BCONS_NOT_CRITICAL', 'AUTHORITY_KEY_IDENTIFIER_CRITICAL', 'SUBJECT_KEY_IDENTIFIER_CRITICAL',
+  'CA_CERT_MISSING_KEY_USAGE', 'EXTENSIONS_REQUIRE_VERSION_3', 'EC_KEY_EXPLICIT_PARAMS', 'RPK_UNTRUSTED',
+  // Node's own: checkServerIdentity, and a handshake that never finished
+  'ERR_TLS_CERT_ALTNAME_INVALID', 'ERR_TLS_HANDSHAKE_TIMEOUT', 'ERR_TLS_CERT_ALTNAME_FORMAT',
 ]);
+// Families of the same: X509_V_ERR_CERT_*, _UNABLE_TO_*, _CRL_*, _ERROR_IN_*, _KEYUSAGE_*;
+// Node's ERR_SSL_* (OpenSSL's SSL library: ERR_SSL_WRONG_VERSION_NUMBER, alerts, …),
+// ERR_TLS_* (Node's TLS layer) and ERR_OSSL_X509_* / ERR_OSSL_SSL_* (OpenSSL 3 library errors).
+const TLS_CODE_PREFIXES = ['CERT_', 'UNABLE_TO_', 'CRL_', 'ERROR_IN_', 'KEYUSAGE_', 'X509_V_ERR_', 'ERR_SSL_', 'ERR_TLS_',
+  'ERR_OSSL_X509', 'ERR_OSSL_SSL', 'ERR_OSSL_ASN1', 'ERR_OSSL_PEM'];
+// What an error's message, OpenSSL `reason` or `library` says when it is a certificate/TLS problem.
+const TLS_WORDS = /certificat|\bssl\b|\btls\b|x\.?509|handshake|openssl|\bSSL routines\b|altnames|self[- ]signed|issuer/i;
+
+function isTlsCode(code) {
+  return X509_CODES.has(code) || TLS_CODE_PREFIXES.some((prefix) => code.startsWith(prefix));
+}
+
+function saysTls(error) {
+  return ['message', 'reason', 'library', 'description'].some((key) => typeof error[key] === 'string' && TLS_WORDS.test(error[key]));
+}
+
 const NETWORK_CODES = new Set([
   'ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'ECONNRESET', 'EHOSTUNREACH', 'ENETUNREACH', 'EPIPE',
   'EADDRNOTAVAIL', 'ERR_SOCKET_CLOSED', 'ERR_STREAM_PREMATURE_CLOSE', 'HPE_INVALID_CONSTANT',
@@ -315,25 +359,40 @@ const CONFIG_CODES = new Set([
   'ERR_INVALID_HTTP_TOKEN', 'ERR_HTTP_INVALID_HEADER_VALUE', 'ERR_INVALID_ARG_TYPE', 'ERR_INVALID_ARG_VALUE',
 ]);
 
+// The error and everything it wraps, outermost first: n8n's NodeApiError -> `cause`
+// (the axios error; AxiosError.from keeps the system error as `cause` and copies
+// its `code`) -> the system/TLS error; also AggregateError's `errors` (a connection
+// tried on several addresses) and undici's `error.error`.
 function errorChain(error) {
   const chain = [];
   const seen = new Set();
-  let current = error;
-  while (current && typeof current === 'object' && !seen.has(current) && chain.length < 10) {
+  const pending = [error];
+  while (pending.length && chain.length < 20) {
+    const current = pending.shift();
+    if (!current || typeof current !== 'object' || seen.has(current)) continue;
     seen.add(current);
     chain.push(current);
-    current = current.cause;
+    pending.push(current.cause, current.error);
+    if (Array.isArray(current.errors)) pending.push(...current.errors);
   }
   return chain;
 }
 
-function kindOfCode(code, message) {
+// One error's kind from its code (and, for codes that do not say, its words); null: no opinion.
+function kindOfError(error) {
+  const code = typeof error.code === 'string' ? error.code : '';
   if (!code) return null;
-  if (TLS_CODES.has(code) || code.startsWith('ERR_SSL_') || code.startsWith('ERR_TLS_')) return 'tls';
-  if (code === 'EPROTO' && /ssl|tls/i.test(message || '')) return 'tls';
+  if (isTlsCode(code)) return 'tls';
+  // Node: "UNSPECIFIED" for X509 verify errors it has no name for; EPROTO for some
+  // handshake failures; a reset or EOF "before secure TLS connection was established".
+  if (code === 'UNSPECIFIED' || code === 'EPROTO' || code === 'ECONNRESET' || code === 'EPIPE') {
+    if (saysTls(error)) return 'tls';
+  }
   if (TIMEOUT_CODES.has(code)) return 'timeout';
   if (NETWORK_CODES.has(code) || code === 'EPROTO') return 'network';
   if (CONFIG_CODES.has(code)) return 'config';
+  // A code nobody listed: TLS when its words say so, otherwise no opinion.
+  if (saysTls(error) && !/^E[A-Z]+$/.test(code) && !code.startsWith('ERR_BAD_')) return 'tls';
   return null;
 }
 
@@ -385,10 +444,12 @@ function fromError(error, store, prefix) {
   const response = chain.map((e) => e.response).find((r) => r && typeof r.status === 'number') || store.response;
   if (response) return fromResponse(response, prefix);
   let kind = null;
-  for (const e of chain.slice().reverse()) {
-    kind = kindOfCode(typeof e.code === 'string' ? e.code : '', e.message);
+  for (const e of chain.slice().reverse()) { // innermost first: the system error decides
+    kind = kindOfError(e);
     if (kind) break;
   }
+  // No code decided: an error of OpenSSL's (it has `library`/`reason`) or Node's TLS layer.
+  if (!kind && chain.some((e) => (typeof e.library === 'string' || typeof e.reason === 'string') && saysTls(e))) kind = 'tls';
   if (!kind && chain.some((e) => e instanceof TypeError && /Invalid URL/i.test(e.message))) kind = 'config';
   if (!kind && chain.some((e) => e.isAxiosError || e.name === 'AxiosError')) kind = 'network';
   // No HTTP request was attempted (n8n failed while building it from the credential).
