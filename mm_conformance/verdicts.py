@@ -44,8 +44,11 @@ def expect_refusal(observation: Observation, kind: str, status: int | None = Non
 def expect_acting_user(observation: Observation, user_id: str, *, not_user_id: str | None = None) -> None:
     body = observation.outcome.body
     actual = body.get("id") if isinstance(body, dict) else None
+    if actual is None:
+        raise ConformanceFailure(f"the implementation reported success, but its answer names no user: it is not "
+                                 f"the API's answer for the token's owner ({observation.describe()})")
     if actual != user_id:
-        who = "the admin who created the token" if actual and actual == not_user_id else repr(actual)
+        who = "the admin who created the token" if actual == not_user_id else f"user {actual}"
         raise ConformanceFailure(f"expected the request to act as user {user_id}, but it acted as {who}")
 
 
@@ -91,14 +94,19 @@ def expect_server(condition: bool, what: str) -> None:
         raise ServerDeviation(what)
 
 
-def concern_unless_config_or_success(observation: Observation) -> str | None:
-    """A SHOULD-level check: a doubtful Base URL is best refused as ``config``; making it work is fine too.
+def concern_unless_config_or_success(observation: Observation, *, acting_user_id: str) -> str | None:
+    """A doubtful Base URL is best refused as ``config``; using it correctly is fine too.
 
-    Returns the warning for the report when the implementation did neither (e.g. it sent
-    the request to a wrong URL and reported the server's 404), else None.
+    Success MUST be the API's answer as the token's owner (``acting_user_id``): a web
+    page or any other answer taken for success is a failure. Anything else that is
+    not ``config`` (e.g. the request sent to a wrong URL and the server's 404 reported)
+    is a SHOULD-level concern: the warning for the report is returned, else None.
     """
     outcome = observation.outcome
-    if outcome.ok or outcome.error_kind is ErrorKind.CONFIG:
+    if outcome.ok:
+        expect_acting_user(observation, acting_user_id)
+        return None
+    if outcome.error_kind is ErrorKind.CONFIG:
         return None
     return (f"the Base URL SHOULD be refused as a config error (or used correctly); instead: "
             f"{observation.describe()}")

@@ -127,9 +127,10 @@ def request_with_subpath_base_url(world, endpoint, form):
     world.request(world.credential(world.latest_token.token, base_url=base_url), endpoint)
 
 
-@then("the credential should refuse it as a configuration error, or else the report warns")
-def should_refuse_as_config(world):
-    concern = verdicts.concern_unless_config_or_success(world.last)
+@then(parsers.parse('the credential should refuse it as a configuration error or reach the API as "{name}", '
+                    'or else the report warns'))
+def should_refuse_as_config_or_reach_the_api(world, name):
+    concern = verdicts.concern_unless_config_or_success(world.last, acting_user_id=world.users[name].id)
     if concern:
         world.warn(concern)
 
