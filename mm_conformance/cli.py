@@ -1,4 +1,4 @@
-"""``mm-conformance``: run the suite, build its images.
+"""``mm-conformance``: run the suite, package its images, clean up after it.
 
 ``mm-conformance run`` is a thin front over pytest with the suite's plugin, so it
 runs exactly the scenarios ``pytest`` runs. Exit codes:
@@ -21,10 +21,13 @@ from rich.console import Console
 
 from . import __version__, hygiene, results, runs
 from . import report as matrix
-from .adapters import KNOWN_IMPLEMENTATIONS, AdapterNotInstalled, check_implementations, implementation_name
+from .adapters import (KNOWN_IMPLEMENTATIONS, NPM_ADAPTERS, AdapterNotInstalled, check_implementations,
+                       implementation_command, implementation_name)
 from .errors import InfrastructureError, UsageError
-from .deployment import ADMIN_TOKEN_ENV
-from .images import SUITE_ROOT, ImageBuilder, docker_available, image_labels, pin_module_version, select_lines
+from .deployment import ADMIN_TOKEN_ENV, clean
+from .images import (POSTGRES_IMAGE, SUITE_ROOT, WEB_APP_LABEL, ImageBuilder, docker_available, image_id, image_labels,
+                     local_mattermost_images, premigrated_database)
+from .servers import select_servers
 
 EXIT_CONFORMS, EXIT_DEVIATES, EXIT_NO_VERDICT = 0, 1, 2
 #: Where `run` writes the digests of every secret it registered (tests/test_hygiene.py scans with them).
@@ -36,12 +39,13 @@ def _parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True)
 
     run = commands.add_parser("run", help="run the scenarios against a real Mattermost")
-    run.add_argument("--impl", metavar="CMD", action="append",
-                     help="reference (default), n8n, mattermostdriver, or a command speaking protocol v1; "
-                          "repeat it to check several side by side on the same servers")
-    run.add_argument("--impl-name", metavar="NAME", help="its name in reports")
-    run.add_argument("--mattermost", default="esr", metavar="LINES", help="release lines: 11.7,11.10 | esr | latest | previous-esr | all")
-    run.add_argument("--mattermost-image", metavar="IMAGE", help="use this Mattermost image (one line only)")
+    run.add_argument("--impl", metavar="[NAME=]CMD", action="append",
+                     help="reference (default), n8n, mattermostdriver, or a command speaking protocol v1, "
+                          "optionally named for reports (mine=python3 adapter.py); repeat it to check several "
+                          "side by side on the same servers")
+    run.add_argument("--mattermost", metavar="SERVER", action="append",
+                     help="a server to run on, repeatable: a version (11.0.3), an image name, local (every image "
+                          "packaged here), esr, latest, previous-esr; default: the local images, else the official ESR")
     run.add_argument("--postgres-image", metavar="IMAGE", help="use this PostgreSQL image")
     run.add_argument("--mattermost-url", metavar="URL",
                      help="run against this existing server (the admin's token in $MM_CONFORMANCE_ADMIN_TOKEN)")
@@ -68,11 +72,17 @@ def _parser() -> argparse.ArgumentParser:
 
     commands.add_parser("trace", help="check or regenerate the documentation trace (docs/trace.yaml)", add_help=False)
 
-    images = commands.add_parser("images", help="build or resolve the suite's images (no registry needed)")
-    images.add_argument("action", choices=["build", "resolve", "list"])
-    images.add_argument("--mattermost", default="all", metavar="LINES", help="release lines (default all)")
-    images.add_argument("--support-only", action="store_true",
-                        help="build only the base, PostgreSQL and nginx images (not the Mattermost lines)")
+    images = commands.add_parser("images", help="build the suite's images and package Mattermost distributions")
+    images.add_argument("action", choices=["build", "list"])
+    images.add_argument("--from", dest="source", type=Path, action="append", metavar="PATH",
+                        help="build: also package this Mattermost release tarball or mattermost/ directory "
+                             "as mm-conformance/mattermost:<the version its binary reports> (repeatable)")
+
+    adapters = commands.add_parser("adapters", help="install the shipped Node.js adapters' pinned npm packages")
+    adapters.add_argument("action", choices=["install", "list"])
+    adapters.add_argument("names", nargs="*", metavar="NAME", help=f"default: all of {', '.join(NPM_ADAPTERS)}")
+
+    commands.add_parser("clean", help="remove every container, network and volume the suite's runs left behind")
     return parser
 
 
@@ -86,6 +96,10 @@ def main(argv: list[str] | None = None) -> int:
         args = _parser().parse_args(argv)
         if args.command == "images":
             return _images(args, console)
+        if args.command == "clean":
+            return _clean()
+        if args.command == "adapters":
+            return _adapters(args, console)
         if args.command == "diff":
             return _diff(args)
         if args.command == "report":
@@ -108,15 +122,13 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
-    select_lines(args.mattermost)  # a bad release line is a usage error before anything starts
     args.impl = args.impl or ["reference"]
-    check_implementations(args.impl, args.impl_name)
+    check_implementations(args.impl)
     for impl in args.impl:
-        if impl in KNOWN_IMPLEMENTATIONS:
-            try:
-                KNOWN_IMPLEMENTATIONS[impl]()  # not installed: a one-line error before anything starts
-            except AdapterNotInstalled as error:
-                raise InfrastructureError(str(error)) from None
+        try:
+            implementation_command(impl)  # a known adapter not installed: one line before anything starts
+        except AdapterNotInstalled as error:
+            raise InfrastructureError(str(error)) from None
     deviations = runs.load_expectations(args.expect) if args.expect else []
     if args.repeat < 1:
         raise UsageError("--repeat needs a positive number of runs")
@@ -125,6 +137,7 @@ def _run(args: argparse.Namespace) -> int:
             raise UsageError(f"--mattermost-url needs a system admin's personal access token in ${ADMIN_TOKEN_ENV}")
     else:
         docker_available()
+        select_servers(args.mattermost, local_mattermost_images())  # a bad --mattermost: usage error now
     if args.repeat == 1:
         return _run_once(args, args.report, deviations)[1]
     # The flake check: the same run N times; any scenario whose verdict, status or
@@ -143,21 +156,23 @@ def _run_once(args: argparse.Namespace, report: Path | None,
               deviations: list[runs.Deviation]) -> tuple[list[results.ScenarioResult], int]:
     import pytest
 
-    pytest_args = [str(SUITE_ROOT / "steps"), "--rootdir", str(SUITE_ROOT), "-p", "no:cacheprovider",
-                   "--mattermost", args.mattermost, "--adapter-timeout", str(args.adapter_timeout)]
-    for impl in args.impl:
-        pytest_args += ["--impl", impl]
-    for option in ("impl_name", "mattermost_image", "postgres_image", "mattermost_url"):
+    # Every value travels as --option=value: a separate value that looks like a path (an
+    # adapter's absolute path, say) would make pytest look for its configuration above it.
+    pytest_args = [str(SUITE_ROOT / "steps"), f"--rootdir={SUITE_ROOT}", "-c", str(SUITE_ROOT / "pyproject.toml"),
+                   "-p", "no:cacheprovider", f"--adapter-timeout={args.adapter_timeout}"]
+    pytest_args += [f"--impl={impl}" for impl in args.impl]
+    pytest_args += [f"--mattermost={server}" for server in args.mattermost or []]
+    for option in ("postgres_image", "mattermost_url"):
         value = getattr(args, option)
         if value:
-            pytest_args += [f"--{option.replace('_', '-')}", value]
+            pytest_args.append(f"--{option.replace('_', '-')}={value}")
     if args.allow_config_changes:
         pytest_args.append("--allow-config-changes")
     if args.keyword:
-        pytest_args += ["-k", args.keyword]
+        pytest_args.append(f"-k={args.keyword}")
     if report:
         report.mkdir(parents=True, exist_ok=True)
-        pytest_args += ["--junitxml", str(report / "junit.xml")]
+        pytest_args.append(f"--junitxml={report / 'junit.xml'}")
     pytest_args += ["-q"] if args.quiet else ["-v"]
 
     collector = results.Collector()
@@ -172,8 +187,8 @@ def _run_once(args: argparse.Namespace, report: Path | None,
         (report / "summary.md").write_text(results.markdown_summary(collector.results))
         (report / "errata.md").write_text(results.errata_markdown(collector.results) or "No errata.\n")
         runs.write(collector.results, report, {
-            "implementation": args.impl_name or ", ".join(implementation_name(i) for i in args.impl),
-            "mattermost": args.mattermost, "suite": __version__})
+            "implementation": ", ".join(implementation_name(i) for i in args.impl),
+            "servers": sorted({r.server for r in collector.results if r.server}), "suite": __version__})
         matrix.write([report], report)  # index.html + matrix.md: implementations side by side
     exit_code = results.exit_code(collector.results, pytest_exit=int(code))
     for line in stale:
@@ -193,36 +208,61 @@ def _diff(args: argparse.Namespace) -> int:
 
 
 def _images(args: argparse.Namespace, console: Console) -> int:
-    lines = select_lines(args.mattermost)
-    if args.action == "resolve":
-        builder = ImageBuilder(console)
-        for line in lines:
-            version = builder.resolve(line)
-            pin_module_version(line, version)
-            console.print(f"{line.name}: {line.branch} -> {version} (pinned in docker/releases.toml)")
-        return 0
     docker_available()
     if args.action == "list":
-        for line in lines:
-            labels = image_labels(line.image)
-            state = "not built" if labels is None else labels.get("org.mattermost.version", "?")
-            console.print(f"{line.image}: {state}", highlight=False)
+        images = local_mattermost_images()
+        if not images:
+            console.print("no Mattermost image is packaged here (mm-conformance images build --from PATH)")
+        for version, image in sorted(images.items()):
+            web_app = (image_labels(image) or {}).get(WEB_APP_LABEL, "?")
+            fast = "pre-migrated database ready" if premigrated_database(image, POSTGRES_IMAGE) != POSTGRES_IMAGE \
+                else "no pre-migrated database yet (made on first use)"
+            console.print(f"{image}: Mattermost {version}, web app: {web_app}, {fast}", highlight=False)
         return 0
     builder = ImageBuilder(console)
     builder.ensure_postgres()
     builder.ensure_nginx()
-    if args.support_only:
+    for source in args.source or []:
+        image = builder.package(source)
+        builder.ensure_premigrated(image)
+        console.print(f"{image} (image {image_id(image)[7:19]}): run it with --mattermost {image.rsplit(':', 1)[1]}",
+                      highlight=False)
+    return 0
+
+
+def _adapters(args: argparse.Namespace, console: Console) -> int:
+    if args.action == "list":
+        for name in KNOWN_IMPLEMENTATIONS:
+            try:
+                state = implementation_command(name)
+            except AdapterNotInstalled as error:
+                state = f"not installed: {error}"
+            console.print(f"{name}: {state}", highlight=False, markup=False)
         return 0
-    failures = []
-    for line in lines:
+    unknown = [name for name in args.names if name not in NPM_ADAPTERS]
+    if unknown:
+        raise UsageError(f"no Node.js adapter called {', '.join(unknown)} (known: {', '.join(NPM_ADAPTERS)}; "
+                         "the Python ones come with pip extras: .[mattermostdriver,mattermostautodriver])")
+    for name in args.names or NPM_ADAPTERS:
+        adapter = NPM_ADAPTERS[name]
         try:
-            builder.ensure_mattermost(line)
-            builder.ensure_premigrated(line)
-        except InfrastructureError as error:
-            failures.append(f"Mattermost {line.name}: {error}")
-    for failure in failures:
-        console.print(f"mm-conformance: error: {failure}", highlight=False, markup=False)
-    return EXIT_NO_VERDICT if failures else 0
+            with console.status(f"{name} adapter: npm ci into {adapter.modules_dir}"):
+                did = adapter.install()
+        except AdapterNotInstalled as error:
+            raise InfrastructureError(str(error)) from None
+        console.print(f"{name} adapter: {'installed' if did else 'up to date'} in {adapter.modules_dir}",
+                      highlight=False)
+    return 0
+
+
+def _clean() -> int:
+    docker_available()
+    removed = clean()
+    for thing in removed:
+        print(f"removed {thing}")
+    print(f"mm-conformance: removed {len(removed)} container(s), network(s) and volume(s) carrying the suite's label"
+          if removed else "mm-conformance: nothing to remove")
+    return 0
 
 
 if __name__ == "__main__":

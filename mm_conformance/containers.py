@@ -18,20 +18,55 @@ on every save, so ``PUT /api/v4/config`` would answer 200 and change nothing.
 from __future__ import annotations
 
 import contextlib
+import os
 import secrets
 import ssl
 import urllib.error
 import urllib.request
 from typing import Any
 
+from testcontainers.core.config import ConnectionMode, testcontainers_config
 from testcontainers.core.container import DockerContainer
 from testcontainers.core.network import Network
 from testcontainers.core.wait_strategies import HttpWaitStrategy, LogMessageWaitStrategy
 
 from .errors import InfrastructureError
 
-#: Every container and network the suite starts carries this label, so leftovers can be found.
+#: Every container, network and volume the suite starts carries this label (its value: the role).
 SUITE_LABEL = "io.github.mm-conformance"
+#: ... and this one, the run that made it: a run judges only its own leftovers, never an earlier one's.
+RUN_LABEL = "io.github.mm-conformance.run"
+#: This run's id, inherited by the processes it starts (a CI job sets it once for all its runs).
+RUN_ID_ENV = "MM_CONFORMANCE_RUN_ID"
+RUN_ID = os.environ.setdefault(RUN_ID_ENV, secrets.token_hex(6))
+
+
+def suite_labels(role: str) -> dict[str, str]:
+    """The labels of everything the suite creates: its role, and the run that made it."""
+    return {SUITE_LABEL: role, RUN_LABEL: RUN_ID}
+
+
+def reach_containers_on_loopback() -> None:
+    """Reach every container through the port Docker publishes on 127.0.0.1, as a local engine does.
+
+    Inside a container (``/.dockerenv``) testcontainers would otherwise pick its
+    ``gateway_ip`` mode and probe ``172.x.0.1:<port>``, while the suite publishes its
+    ports on loopback only: every wait would time out. ``TESTCONTAINERS_HOST_OVERRIDE``
+    alone does not change the mode. Ryuk, testcontainers' reaper, would have to be
+    pulled from a registry; the suite removes what it starts itself. A remote engine
+    (``DOCKER_HOST=tcp://…``), or settings the user made, are left alone.
+    """
+    if not os.environ.get("DOCKER_HOST", "unix://").startswith("unix://"):
+        return
+    if not os.environ.get("TESTCONTAINERS_CONNECTION_MODE"):
+        testcontainers_config.connection_mode_override = ConnectionMode.docker_host
+    if not (os.environ.get("TC_HOST") or os.environ.get("TESTCONTAINERS_HOST_OVERRIDE")):
+        testcontainers_config.tc_host_override = "127.0.0.1"
+    if not os.environ.get("TESTCONTAINERS_RYUK_DISABLED"):
+        testcontainers_config.ryuk_disabled = True
+
+
+reach_containers_on_loopback()
 
 #: Everything that makes Mattermost reach out on its own, switched off: the suite talks only to
 #: 127.0.0.1 and its own containers. On by default are the security-update check and the
@@ -66,7 +101,7 @@ class _ReadyWhileRunning(HttpWaitStrategy):
         self._container = container
         try:
             super().wait_until_ready(container)
-        except TimeoutError:
+        except Exception:  # a timeout, or the published port gone with a container that exited
             self._raise_if_exited()
             raise
 
@@ -117,7 +152,7 @@ class PostgresContainer(DockerContainer):
     port = 5432
 
     def __init__(self, image: str, *, alias: str = "db", **kwargs: Any) -> None:
-        super().__init__(image, labels={SUITE_LABEL: "postgres"}, **kwargs)
+        super().__init__(image, labels=suite_labels("postgres"), **kwargs)
         self.alias = alias
         self.user = "mmuser"
         self.password = secrets.token_urlsafe(12)
@@ -156,7 +191,7 @@ class MattermostContainer(DockerContainer):
     # A first start migrates an empty database: allow for 2 slow cores.
     def __init__(self, image: str, *, tls: bool = False, subpath: str = "", startup_timeout_s: int = 300,
                  **kwargs: Any) -> None:
-        super().__init__(image, labels={SUITE_LABEL: "mattermost"}, **kwargs)
+        super().__init__(image, labels=suite_labels("mattermost"), **kwargs)
         self.tls = tls
         # Published on loopback only: until the suite makes the first user, whoever makes it
         # becomes the server's system admin.
@@ -216,7 +251,7 @@ class MattermostContainer(DockerContainer):
 
 def suite_network() -> Network:
     """A new private Docker network, labelled so that a leftover one can be found."""
-    return Network(docker_network_kw={"labels": {SUITE_LABEL: "network"}}).create()
+    return Network(docker_network_kw={"labels": suite_labels("network")}).create()
 
 
 def migrate_and_snapshot(server_image: str, postgres_image: str, snapshot_image: str, labels: dict[str, str]) -> None:

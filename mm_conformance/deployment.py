@@ -1,6 +1,6 @@
 """A running Mattermost deployment: PostgreSQL + Mattermost on a private network.
 
-:class:`MattermostDeployment` brings one release line up and tears it down again,
+:class:`MattermostDeployment` brings one server image up and tears it down again,
 also when anything fails half-way. Every problem on the way is an
 :class:`InfrastructureError` with a one-line message, never a verdict.
 """
@@ -19,13 +19,13 @@ from testcontainers.core.network import Network
 
 from .admin import ApiClient, MattermostApiError, ServerVersion
 from .certificates import CertificateCase, CertificateCases
-from .containers import SUITE_LABEL, MattermostContainer, PostgresContainer, suite_network
+from .containers import RUN_ID, RUN_LABEL, SUITE_LABEL, MattermostContainer, PostgresContainer, suite_labels, suite_network
 from .errors import InfrastructureError
-from .images import MODULE_VERSION_LABEL, POSTGRES_IMAGE, ReleaseLine, docker_available, image_labels
+from .images import POSTGRES_IMAGE, ImageBuilder, docker_available
 from .proxy import TLSProxyContainer
 from .redirects import RedirectEndpoints
+from .servers import LOCAL_REPOSITORY, MattermostServer
 
-LOCAL_IMAGE_PREFIX = "mm-conformance/"
 #: Where external-server mode takes the admin's token: an environment variable, never an
 #: argument (arguments show in process lists and CI logs).
 ADMIN_TOKEN_ENV = "MM_CONFORMANCE_ADMIN_TOKEN"
@@ -37,21 +37,25 @@ SERVER_ALIAS = "mattermost"
 class Deployment:
     """What a scenario sees of a running server."""
 
-    line: str
     base_url: str
     admin: ApiClient
     version: ServerVersion
-    server: MattermostContainer | None = field(default=None, repr=False)
+    container: MattermostContainer | None = field(default=None, repr=False)
+
+    @property
+    def name(self) -> str:
+        """The version the server reports (``11.0.3``): what results and reports call it."""
+        return self.version.version
 
     @property
     def external(self) -> bool:
         """True for a server the suite did not start (external-server mode)."""
-        return self.server is None
+        return self.container is None
 
     def alive(self) -> bool:
         """False when the server stopped answering: a failed call is then not a verdict."""
-        if self.server is not None:
-            return self.server.ping()
+        if self.container is not None:
+            return self.container.ping()
         try:
             self.admin.server_version()
             return True
@@ -73,10 +77,10 @@ def external_deployment(base_url: str, admin_token: str) -> Deployment:
         raise InfrastructureError(f"the admin token is not accepted by {base_url}: {error}") from None
     if "system_admin" not in admin.user.roles.split():
         raise InfrastructureError(f"the token's owner {admin.user.username!r} is not a system admin of {base_url}")
-    return Deployment("external", base_url, admin, version)
+    return Deployment(base_url, admin, version)
 
 
-def require_image(image: str, why_missing: str = "") -> None:
+def require_image(image: str) -> None:
     """Make sure ``image`` is present locally, pulling it only when it is not one of ours.
 
     The suite's own images are never pulled: they exist nowhere but on this machine.
@@ -88,65 +92,54 @@ def require_image(image: str, why_missing: str = "") -> None:
             return
         except docker.errors.ImageNotFound:
             pass
-        if image.startswith(LOCAL_IMAGE_PREFIX):
-            hint = f" ({why_missing})" if why_missing else " (build it: mm-conformance images build)"
-            raise InfrastructureError(f"image {image} is not built{hint}")
+        if image.startswith(f"{LOCAL_REPOSITORY}:"):
+            raise InfrastructureError(f"image {image} is not on this machine (package a release tarball: "
+                                      "mm-conformance images build --from PATH)")
+        if image.startswith("mm-conformance/"):
+            raise InfrastructureError(f"image {image} is not built (build it: mm-conformance images build)")
         try:
             client.images.pull(image)
         except DockerException as error:
-            raise InfrastructureError(f"image {image} is not present and could not be pulled: {error}") from None
+            raise InfrastructureError(f"image {image} is not on this machine and could not be pulled: "
+                                      f"{' '.join(str(error).split())}") from None
     except DockerException as error:
         raise InfrastructureError(f"the Docker engine is not reachable: {error}") from None
 
 
-def premigrated_database(line: ReleaseLine, image: str, postgres_image: str) -> str:
-    """The line's pre-migrated database image when it fits this server, else ``postgres_image``.
-
-    It fits when the server is the suite's own build of the line at the pinned version
-    the snapshot was migrated by, and no other PostgreSQL image was asked for.
-    """
-    if image != line.image or postgres_image != POSTGRES_IMAGE:
-        return postgres_image
-    snapshot, server = image_labels(line.premigrated_image), image_labels(image)
-    if snapshot is None or server is None:
-        return postgres_image
-    version = snapshot.get(MODULE_VERSION_LABEL)
-    return line.premigrated_image if version and version == server.get(MODULE_VERSION_LABEL) else postgres_image
-
-
 class MattermostDeployment:
-    """Starts PostgreSQL and Mattermost for one release line; a context manager.
+    """Starts PostgreSQL and Mattermost for one server image; a context manager.
 
-    >>> with MattermostDeployment(line, image=line.image) as deployment:
+    >>> with MattermostDeployment(MattermostServer("mm-conformance/mattermost:11.0.3", "11.0.3")) as deployment:
     ...     deployment.admin.create_user("alice")
     """
 
-    def __init__(self, line: ReleaseLine, *, image: str, postgres_image: str = POSTGRES_IMAGE,
+    def __init__(self, server: MattermostServer, *, postgres_image: str = POSTGRES_IMAGE,
                  premigrated: bool = True) -> None:
-        self.line = line
-        self.image = image
+        self.server = server
+        self.image = server.image
         self.postgres_image = postgres_image
-        self.premigrated = premigrated  # start from the line's migrated snapshot where one fits
+        self.premigrated = premigrated  # start from a database this image migrated before, made on first use
         self._network: Network | None = None
         self._database: PostgresContainer | None = None
-        self._containers: list = []
+        #: Every container of the deployment and its role in words ("PostgreSQL", "the TLS proxy").
+        self._containers: dict[object, str] = {}
         self._config_volume: str | None = None
         self.deployment: Deployment | None = None
 
     def start(self) -> Deployment:
         docker_available()
-        if self.premigrated:
-            self.postgres_image = premigrated_database(self.line, self.image, self.postgres_image)
-        require_image(self.image, self.line.why_unavailable)
+        require_image(self.image)
         require_image(self.postgres_image)
         try:
+            if self.premigrated and self.postgres_image == POSTGRES_IMAGE:
+                self.postgres_image = ImageBuilder().ensure_premigrated(self.image)
             return self._start()
         except InfrastructureError:
             self.stop()
             raise
         except (DockerException, TimeoutError, OSError, subprocess.SubprocessError, httpx.HTTPError, MattermostApiError) as error:
             self.stop()
-            raise InfrastructureError(f"Mattermost {self.line.name} did not start: {error}") from None
+            raise InfrastructureError(f"{self.server} did not start: {' '.join(str(error).split())}") from None
         except BaseException:
             self.stop()  # also on KeyboardInterrupt: no container is left behind
             raise
@@ -154,21 +147,22 @@ class MattermostDeployment:
     def _start(self) -> Deployment:
         self._network = suite_network()
         self._database = PostgresContainer(self.postgres_image).with_network(self._network)
-        self._containers.append(self._database)
+        self._containers[self._database] = "PostgreSQL"
         self._database.start()
         self._config_volume = docker.from_env().volumes.create(
-            f"mm-conformance-config-{uuid.uuid4().hex[:12]}", labels={SUITE_LABEL: "config"}).name
+            f"mm-conformance-config-{uuid.uuid4().hex[:12]}", labels=suite_labels("config")).name
         server = (MattermostContainer(self.image).with_network(self._network).with_network_aliases(SERVER_ALIAS)
                   .with_database(self._database.dsn_on_network()).with_config_volume(self._config_volume))
-        self._containers.append(server)
+        self._containers[server] = "the Mattermost server"
         server.start()
         base_url = server.base_url()
         admin = ApiClient.bootstrap(base_url)
-        self.deployment = Deployment(self.line.name, base_url, admin, admin.server_version(), server)
+        self.deployment = Deployment(base_url, admin, admin.server_version(), server)
+        self._containers[server] = f"Mattermost {self.deployment.name}"
         return self.deployment
 
-    def upgrade(self, line: ReleaseLine, image: str) -> Deployment:
-        """Replace the server by ``image`` of ``line`` on the same database: an in-place upgrade.
+    def upgrade(self, target: MattermostServer) -> Deployment:
+        """Replace the server by ``target`` on the same database: an in-place upgrade.
 
         The old server is stopped first (as an admin does), then the new one runs its
         migrations on the data the old one left, with the old one's config directory.
@@ -176,19 +170,20 @@ class MattermostDeployment:
         (its URL changes with the port).
         """
         old = self.deployment
-        if old is None or old.server is None or self._database is None or self._config_volume is None:
+        if old is None or old.container is None or self._database is None or self._config_volume is None:
             raise InfrastructureError("only a running deployment the suite started can be upgraded")
-        require_image(image, line.why_unavailable)
-        old.server.stop()
-        self._containers.remove(old.server)
+        require_image(target.image)
+        old.container.stop()
+        del self._containers[old.container]
         old.admin.close()
-        server = (MattermostContainer(image).with_network(self._require_network())
+        server = (MattermostContainer(target.image).with_network(self._require_network())
                   .with_network_aliases(SERVER_ALIAS).with_database(self._database.dsn_on_network())
                   .with_config_volume(self._config_volume))
-        self._start_extra(server, f"Mattermost {line.name} (the upgrade)")
+        self._start_extra(server, f"{target} (the upgrade)")
         admin = ApiClient.login(server.base_url(), old.admin.user.username, old.admin.user.password)
-        self.line, self.image = line, image
-        self.deployment = Deployment(line.name, server.base_url(), admin, admin.server_version(), server)
+        self.server, self.image = target, target.image
+        self.deployment = Deployment(server.base_url(), admin, admin.server_version(), server)
+        self._containers[server] = f"Mattermost {self.deployment.name} (the upgrade)"
         return self.deployment
 
     def start_tls_proxy(self, cases: CertificateCases) -> TLSProxyContainer:
@@ -207,7 +202,7 @@ class MattermostDeployment:
         server = (MattermostContainer(self.image, tls=True).with_network(self._require_network())
                   .with_database(self._database.dsn_on_network()).with_tls(case.chain_pem, case.key_pem)
                   .with_env("MM_SERVICESETTINGS_ENABLEUSERACCESSTOKENS", "true"))
-        self._start_extra(server, "the TLS-terminating Mattermost")
+        self._start_extra(server, "the TLS-terminating Mattermost server")
         return server.base_url()
 
     def start_redirects(self, certificate: CertificateCase) -> RedirectEndpoints:
@@ -229,33 +224,33 @@ class MattermostDeployment:
                   .with_database(self._database.dsn_on_network())
                   .with_site_url(f"http://localhost{subpath}")
                   .with_env("MM_SERVICESETTINGS_ENABLEUSERACCESSTOKENS", "true"))
-        self._start_extra(server, "the subpath Mattermost")
+        self._start_extra(server, "the subpath server")
         return f"{server.base_url()}{subpath}"
 
-    def _start_extra(self, container, what: str):
-        self._containers.append(container)  # listed first: an interrupt while it starts still removes it
+    def _start_extra(self, container, role: str):
+        self._containers[container] = role  # listed first: an interrupt while it starts still removes it
         try:
             container.start()
         except (InfrastructureError, DockerException, TimeoutError, OSError) as error:
-            self._containers.remove(container)
+            del self._containers[container]
             with contextlib.suppress(DockerException):  # a half-started server must not linger on the database
                 container.stop()
             if isinstance(error, InfrastructureError):
                 raise
-            raise InfrastructureError(f"{what} for Mattermost {self.line.name} did not start: {error}") from None
+            raise InfrastructureError(f"{role} for {self.server} did not start: {error}") from None
         return container
 
     def stopped_containers(self) -> list[str]:
-        """Containers of this deployment that are no longer running, by name."""
+        """The roles of this deployment's containers that are no longer running ("the TLS proxy")."""
         stopped = []
-        for container in self._containers:
+        for container, role in self._containers.items():
             try:
                 wrapped = container.get_wrapped_container()
                 wrapped.reload()
                 if wrapped.status != "running":
-                    stopped.append(wrapped.name)
+                    stopped.append(role)
             except DockerException:
-                stopped.append(getattr(container, "image", "a container"))
+                stopped.append(role)
         return stopped
 
     def _require_network(self) -> Network:
@@ -267,7 +262,7 @@ class MattermostDeployment:
         """Remove every container and the network, whatever state they are in."""
         if self.deployment is not None:
             self.deployment.admin.close()
-        for container in reversed(self._containers):
+        for container in reversed(list(self._containers)):
             try:
                 container.stop()
             except DockerException:
@@ -293,10 +288,39 @@ class MattermostDeployment:
         self.stop()
 
 
-def leftover_containers() -> list[str]:
-    """Suite containers, networks and volumes still present (tests assert there are none after a run)."""
+def leftovers(*, run_id: str | None = RUN_ID) -> list[str]:
+    """The suite's containers, networks and volumes still present, made by run ``run_id``
+    (by default this one; ``None``: by any run). Tests assert their own run left none.
+    """
     client = docker.from_env()
-    containers = [f"container {c.name}" for c in client.containers.list(all=True, filters={"label": SUITE_LABEL})]
-    networks = [f"network {n.name}" for n in client.networks.list(filters={"label": SUITE_LABEL})]
-    volumes = [f"volume {v.name}" for v in client.volumes.list(filters={"label": SUITE_LABEL})]
+    label = SUITE_LABEL if run_id is None else f"{RUN_LABEL}={run_id}"
+    containers = [f"container {c.name}" for c in client.containers.list(all=True, filters={"label": label})]
+    networks = [f"network {n.name}" for n in client.networks.list(filters={"label": label})]
+    volumes = [f"volume {v.name}" for v in client.volumes.list(filters={"label": label})]
     return containers + networks + volumes
+
+
+def earlier_runs_leftovers() -> list[str]:
+    """What other runs left behind (a run stopped hard, say): the suite's things not of this run."""
+    mine = set(leftovers())
+    return [thing for thing in leftovers(run_id=None) if thing not in mine]
+
+
+def clean() -> list[str]:
+    """Remove every container, network and volume carrying the suite's label; what was removed.
+
+    Nothing else is touched: the filter is the suite's own label. Containers go first
+    (they hold the networks and volumes), then networks, then volumes.
+    """
+    client = docker.from_env()
+    removed = []
+    for container in client.containers.list(all=True, filters={"label": SUITE_LABEL}):
+        container.remove(force=True, v=True)
+        removed.append(f"container {container.name}")
+    for network in client.networks.list(filters={"label": SUITE_LABEL}):
+        network.remove()
+        removed.append(f"network {network.name}")
+    for volume in client.volumes.list(filters={"label": SUITE_LABEL}):
+        volume.remove(force=True)
+        removed.append(f"volume {volume.name}")
+    return removed

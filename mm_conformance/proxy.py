@@ -49,7 +49,7 @@ from testcontainers.core.container import DockerContainer
 from testcontainers.core.waiting_utils import WaitStrategy
 
 from .certificates import CertificateCase
-from .containers import SUITE_LABEL, raise_if_exited
+from .containers import raise_if_exited, suite_labels
 from .errors import InfrastructureError
 from .images import NGINX_IMAGE
 
@@ -77,7 +77,7 @@ class TLSProxyContainer(DockerContainer):
 
     def __init__(self, cases: Iterable[CertificateCase], image: str = NGINX_IMAGE, *,
                  startup_timeout_s: float = 30, **kwargs: Any) -> None:
-        super().__init__(image, labels={SUITE_LABEL: "tls-proxy"}, **kwargs)
+        super().__init__(image, labels=suite_labels("tls-proxy"), **kwargs)
         self.cases: dict[str, CertificateCase] = {case.name: case for case in cases}
         if not self.cases:
             raise ValueError("TLSProxyContainer needs at least one certificate case")

@@ -63,7 +63,7 @@ from testcontainers.core.container import DockerContainer
 from testcontainers.core.waiting_utils import WaitStrategy
 
 from .certificates import CertificateCase
-from .containers import SUITE_LABEL, raise_if_exited
+from .containers import raise_if_exited, suite_labels
 from .images import NGINX_IMAGE
 from .proxy import CREDENTIAL_PRESENT, HOST, nginx_conf, read_access_log
 
@@ -113,7 +113,7 @@ class _NginxContainer(DockerContainer):
 
     def __init__(self, image: str, role: str, certificate: CertificateCase, listeners: dict[str, tuple[int, bool]],
                  startup_timeout_s: float) -> None:
-        super().__init__(image, labels={SUITE_LABEL: role})
+        super().__init__(image, labels=suite_labels(role))
         self.role = role
         self.listeners = listeners
         for port, _tls in listeners.values():

@@ -5,7 +5,7 @@ Built from the ``results.json`` of one or more runs (``mm-conformance run --repo
     mm-conformance report reports/reference reports/n8n reports/mattermostdriver --out reports/matrix
 
 Rows are scenarios grouped by the documentation section they encode; columns are
-implementation × release line; each cell gives the verdict with the observed
+implementation × the version the server reported; each cell gives the verdict with the observed
 status and error kind and opens its details (requests made, answers, reasons —
 tokens were redacted when the run recorded them). A findings section lists every
 deviation of an implementation other than the reference.
@@ -29,11 +29,11 @@ REFERENCE = "reference"
 @dataclass(frozen=True)
 class Column:
     implementation: str
-    line: str
+    server: str  # the version the server reported
 
     @property
     def title(self) -> str:
-        return f"{self.implementation} · {self.line}" if self.line else self.implementation
+        return f"{self.implementation} · {self.server}" if self.server else self.implementation
 
 
 @dataclass
@@ -58,7 +58,7 @@ def build(run_dirs: list[Path]) -> Matrix:
         meta, results = runs.read(directory)
         default = str(meta.get("implementation", directory.name))
         for result in results:
-            column = Column(result.implementation or default, result.line)
+            column = Column(result.implementation or default, result.server)
             if column not in columns:
                 columns.append(column)
             row = rows.setdefault(result.scenario, Row(result.scenario, result.docs, result.title or result.scenario))
@@ -140,7 +140,7 @@ def errata_document(run_dirs: list[Path]) -> str:
             if result.verdict != "pass":
                 continue
             for erratum in result.errata:
-                where = Column(result.implementation or default, result.line).title
+                where = Column(result.implementation or default, result.server).title
                 shown[erratum][result.title or result.scenario].append(where)
     lines = ["# Documentation errata", "",
              "Where n8n's Mattermost credentials page (docs/n8n-mattermost-credentials.md) and a real",

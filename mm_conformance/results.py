@@ -19,6 +19,7 @@ from .adapters import implementation_name
 from .redact import redact
 
 INFRASTRUCTURE = "infrastructure: "
+_EXCEPTION_PREFIX = re.compile(r"^(?:[A-Za-z_][\w]*\.)*[A-Z]\w*(?:Failure|Error|Deviation|Exception): ")
 VERDICTS = ("pass", "warn", "fail", "skip", "error")
 #: What the plugin records when a scenario stopped without a verdict on the implementation.
 NO_VERDICT = ("infrastructure", "server-deviation", "suite-error")
@@ -34,7 +35,8 @@ class ScenarioResult:
     observations: list[str] = field(default_factory=list)
     errata: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
-    line: str = ""  # the Mattermost release line it ran on
+    #: The Mattermost it ran on, by the version the server reported (``11.0.3``).
+    server: str = ""
     #: What the implementation's last answer was: status, error kind, Mattermost's error id.
     status: int | None = None
     error_kind: str | None = None
@@ -50,7 +52,7 @@ class ScenarioResult:
     @property
     def scenario(self) -> str:
         """The scenario as the feature file words it (with its Examples values): the same on every
-        release line, for every implementation and in every run."""
+        server, for every implementation and in every run."""
         return self.title or re.sub(r"\[mm[^\]-]+-?", "[", self.name).replace("[]", "")
 
 
@@ -68,6 +70,7 @@ class Collector:
             known.errata = _properties(report, "erratum") or known.errata
             known.warnings = _properties(report, "warning") or known.warnings
             known.implementation = (_properties(report, "implementation") or [known.implementation])[-1]
+            known.server = (_properties(report, "server") or [known.server])[-1]
             for outcome in _properties(report, "outcome")[-1:]:
                 known.status, known.error_kind, known.server_error_id = json.loads(outcome)
             if known.verdict == "pass" and known.warnings:
@@ -80,7 +83,7 @@ class Collector:
             about = {k: str(v) for k, v in report.user_properties}  # what scenario_properties put there
             self.results.append(ScenarioResult(
                 nodeid=report.nodeid, name=report.nodeid.split("::")[-1], verdict=verdict,
-                docs=about.get("docs", ""), reason=reason, line=about.get("line", ""), title=about.get("title", ""),
+                docs=about.get("docs", ""), reason=reason, server=about.get("server", ""), title=about.get("title", ""),
                 implementation=about.get("implementation", ""),
                 observations=_properties(report, "observation"), errata=_properties(report, "erratum")))
         elif verdict in ("error", "fail") and known.verdict in ("pass", "warn"):
@@ -101,7 +104,7 @@ def scenario_properties(item: pytest.Item) -> list[tuple[str, str]]:
     params = item.callspec.params if hasattr(item, "callspec") else {}
     impl = params.get("implementation")
     return [("docs", _docs_tag(item)), ("title", _title(item, params)),
-            ("line", getattr(params.get("mattermost_line"), "name", "")),
+            ("server", getattr(params.get("mattermost_server"), "id", "")),
             ("implementation", implementation_name(impl) if isinstance(impl, str) else "")]
 
 
@@ -114,8 +117,10 @@ def _title(item: pytest.Item, params: dict) -> str:
     scenario = scenario_wrapper_template_registry.get(getattr(item, "obj", None))
     if scenario is None:
         return item.name
-    example = params.get("_pytest_bdd_example") or {}
-    return f"{scenario.name} ({', '.join(map(str, example.values()))})" if example else scenario.name
+    values = [str(value) for value in (params.get("_pytest_bdd_example") or {}).values()]
+    if params.get("upgrade_target") is not None:
+        values.append(f"to {params['upgrade_target'].id}")
+    return f"{scenario.name} ({', '.join(values)})" if values else scenario.name
 
 
 def _docs_tag(item: pytest.Item) -> str:
@@ -161,7 +166,8 @@ def _reason(report: pytest.TestReport, properties: dict[str, str]) -> str:
     if report.failed:
         text = getattr(report.longrepr, "reprcrash", None)
         message = text.message if text is not None else str(report.longrepr)
-        return message.splitlines()[0] if message else "failed"
+        # "mm_conformance.verdicts.ConformanceFailure: the token …": a reader wants the words only.
+        return _EXCEPTION_PREFIX.sub("", message.splitlines()[0]) if message else "failed"
     return ""
 
 

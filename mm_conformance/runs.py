@@ -1,11 +1,11 @@
 """A run's results on disk, the diff between two runs, and declared expected deviations.
 
 ``results.json`` (written by ``mm-conformance run --report DIR``) holds one entry
-per scenario and release line: verdict, observed status, error kind and
+per scenario and server: verdict, observed status, error kind and
 Mattermost's error id. Two of them make the regression signal of a Mattermost
 upgrade::
 
-    mm-conformance diff reports/11.7 reports/11.10
+    mm-conformance diff reports/5.37.0 reports/11.0.3
 
 An implementer declares known deviations in a TOML file (``--expect FILE``)::
 
@@ -29,7 +29,7 @@ from .errors import UsageError
 from .results import ScenarioResult
 
 RESULTS_FILE = "results.json"
-FORMAT = 1
+FORMAT = 2  # 2: "server" (the reported version) replaced "line"
 
 
 def write(results: list[ScenarioResult], directory: Path, meta: dict[str, object]) -> Path:
@@ -56,8 +56,8 @@ def read(path: Path) -> tuple[dict[str, object], list[ScenarioResult]]:
 def diff(before: list[ScenarioResult], after: list[ScenarioResult]) -> list[str]:
     """One line per scenario whose verdict, status, error kind or server error id changed.
 
-    Scenarios are matched by their id without the release line, so two runs on
-    different lines (an upgrade) compare scenario by scenario.
+    Scenarios are matched by their id without the server, so two runs on
+    different versions (an upgrade) compare scenario by scenario.
     """
     old = {r.scenario: r for r in before}
     new = {r.scenario: r for r in after}

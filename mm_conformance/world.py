@@ -97,7 +97,7 @@ class ScenarioWorld:
     credentials_seen_before: int | None = None
     redirects_answered_before: int | None = None
     warnings: list[str] = field(default_factory=list)
-    #: An upgrade scenario's own deployment and the release line it goes to.
+    #: An upgrade scenario's own deployment and the server it is upgraded to.
     upgrade: tuple[Any, Any] | None = None
     #: The implementation judged the upgrade scenario's tokens right before the upgrade.
     judged_before_upgrade: bool = False
@@ -324,7 +324,7 @@ class ScenarioWorld:
         # A refusal from a server (or proxy) that has died is not a verdict on the implementation.
         if not observation.outcome.ok:
             if not self.deployment.alive():
-                raise InfrastructureError(f"Mattermost {self.deployment.line} stopped answering during the scenario")
+                raise InfrastructureError(f"Mattermost {self.deployment.name} stopped answering during the scenario")
             stopped = self._endpoints.stopped() if self._endpoints is not None else []
             if stopped:
                 raise InfrastructureError(f"{', '.join(stopped)} stopped during the scenario")

@@ -1,12 +1,13 @@
 """Binds every feature file under features/ to pytest: one test per scenario.
 
 Every scenario runs in a world on a real Mattermost: the ``world`` fixture (and so
-``deployment`` and its ``mattermost_line`` parameter) is part of each one.
+``deployment`` and its ``mattermost_server`` parameter) is part of each one; the
+upgrade scenario is also parametrized by the server it upgrades to.
 """
 
 import pytest
 from pytest_bdd import scenarios
 
-pytestmark = pytest.mark.usefixtures("world")
+pytestmark = pytest.mark.usefixtures("world", "upgrade_target")
 
 scenarios(".")

@@ -1,25 +1,18 @@
-"""Steps of the upgrade scenario: a server of one release line, upgraded in place to another."""
+"""Steps of the upgrade scenario: the oldest selected server, upgraded in place to a newer one."""
 
 from pytest_bdd import given, parsers, then, when
 
 from mm_conformance import verdicts
 from mm_conformance.deployment import require_image
 from mm_conformance.errors import NotApplicable
-from mm_conformance.images import select_lines
 
 
-@given(parsers.parse("a Mattermost of the {old} release line with a database of its own, "
-                     "to be upgraded to the {new} release line"))
-def server_to_upgrade(world, deployment_pool, old, new):
-    selected = deployment_pool.selected_lines()
-    old_line, new_line = select_lines(old)[0], select_lines(new)[0]
-    if old_line not in selected or new_line not in selected:
-        raise NotApplicable(f"the upgrade runs when --mattermost selects both {old_line.name} and {new_line.name}")
-    if world.deployment.line != old_line.name:
-        raise NotApplicable(f"the upgrade runs once, in the {old_line.name} pass")
-    # Before starting a stack of its own: the server it would be upgraded to must exist.
-    require_image(new_line.image, new_line.why_unavailable)
-    world.upgrade = (deployment_pool.upgradable(old_line), new_line)
+@given("the oldest selected Mattermost with a database of its own, to be upgraded to a newer one")
+def server_to_upgrade(world, deployment_pool, mattermost_server, upgrade_target):
+    if upgrade_target is None:
+        raise NotApplicable("the upgrade needs two servers: select an older and a newer one with --mattermost")
+    require_image(upgrade_target.image)  # before starting a stack of its own: the newer server must exist
+    world.upgrade = (deployment_pool.upgradable(mattermost_server), upgrade_target)
     world.move_to(world.upgrade[0].deployment)
 
 
@@ -47,8 +40,8 @@ def token_states_before_upgrade(world, name):
 
 @when("the server is upgraded in place")
 def upgrade_in_place(world):
-    stack, new_line = world.upgrade
-    world.move_to(stack.upgrade(new_line, new_line.image))
+    stack, target = world.upgrade
+    world.move_to(stack.upgrade(target))
 
 
 @then(parsers.parse('the {state} token of "{name}" is {verdict} by the credential'))

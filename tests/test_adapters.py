@@ -13,7 +13,10 @@ adapter's *plumbing* through :class:`~mm_conformance.implementation.Implementati
   request reaches the server, which answers every path with Mattermost's 401
   "session expired" JSON, and the test checks the path and the ``Authorization:
   Bearer`` header it received. It says nothing about Mattermost's behaviour;
-* a plain web page (200 ``text/html``) where the API should be: what each reports.
+* a plain web page (200 ``text/html``) where the API should be: what each reports;
+* one HTTPS endpoint per certificate case of :mod:`mm_conformance.certificates`, with
+  the suite's root CA as ``caFile``: ``trusted`` connects, every other case is ``tls``
+  (Node reports some of them, e.g. ``issued-by-leaf``, with code ``UNSPECIFIED``).
 
 The n8n tests are skipped (as ``infrastructure: …``) until
 ``mm_conformance/adapters/n8n/install.sh`` has installed n8n.
@@ -21,8 +24,8 @@ The n8n tests are skipped (as ``infrastructure: …``) until
 
 from __future__ import annotations
 
+import contextlib
 import http.server
-import importlib.util
 import json
 import socket
 import ssl
@@ -35,6 +38,7 @@ import pytest
 import trustme
 
 from mm_conformance.adapters import KNOWN_IMPLEMENTATIONS, AdapterNotInstalled
+from mm_conformance.certificates import CertificateCases, make_cases
 from mm_conformance.implementation import Implementation
 from mm_conformance.protocol import ApiRequest, Credential, ErrorKind
 
@@ -59,20 +63,19 @@ ATTEMPTS_ON_401 = {"n8n": 2, "mattermostdriver": 1}
 # --- the adapters -------------------------------------------------------------------------
 
 
-def _command(name: str) -> str:
-    if name == "mattermostdriver" and importlib.util.find_spec("mattermostdriver") is None:
-        pytest.skip("infrastructure: mattermostdriver not installed (pip install mattermostdriver==7.3.2)")
+def adapter_command(name: str) -> str:
+    """A shipped adapter's command line; the test is skipped (infrastructure) until it is installed."""
     try:
         return KNOWN_IMPLEMENTATIONS[name]()
-    except AdapterNotInstalled:
-        pytest.skip("infrastructure: n8n adapter not installed (run mm_conformance/adapters/n8n/install.sh)")
+    except AdapterNotInstalled as error:
+        pytest.skip(f"infrastructure: {error}")
 
 
 @pytest.fixture(scope="module", params=["n8n", "mattermostdriver"])
 def adapter(request: pytest.FixtureRequest) -> Iterator[Implementation]:
     """One running adapter per implementation for the whole module (n8n takes ~3 s to load)."""
     name = request.param
-    with Implementation(name, _command(name), timeout_s=30.0) as impl:
+    with Implementation(name, adapter_command(name), timeout_s=30.0) as impl:
         yield impl
 
 
@@ -90,8 +93,10 @@ def closed_port() -> Iterator[int]:
 @dataclass
 class Seen:
     method: str
-    path: str
+    path: str  #: the request-target as sent (path and query)
     authorization: str | None
+    body: bytes = b""
+    content_type: str | None = None
 
 
 @dataclass
@@ -108,11 +113,12 @@ class _Handler(http.server.BaseHTTPRequestHandler):
 
     def _answer(self) -> None:
         length = int(self.headers.get("Content-Length") or 0)
-        if length:
-            self.rfile.read(length)
+        body = self.rfile.read(length) if length else b""
         # The request-target as sent: http.server collapses a leading "//" in self.path.
         target = self.requestline.split(" ")[1]
-        self.server.endpoint.seen.append(Seen(self.command, target, self.headers.get("Authorization")))
+        self.server.endpoint.seen.append(
+            Seen(self.command, target, self.headers.get("Authorization"), body, self.headers.get("Content-Type"))
+        )
         body = json.dumps(SESSION_EXPIRED).encode()
         self.send_response(401)
         self.send_header("Content-Type", "application/json")
@@ -134,17 +140,14 @@ class _Server(http.server.ThreadingHTTPServer):
         pass  # failed handshakes are what some tests are about
 
 
-@pytest.fixture(scope="module")
-def https_endpoint(tmp_path_factory: pytest.TempPathFactory) -> Iterator[HttpsEndpoint]:
-    ca = trustme.CA()
-    ca_file = tmp_path_factory.mktemp("https-endpoint") / "ca.pem"
-    ca.cert_pem.write_to_path(str(ca_file))
-    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    ca.issue_cert("127.0.0.1").configure_cert(context)
+@contextlib.contextmanager
+def serve_https(context: ssl.SSLContext, ca_file: str, name: str = "https-endpoint") -> Iterator[HttpsEndpoint]:
+    """Serve :class:`_Handler` over TLS with ``context`` on 127.0.0.1 while the block runs."""
     server = _Server(("127.0.0.1", 0), _Handler)
     server.socket = context.wrap_socket(server.socket, server_side=True)
-    server.endpoint = HttpsEndpoint(f"https://127.0.0.1:{server.server_address[1]}", str(ca_file))
-    thread = threading.Thread(target=server.serve_forever, name="https-endpoint", daemon=True)
+    server.endpoint = HttpsEndpoint(f"https://127.0.0.1:{server.server_address[1]}", ca_file)
+    # A short poll interval: shutdown() waits for it, once per endpoint (nine of them for the cases).
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, name=name, daemon=True)
     thread.start()
     try:
         yield server.endpoint
@@ -152,6 +155,49 @@ def https_endpoint(tmp_path_factory: pytest.TempPathFactory) -> Iterator[HttpsEn
         server.shutdown()
         server.server_close()
         thread.join(timeout=5)
+
+
+@pytest.fixture(scope="module")
+def https_endpoint(tmp_path_factory: pytest.TempPathFactory) -> Iterator[HttpsEndpoint]:
+    ca = trustme.CA()
+    ca_file = tmp_path_factory.mktemp("https-endpoint") / "ca.pem"
+    ca.cert_pem.write_to_path(str(ca_file))
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ca.issue_cert("127.0.0.1").configure_cert(context)
+    with serve_https(context, str(ca_file)) as endpoint:
+        yield endpoint
+
+
+@dataclass
+class CertificateEndpoints:
+    """One HTTPS endpoint per certificate case (by case name), all made by one :func:`make_cases`."""
+
+    cases: CertificateCases
+    endpoints: dict[str, HttpsEndpoint]
+
+    def __getitem__(self, name: str) -> HttpsEndpoint:
+        endpoint = self.endpoints[name]
+        endpoint.seen.clear()
+        return endpoint
+
+
+#: Every case of :mod:`mm_conformance.certificates` a strict credential refuses
+#: (``test_the_failing_cases_are_all_of_them`` keeps this list complete).
+FAILING_CERTIFICATE_CASES = ["self-signed", "expired", "not-yet-valid", "wrong-host", "untrusted-root",
+                             "incomplete-chain", "expired-intermediate", "issued-by-leaf"]
+
+
+@pytest.fixture(scope="module")
+def certificate_endpoints(tmp_path_factory: pytest.TempPathFactory) -> Iterator[CertificateEndpoints]:
+    """Every certificate case served by its own HTTPS endpoint on 127.0.0.1, ``caFile`` = the suite root."""
+    cases = make_cases(tmp_path_factory.mktemp("certificate-cases"))
+    with contextlib.ExitStack() as stack:
+        endpoints: dict[str, HttpsEndpoint] = {}
+        for case in cases:
+            context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+            context.load_cert_chain(case.cert_file, case.key_file)  # the leaf and what the case sends after it
+            endpoints[case.name] = stack.enter_context(serve_https(context, str(cases.ca_file), f"https-{case.name}"))
+        yield CertificateEndpoints(cases, endpoints)
 
 
 @pytest.fixture()
@@ -255,6 +301,42 @@ def test_unreadable_ca_file_is_answered(adapter: Implementation, endpoint: Https
     outcome = adapter.check(Credential(TOKEN, endpoint.url), ca_file=str(tmp_path / "missing.pem")).outcome
     assert outcome.error_kind is ErrorKind.CONFIG, outcome
     assert endpoint.seen == []
+
+
+# --- (c') every way a certificate goes wrong, with the right caFile ---------------------------
+
+
+def test_the_failing_cases_are_all_of_them(certificate_endpoints: CertificateEndpoints) -> None:
+    assert [c.name for c in certificate_endpoints.cases if not c.expect_strict_ok] == FAILING_CERTIFICATE_CASES
+
+
+def test_the_trusted_case_connects(adapter: Implementation, certificate_endpoints: CertificateEndpoints) -> None:
+    endpoint = certificate_endpoints["trusted"]
+    outcome = adapter.check(Credential(TOKEN, endpoint.url), ca_file=endpoint.ca_file).outcome
+    assert outcome.error_kind is ErrorKind.AUTH and outcome.status == 401, outcome
+    assert [s.path for s in endpoint.seen] == [TEST_PATHS[adapter.name]] * ATTEMPTS_ON_401[adapter.name]
+
+
+@pytest.mark.parametrize("case", FAILING_CERTIFICATE_CASES)
+@pytest.mark.parametrize("operation", ["test", "request"])
+def test_every_failing_certificate_case_is_a_tls_error(
+    adapter: Implementation, certificate_endpoints: CertificateEndpoints, case: str, operation: str
+) -> None:
+    """With Ignore SSL Issues off and the suite root as caFile, each case is ``tls`` (never ``network``).
+
+    Node reports ``issued-by-leaf`` ("key usage does not include certificate
+    signing") with code ``UNSPECIFIED``: it must still be ``tls``.
+    """
+    endpoint = certificate_endpoints[case]
+    credential = Credential(TOKEN, endpoint.url)
+    if operation == "test":
+        outcome = adapter.check(credential, ca_file=endpoint.ca_file).outcome
+    else:
+        outcome = adapter.request(credential, ApiRequest("GET", "users/me"), ca_file=endpoint.ca_file).outcome
+    assert outcome.error_kind is ErrorKind.TLS, outcome
+    assert outcome.status is None and outcome.body is None
+    assert endpoint.seen == [], "no HTTP request may pass a failed handshake"
+    assert TOKEN not in (outcome.error_message or "")
 
 
 # --- (d) a web page where the API should be -----------------------------------------------------

@@ -3,6 +3,7 @@
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -10,6 +11,9 @@ from mm_conformance import runs
 from mm_conformance.results import ScenarioResult
 
 CLI = [sys.executable, "-m", "mm_conformance"]
+ROOT = Path(__file__).resolve().parent.parent
+#: A server image nobody packaged: scenarios cannot run, so the run gives no verdict.
+NEVER_PACKAGED = "mm-conformance/mattermost:0.0.9"
 
 
 def run_cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
@@ -17,11 +21,12 @@ def run_cli(*args: str, env: dict[str, str] | None = None) -> subprocess.Complet
                           env={**os.environ, **(env or {})})
 
 
-def test_unknown_release_line_is_a_one_line_usage_error():
-    result = run_cli("run", "--mattermost", "12.0")
+@pytest.mark.usefixtures("docker_engine")
+def test_an_unknown_server_is_a_one_line_usage_error():
+    result = run_cli("run", "--mattermost", "12")
     assert result.returncode == 2
-    assert result.stderr.strip() == (
-        "mm-conformance: error: unknown Mattermost release line '12.0'; known: 10.11, 11.7, 11.10 (or esr, latest, previous-esr, all)")
+    assert result.stderr.strip() == ("mm-conformance: error: --mattermost '12' is neither a version (11.0.3), "
+                                     "an image name, local, nor one of esr, latest, previous-esr")
     assert "Traceback" not in result.stdout + result.stderr
 
 
@@ -34,26 +39,30 @@ def test_unreachable_docker_engine_is_a_one_line_error():
 
 @pytest.mark.usefixtures("docker_engine")
 def test_a_server_that_cannot_start_gives_no_verdict_not_a_pass(tmp_path):
-    result = run_cli("run", "-q", "--mattermost", "esr", "--mattermost-image", "mm-conformance/mattermost:never-built",
-                     "--report", str(tmp_path))
+    result = run_cli("run", "-q", "--mattermost", NEVER_PACKAGED, "--report", str(tmp_path))
     assert result.returncode == 2, result.stdout + result.stderr
     closing = result.stdout.strip().splitlines()[-1]
     assert closing.startswith("mm-conformance: no verdict (0 pass, 0 warn, 0 fail, 0 skip, ")
-    assert "image mm-conformance/mattermost:never-built is not built" in closing
+    assert f"image {NEVER_PACKAGED} is not on this machine (package a release tarball" in closing
     summary = (tmp_path / "summary.md").read_text()
     assert "| error |" in summary and "| pass |" not in summary
     assert (tmp_path / "junit.xml").exists()
 
 
-def test_images_with_unknown_line_is_a_usage_error():
-    result = run_cli("images", "list", "--mattermost", "9.9")
-    assert result.returncode == 2 and "unknown Mattermost release line '9.9'" in result.stderr
+@pytest.mark.usefixtures("docker_engine")
+def test_packaging_what_is_not_a_distribution_is_a_one_line_error(tmp_path):
+    for path, problem in ((tmp_path / "nothing-here", "does not exist"),
+                          (tmp_path, "is not a Mattermost distribution: neither it nor its mattermost/ folder")):
+        result = run_cli("images", "build", "--from", str(path))
+        assert result.returncode == 2, result.stderr
+        assert problem in result.stderr
+        assert len(result.stderr.strip().splitlines()[-1:]) == 1 and "Traceback" not in result.stderr
 
 
 @pytest.mark.usefixtures("docker_engine")
 def test_repeat_reports_each_run_and_gives_no_verdict_without_a_server(tmp_path):
-    result = run_cli("run", "-q", "--repeat", "2", "-k", "made", "--mattermost-image",
-                     "mm-conformance/mattermost:never-built", "--report", str(tmp_path))
+    result = run_cli("run", "-q", "--repeat", "2", "-k", "made", "--mattermost", NEVER_PACKAGED,
+                     "--report", str(tmp_path))
     assert result.returncode == 2
     assert "mm-conformance: 2 runs, 0 change(s) between them" in result.stdout
     assert (tmp_path / "run-1" / "results.json").exists() and (tmp_path / "run-2" / "results.json").exists()
@@ -67,23 +76,42 @@ def test_repeat_needs_a_positive_count():
 @pytest.mark.usefixtures("docker_engine")
 def test_several_implementations_share_one_run_and_get_a_column_each(tmp_path):
     result = run_cli("run", "-q", "--impl", "reference", "--impl", f"{sys.executable} docs/example_adapter.py",
-                     "-k", "made", "--mattermost-image", "mm-conformance/mattermost:never-built",
-                     "--report", str(tmp_path))
+                     "-k", "made", "--mattermost", NEVER_PACKAGED, "--report", str(tmp_path))
     assert result.returncode == 2
     matrix = (tmp_path / "matrix.md").read_text()
-    assert "| reference · 11.7 | example_adapter.py · 11.7 |" in matrix
+    assert "| reference · 0.0.9 | example_adapter.py · 0.0.9 |" in matrix
     assert (tmp_path / "index.html").exists()
 
 
-def test_impl_name_needs_a_single_impl():
-    result = run_cli("run", "--impl", "reference", "--impl", "n8n", "--impl-name", "x")
-    assert result.returncode == 2 and "--impl-name names one implementation" in result.stderr
+@pytest.mark.usefixtures("docker_engine")
+def test_one_script_with_different_arguments_runs_as_two_named_implementations(tmp_path):
+    adapter = f"{sys.executable} {ROOT / 'docs' / 'example_adapter.py'}"
+    result = run_cli("run", "-q", "--impl", f"mode-a={adapter} --mode a", "--impl", f"mode-b={adapter} --mode b",
+                     "-k", "made", "--mattermost", NEVER_PACKAGED, "--report", str(tmp_path))
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert "| mode-a · 0.0.9 | mode-b · 0.0.9 |" in (tmp_path / "matrix.md").read_text()
+
+
+@pytest.mark.usefixtures("docker_engine")
+def test_an_absolute_adapter_path_runs_the_suite_from_any_directory(tmp_path):
+    """pytest takes a separate value that is a path for a path: it would look for its ini file
+    above it, lose the suite's settings and find no scenario."""
+    adapter = tmp_path / "adapters" / "my-adapter"
+    adapter.parent.mkdir()
+    adapter.write_text(f"#!{sys.executable}\n" + (ROOT / "docs" / "example_adapter.py").read_text())
+    adapter.chmod(0o755)
+    result = subprocess.run([*CLI, "run", "-q", "--impl", str(adapter), "-k", "made", "--mattermost", NEVER_PACKAGED],
+                            capture_output=True, text=True, timeout=120, cwd=tmp_path)
+    output = result.stdout + result.stderr
+    assert "NoScenariosFound" not in output and "Traceback" not in output
+    closing = output.strip().splitlines()[-1]
+    assert closing.startswith("mm-conformance: no verdict (0 pass, 0 warn, 0 fail, 0 skip, 1 error)"), closing
 
 
 def test_two_implementations_with_one_name_are_a_usage_error():
     result = run_cli("run", "--impl", "python3 a/adapter.py", "--impl", "python3 b/adapter.py")
     assert result.returncode == 2
-    assert "two implementations have the same name (adapter.py, adapter.py)" in result.stderr
+    assert "two implementations have the same name (adapter.py); name each one: --impl NAME=COMMAND" in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
 
 
@@ -92,6 +120,8 @@ def test_two_implementations_with_one_name_are_a_usage_error():
     ("python3 docs/example_adapter.py", "example_adapter.py"),
     ("/usr/bin/node --max-old-space-size=512 ./my-adapter.js", "my-adapter.js"),
     ("./adapter", "adapter"),
+    ("mode-a=python3 adapter.py --mode a", "mode-a"),
+    ("mine=reference", "mine"),
 ])
 def test_implementations_are_named_by_their_program(impl, name):
     from mm_conformance.adapters import implementation_name
@@ -102,11 +132,12 @@ def test_implementations_are_named_by_their_program(impl, name):
 def test_report_writes_the_errata_document(tmp_path):
     run = tmp_path / "run"
     run.mkdir()
-    shown = ScenarioResult("steps/test_scenarios.py::test_token_id[mm11.7]", "test_token_id[mm11.7]", "pass",
-                           "using-api-access-token:5", line="11.7", errata=["step 5: the Token ID does not authenticate"])
+    shown = ScenarioResult("steps/test_scenarios.py::test_token_id[mm11.0.3]", "test_token_id[mm11.0.3]", "pass",
+                           "using-api-access-token:5", server="11.0.3",
+                           errata=["step 5: the Token ID does not authenticate"])
     runs.write([shown], run, {"implementation": "reference"})
     errata = tmp_path / "errata.md"
     result = run_cli("report", str(run), "--out", str(tmp_path / "matrix"), "--errata", str(errata))
     assert result.returncode == 0, result.stderr
     assert "- **step 5: the Token ID does not authenticate**" in errata.read_text()
-    assert "(reference · 11.7)" in errata.read_text()
+    assert "(reference · 11.0.3)" in errata.read_text()

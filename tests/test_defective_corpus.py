@@ -45,7 +45,7 @@ def test_defects_are_distinct_and_documented():
 
 @pytest.mark.parametrize("defect", sorted(DEFECTS))
 def test_suite_rejects_defect(defect, reference_conforms):
-    result = run_suite("--impl", f"{sys.executable} {ADAPTER} {defect}", "--impl-name", f"defective:{defect}",
+    result = run_suite("--impl", f"defective:{defect}={sys.executable} {ADAPTER} {defect}",
                        "-k", DEFECTS[defect].caught_by)
     assert result.returncode == 1, (f"{defect} ({DEFECTS[defect].behaviour}) was not rejected: "
                                     f"{closing_line(result)}")

@@ -12,10 +12,12 @@ import docker
 import pytest
 
 from mm_conformance.containers import NO_OUTGOING_TRAFFIC, ContainerExited, MattermostContainer, PostgresContainer
-from mm_conformance.deployment import MattermostDeployment, leftover_containers, premigrated_database
+from mm_conformance.deployment import MattermostDeployment, leftovers
 from mm_conformance.endpoints import Endpoints
 from mm_conformance.errors import InfrastructureError
-from mm_conformance.images import BASE_IMAGE, POSTGRES_IMAGE, ReleaseLine, image_labels, select_lines
+from mm_conformance.images import (BASE_IMAGE, POSTGRES_IMAGE, SERVER_IMAGE_LABEL, image_id, image_labels,
+                                   premigrated_database, premigrated_image_name)
+from mm_conformance.servers import MattermostServer
 
 pytestmark = pytest.mark.usefixtures("docker_engine")
 
@@ -35,29 +37,27 @@ def test_postgres_image_accepts_the_mattermost_database_user(postgres_image):
         assert code == 0, output
         major = int(output.decode().strip().split(".")[0])
         assert major >= 14, "Mattermost 11 needs PostgreSQL 14 or newer"
-    assert leftover_containers() == []
+    assert leftovers() == []
 
 
 def test_missing_server_image_is_one_line_and_leaves_nothing(postgres_image):
-    line = select_lines("esr")[0]
-    stack = MattermostDeployment(line, image="mm-conformance/mattermost:does-not-exist",
+    stack = MattermostDeployment(MattermostServer("mm-conformance/mattermost:0.0.1", "0.0.1"),
                                  postgres_image=postgres_image)
     with pytest.raises(InfrastructureError) as error:
         stack.start()
-    assert "mm-conformance/mattermost:does-not-exist is not built" in str(error.value)
+    assert "image mm-conformance/mattermost:0.0.1 is not on this machine (package a release tarball" in str(error.value)
     assert "\n" not in str(error.value)
-    assert leftover_containers() == []
+    assert leftovers() == []
 
 
 def test_server_that_exits_at_start_is_named_fast_and_removed(postgres_image):
     # The PostgreSQL image started without its password exits at once: a server crash at start.
-    line = select_lines("esr")[0]
-    stack = MattermostDeployment(line, image=postgres_image, postgres_image=postgres_image)
+    stack = MattermostDeployment(MattermostServer(postgres_image), postgres_image=postgres_image)
     with pytest.raises(ContainerExited) as error:
         stack.start()
     assert "exited while starting" in str(error.value)
     assert "POSTGRES_PASSWORD must be set" in str(error.value)
-    assert leftover_containers() == []
+    assert leftovers() == []
 
 
 def test_server_is_told_not_to_reach_out_and_leaves_toggled_settings_to_the_api():
@@ -80,8 +80,8 @@ def test_a_database_snapshot_keeps_its_data_takes_a_new_password_and_not_the_old
                                                     database=original.database,
                                                     query="create table migrated (version text)"))
             assert code == 0, output
-            original.snapshot(snapshot, {"io.github.mm-conformance.module-version": "v0.0.0-test"})
-        assert image_labels(snapshot)["io.github.mm-conformance.module-version"] == "v0.0.0-test"
+            original.snapshot(snapshot, {SERVER_IMAGE_LABEL: "sha256:test"})
+        assert image_labels(snapshot)[SERVER_IMAGE_LABEL] == "sha256:test"
         environment = docker.from_env().images.get(snapshot).attrs["Config"]["Env"]
         assert not any(original.password in variable for variable in environment)
 
@@ -94,41 +94,43 @@ def test_a_database_snapshot_keeps_its_data_takes_a_new_password_and_not_the_old
             assert output.decode().strip() == "0"
     finally:
         docker.from_env().images.remove(snapshot, force=True)
-    assert leftover_containers() == []
+    assert leftovers() == []
 
 
-def _labelled_image(tag: str, module_version: str) -> None:
-    dockerfile = f"FROM {BASE_IMAGE}\nLABEL io.github.mm-conformance.module-version={module_version}\n"
+def _labelled_image(tag: str, labels: dict[str, str]) -> None:
+    dockerfile = f"FROM {BASE_IMAGE}\n" + "".join(f"LABEL {key}={value}\n" for key, value in labels.items())
     subprocess.run(["docker", "build", "-q", "-t", tag, "-"], input=dockerfile, text=True, check=True,
                    capture_output=True)
 
 
-def test_a_deployment_starts_from_the_snapshot_its_server_version_migrated():
+def test_a_deployment_starts_from_the_database_its_own_server_image_migrated():
     if image_labels(BASE_IMAGE) is None:
         pytest.skip(f"infrastructure: {BASE_IMAGE} is not built (mm-conformance images build)")
-    line = ReleaseLine("test-line", "release-test", "", "v8.0.0-20260101000000-aaaaaaaaaaaa")
+    server, other = "mm-conformance/mattermost:0.0.2", "mm-conformance/mattermost:0.0.3"
+    snapshot = None
     try:
-        _labelled_image(line.image, line.module_version)
-        assert premigrated_database(line, line.image, POSTGRES_IMAGE) == POSTGRES_IMAGE  # no snapshot yet
-        _labelled_image(line.premigrated_image, line.module_version)
-        assert premigrated_database(line, line.image, POSTGRES_IMAGE) == line.premigrated_image
-        # Not for another server image, nor when another PostgreSQL was asked for.
-        assert premigrated_database(line, "mattermost/mattermost-team-edition:11.7", POSTGRES_IMAGE) == POSTGRES_IMAGE
-        assert premigrated_database(line, line.image, "postgres:15") == "postgres:15"
-        _labelled_image(line.premigrated_image, "v8.0.0-20250101000000-bbbbbbbbbbbb")  # migrated by another build
-        assert premigrated_database(line, line.image, POSTGRES_IMAGE) == POSTGRES_IMAGE
+        _labelled_image(server, {"test": "server"})
+        _labelled_image(other, {"test": "other"})
+        assert premigrated_database(server, POSTGRES_IMAGE) == POSTGRES_IMAGE  # no snapshot yet
+        snapshot = premigrated_image_name(image_id(server))
+        _labelled_image(snapshot, {SERVER_IMAGE_LABEL: image_id(server)})
+        assert premigrated_database(server, POSTGRES_IMAGE) == snapshot
+        # Not for another server image (another ID), nor when another PostgreSQL was asked for.
+        assert premigrated_database(other, POSTGRES_IMAGE) == POSTGRES_IMAGE
+        assert premigrated_database(server, "postgres:15") == "postgres:15"
     finally:
-        for image in (line.image, line.premigrated_image):
-            subprocess.run(["docker", "image", "rm", "-f", image], capture_output=True)
+        for image in (server, other, snapshot):
+            if image:
+                subprocess.run(["docker", "image", "rm", "-f", image], capture_output=True)
 
 
 def test_an_extra_server_that_fails_to_start_is_removed_at_once(postgres_image):
     # The PostgreSQL image without its password exits at once: an extra server crashing at start.
-    stack = MattermostDeployment(select_lines("esr")[0], image=postgres_image, postgres_image=postgres_image)
+    stack = MattermostDeployment(MattermostServer(postgres_image), postgres_image=postgres_image)
     with pytest.raises(ContainerExited, match="POSTGRES_PASSWORD must be set"):
-        stack._start_extra(MattermostContainer(postgres_image), "the subpath Mattermost")
+        stack._start_extra(MattermostContainer(postgres_image), "the subpath server")
     assert stack.stopped_containers() == []  # nothing of it is kept, running or not
-    assert leftover_containers() == []
+    assert leftovers() == []
 
 
 def test_an_endpoint_that_failed_to_start_fails_again_at_once():

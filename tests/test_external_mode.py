@@ -14,7 +14,8 @@ import pytest
 from mm_conformance.admin import ApiClient
 from mm_conformance.deployment import MattermostDeployment
 from mm_conformance.errors import InfrastructureError
-from mm_conformance.images import select_lines
+from mm_conformance.images import local_mattermost_images
+from mm_conformance.servers import select_servers
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -43,9 +44,8 @@ def test_an_unreachable_server_gives_no_verdict():
 
 @pytest.mark.usefixtures("docker_engine")
 def test_a_server_started_by_the_suite_treated_as_external():
-    line = select_lines("esr")[0]
     try:
-        stack = MattermostDeployment(line, image=line.image)
+        stack = MattermostDeployment(select_servers(None, local_mattermost_images())[0])
         deployment = stack.start()
     except InfrastructureError as error:
         pytest.skip(f"infrastructure: {error}")

@@ -1,105 +1,101 @@
-import shutil
+"""Packaging a Mattermost distribution, and the support images' bookkeeping.
+
+The distribution here is a stand-in binary (a shell script that answers
+``mattermost version``): it tests the packaging, never a scenario.
+"""
+
+import io
+import subprocess
+import tarfile
 
 import pytest
 
 from mm_conformance.errors import UsageError
 from mm_conformance.images import (
-    RELEASES_FILE,
-    ImageBuildError,
-    _writable_copy,
-    build_identity_ldflags,
-    commit_of,
+    BASE_IMAGE,
+    SOURCE_DIGEST_LABEL,
+    WEB_APP_LABEL,
+    ImageBuilder,
     context_digest,
-    pin_module_version,
-    release_lines,
-    reported_version,
-    select_lines,
+    distribution_root,
+    image_labels,
+    parse_version_output,
+    unpack_distribution,
 )
+from mm_conformance.servers import VERSION_LABEL
+
+#: A stand-in for bin/mattermost: prints what `mattermost version` prints, as 11.0.3 does.
+FAKE_BINARY = "#!/bin/sh\necho 'Version: 9.8.7'\necho 'Build Number: 9.8.7'\necho 'Build Hash: abcdef'\n"
 
 
-def test_release_lines_name_their_branch():
-    lines = release_lines()
-    assert lines["11.7"].branch == "release-11.7"
-    assert lines["11.7"].image == "mm-conformance/mattermost:11.7"
+def make_distribution(root, *, client: bool = False, binary: str = FAKE_BINARY):
+    folder = root / "mattermost"
+    for part in ("bin", "i18n", "templates", "fonts", "config"):
+        (folder / part).mkdir(parents=True)
+    (folder / "i18n" / "en.json").write_text("[]")
+    (folder / "bin" / "mattermost").write_text(binary)
+    (folder / "bin" / "mattermost").chmod(0o755)
+    if client:
+        (folder / "client").mkdir()
+        (folder / "client" / "root.html").write_text("<!DOCTYPE html><title>the real web app</title>")
+    return folder
 
 
-@pytest.mark.parametrize("spec, expected", [
-    ("11.7", ["11.7"]),
-    ("11.7,11.10", ["11.7", "11.10"]),
-    ("esr", ["11.7"]),
-    ("latest", ["11.10"]),
-    ("previous-esr", ["10.11"]),
-    ("all", ["10.11", "11.7", "11.10"]),
-    ("esr,11.7", ["11.7"]),
+def make_tarball(tmp_path, distribution):
+    tarball = tmp_path / "mattermost-9.8.7-linux-amd64.tar.gz"
+    with tarfile.open(tarball, "w:gz") as archive:
+        archive.add(distribution, arcname="mattermost")
+    return tarball
+
+
+def test_a_distribution_is_its_mattermost_folder_or_the_folder_above_it(tmp_path):
+    folder = make_distribution(tmp_path)
+    assert distribution_root(folder) == folder
+    assert distribution_root(tmp_path) == folder
+
+
+def test_a_path_that_is_not_a_distribution_is_a_one_line_error(tmp_path):
+    with pytest.raises(UsageError, match=r"is not a Mattermost distribution: neither it nor its mattermost/ folder"):
+        distribution_root(tmp_path)
+    folder = make_distribution(tmp_path)
+    (folder / "templates").rmdir()
+    with pytest.raises(UsageError, match=r"it has no templates beside bin/mattermost$"):
+        distribution_root(folder)
+
+
+def test_a_tarball_unpacks_to_its_mattermost_folder(tmp_path):
+    tarball = make_tarball(tmp_path, make_distribution(tmp_path / "src"))
+    root = unpack_distribution(tarball, tmp_path / "unpacked")
+    assert root == tmp_path / "unpacked" / "mattermost"
+    assert (root / "bin" / "mattermost").read_text() == FAKE_BINARY
+
+
+def test_a_tarball_that_escapes_its_folder_is_refused(tmp_path):
+    tarball = tmp_path / "evil.tar"
+    with tarfile.open(tarball, "w") as archive:
+        entry = tarfile.TarInfo("../outside")
+        entry.size = 2
+        archive.addfile(entry, io.BytesIO(b"hi"))
+    with pytest.raises(UsageError, match="is not a readable Mattermost release tarball"):
+        unpack_distribution(tarball, tmp_path / "unpacked")
+    assert not (tmp_path / "outside").exists()
+
+
+def test_not_a_tarball_is_a_one_line_error(tmp_path):
+    junk = tmp_path / "mattermost.tar.gz"
+    junk.write_bytes(b"not an archive")
+    with pytest.raises(UsageError, match="is not a readable Mattermost release tarball"):
+        unpack_distribution(junk, tmp_path / "unpacked")
+
+
+@pytest.mark.parametrize("output, version", [
+    ("Version: 11.0.3\nBuild Number: 11.0.3\nBuild Date: Mon Oct 27\n", "11.0.3"),
+    ("{\"level\":\"info\"}\nVersion: 5.37.0\nBuild Number: dev\n", "5.37.0"),
+    ("Build Number: 11.0.3\n", ""),
+    ("", ""),
 ])
-def test_select_lines(spec, expected):
-    assert [line.name for line in select_lines(spec)] == expected
-
-
-def test_unknown_line_is_a_one_line_usage_error():
-    with pytest.raises(UsageError) as error:
-        select_lines("11.7,12.0")
-    assert str(error.value) == "unknown Mattermost release line '12.0'; known: 10.11, 11.7, 11.10 (or esr, latest, previous-esr, all)"
-
-
-def test_pinning_keeps_comments_and_touches_one_line(tmp_path):
-    copy = tmp_path / "releases.toml"
-    shutil.copy(RELEASES_FILE, copy)
-    line = release_lines(copy)["11.10"]
-    pin_module_version(line, "v8.0.0-20261101000000-abcdefabcdef", copy)
-    pinned = release_lines(copy)
-    assert pinned["11.10"].module_version == "v8.0.0-20261101000000-abcdefabcdef"
-    assert pinned["11.7"].module_version == release_lines()["11.7"].module_version
-    assert copy.read_text().startswith("# Mattermost release lines")
-
-
-@pytest.mark.parametrize(
-    ("pseudo_version", "commit"),
-    [
-        ("v8.0.0-20251229192601-96f159c25115", "96f159c25115"),
-        ("v8.1.0-rc1.0.20251229192601-96f159c25115", "96f159c25115"),
-        ("v8.0.1-0.20251229192601-96f159c25115", "96f159c25115"),
-    ],
-)
-def test_commit_of_a_pseudo_version(pseudo_version, commit):
-    assert commit_of(pseudo_version) == commit
-
-
-def test_a_tag_is_not_a_pseudo_version():
-    with pytest.raises(UsageError, match="not a Go pseudo-version"):
-        commit_of("v8.1.2")
-
-
-def test_build_identity_is_a_team_edition_release(tmp_path):
-    flags = build_identity_ldflags("11.7.3", "96f159c25115")
-    assert "model.BuildNumber=11.7.3" in flags
-    assert "model.BuildHash=96f159c25115" in flags
-    assert "model.BuildEnterpriseReady=false" in flags
-    assert "'github.com/mattermost/mattermost/server/public/model.BuildDate=" in flags  # quoted: it has spaces
-
-
-def test_reported_version_is_the_first_of_the_list(tmp_path):
-    (tmp_path / "model").mkdir()
-    (tmp_path / "model" / "version.go").write_text(
-        'package model\n\nvar versions = []string{\n\t"11.7.3",\n\t"11.7.2",\n}\n')
-    assert reported_version(tmp_path) == "11.7.3"
-    (tmp_path / "model" / "version.go").write_text("package model\n")
-    with pytest.raises(ImageBuildError, match="cannot read the server version"):
-        reported_version(tmp_path)
-
-
-def test_module_cache_copy_is_writable(tmp_path):
-    cached = tmp_path / "cache" / "mod@v1"
-    (cached / "pkg").mkdir(parents=True)
-    (cached / "go.mod").write_text("module x\n")
-    for path in (cached / "go.mod", cached / "pkg", cached):
-        path.chmod(0o444 if path.is_file() else 0o555)  # as the Go module cache leaves them
-    copy = tmp_path / "src"
-    _writable_copy(cached, copy)
-    # Modes, not writes: the suite runs as root, which could write read-only files anyway.
-    for path in (copy, copy / "go.mod", copy / "pkg"):
-        assert path.stat().st_mode & 0o200, f"{path} is not writable by its owner"
-    assert (copy / "go.mod").read_text() == "module x\n"
+def test_the_version_is_what_the_binary_prints(output, version):
+    assert parse_version_output(output) == version
 
 
 def test_context_digest_follows_names_and_contents(tmp_path):
@@ -112,3 +108,53 @@ def test_context_digest_follows_names_and_contents(tmp_path):
     assert changed != before
     (tmp_path / "entrypoint.sh").rename(tmp_path / "start.sh")
     assert context_digest(tmp_path) not in (before, changed)
+
+
+@pytest.fixture
+def base_image(docker_engine):
+    if image_labels(BASE_IMAGE) is None:
+        pytest.skip(f"infrastructure: {BASE_IMAGE} is not built (mm-conformance images build)")
+
+
+def _remove(image: str) -> None:
+    subprocess.run(["docker", "image", "rm", "-f", image], capture_output=True)
+
+
+@pytest.mark.usefixtures("base_image")
+def test_packaging_a_tarball_tags_the_version_its_binary_reports_and_says_the_web_app_is_a_stand_in(tmp_path):
+    tarball = make_tarball(tmp_path, make_distribution(tmp_path / "src"))
+    builder = ImageBuilder(cache_dir=tmp_path / "cache")
+    try:
+        assert builder.package(tarball) == "mm-conformance/mattermost:9.8.7"
+        labels = image_labels("mm-conformance/mattermost:9.8.7")
+        assert labels[VERSION_LABEL] == "9.8.7" and labels[WEB_APP_LABEL] == "stand-in"
+        page = subprocess.run(["docker", "run", "--rm", "--entrypoint", "cat", "mm-conformance/mattermost:9.8.7",
+                               "/mattermost/client/root.html"], capture_output=True, text=True, check=True).stdout
+        assert "<!DOCTYPE html>" in page
+        again = builder.package(tarball)  # the same tarball: nothing to do
+        assert again == "mm-conformance/mattermost:9.8.7"
+        assert image_labels(again)[SOURCE_DIGEST_LABEL] == labels[SOURCE_DIGEST_LABEL]
+    finally:
+        _remove("mm-conformance/mattermost:9.8.7")
+
+
+@pytest.mark.usefixtures("base_image")
+def test_packaging_a_directory_keeps_its_own_web_app(tmp_path):
+    folder = make_distribution(tmp_path, client=True)
+    try:
+        image = ImageBuilder(cache_dir=tmp_path / "cache").package(folder)
+        assert image_labels(image)[WEB_APP_LABEL] == "distribution"
+        page = subprocess.run(["docker", "run", "--rm", "--entrypoint", "cat", image, "/mattermost/client/root.html"],
+                              capture_output=True, text=True, check=True).stdout
+        assert "the real web app" in page
+    finally:
+        _remove("mm-conformance/mattermost:9.8.7")
+
+
+@pytest.mark.usefixtures("base_image")
+def test_a_binary_that_reports_no_version_is_a_one_line_error(tmp_path):
+    folder = make_distribution(tmp_path, binary="#!/bin/sh\necho 'I am not Mattermost'\nexit 3\n")
+    with pytest.raises(UsageError) as error:
+        ImageBuilder(cache_dir=tmp_path / "cache").package(folder)
+    assert "did not report a version (`mattermost version`: I am not Mattermost)" in str(error.value)
+    assert "\n" not in str(error.value)

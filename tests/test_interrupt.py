@@ -13,7 +13,7 @@ import time
 
 import pytest
 
-from mm_conformance.deployment import leftover_containers
+from mm_conformance.deployment import leftovers
 from mm_conformance.images import NGINX_IMAGE, POSTGRES_IMAGE, image_labels
 
 pytestmark = pytest.mark.usefixtures("docker_engine")
@@ -24,11 +24,11 @@ def test_an_interruption_while_the_server_starts_removes_every_container(interru
     for image in (NGINX_IMAGE, POSTGRES_IMAGE):
         if image_labels(image) is None:
             pytest.skip(f"infrastructure: {image} is not built (mm-conformance images build)")
-    run = subprocess.Popen([sys.executable, "-m", "mm_conformance", "run", "-q", "--mattermost-image", NGINX_IMAGE],
+    run = subprocess.Popen([sys.executable, "-m", "mm_conformance", "run", "-q", "--mattermost", NGINX_IMAGE],
                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=os.environ.copy())
     try:
         deadline = time.monotonic() + 60
-        while len([c for c in leftover_containers() if c.startswith("container")]) < 2:  # PostgreSQL, "server"
+        while len([c for c in leftovers() if c.startswith("container")]) < 2:  # PostgreSQL, "server"
             assert run.poll() is None, f"the run ended before it was interrupted: {run.stdout.read()}"
             assert time.monotonic() < deadline, "the containers did not start within 60 s"
             time.sleep(0.2)
@@ -38,4 +38,4 @@ def test_an_interruption_while_the_server_starts_removes_every_container(interru
         if run.poll() is None:
             run.kill()
     assert run.returncode == 2, output
-    assert leftover_containers() == []
+    assert leftovers() == []

@@ -25,9 +25,9 @@ from mm_conformance.admin import AccessToken
 from mm_conformance.containers import ContainerExited
 from mm_conformance.deployment import Deployment, MattermostDeployment
 from mm_conformance.endpoints import Endpoints
-from mm_conformance.images import ReleaseLine
 from mm_conformance.implementation import Implementation, reference_command
 from mm_conformance.protocol import ErrorKind
+from mm_conformance.servers import MattermostServer
 from mm_conformance.redirects import READY_PATH, REDIRECTS, STATUS, TARGET_USER, RedirectEndpoints
 from mm_conformance.verdicts import ConformanceFailure
 from mm_conformance.world import ScenarioWorld, ServerSettings
@@ -45,7 +45,7 @@ class _NoServer(MattermostDeployment):
     """A deployment that was never started: it offers only what needs no Mattermost."""
 
     def __init__(self) -> None:
-        super().__init__(ReleaseLine("none", "none", "", ""), image="not-used")
+        super().__init__(MattermostServer("not-used"))
 
     def start_tls_proxy(self, cases):  # nothing to put a proxy in front of
         return None
@@ -84,7 +84,7 @@ class _AlwaysAlive(Deployment):
 
 def world(implementation: Implementation, endpoints: Endpoints) -> ScenarioWorld:
     """A scenario's world as the plugin makes it, holding a made-up token for "remy"."""
-    deployment = _AlwaysAlive("none", "http://127.0.0.1:9/", admin=None, version=None)  # type: ignore[arg-type]
+    deployment = _AlwaysAlive("http://127.0.0.1:9/", admin=None, version=None)  # type: ignore[arg-type]
     scenario = ScenarioWorld(deployment, implementation, ServerSettings(None),  # type: ignore[arg-type]
                              endpoints_of_deployment=lambda: endpoints)
     scenario.tokens["remy"] = AccessToken("token-id", TOKEN, "remy-id", "n8n integration")

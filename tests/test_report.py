@@ -5,9 +5,9 @@ from mm_conformance.redact import register_secret
 from mm_conformance.results import ScenarioResult
 
 
-def result(name, verdict, docs, line="11.7", **extra):
-    return ScenarioResult(f"steps/test_scenarios.py::{name}[mm{line}]", f"{name}[mm{line}]", verdict, docs,
-                          line=line, **extra)
+def result(name, verdict, docs, server="11.0.3", **extra):
+    return ScenarioResult(f"steps/test_scenarios.py::{name}[mm{server}]", f"{name}[mm{server}]", verdict, docs,
+                          server=server, **extra)
 
 
 def write_run(directory, implementation, results):
@@ -28,10 +28,10 @@ def test_matrix_has_a_column_per_implementation_and_line_and_lists_findings(tmp_
         result("test_console", "pass", "enable-personal-access-tokens:3", status=200)])
     html, markdown = report.write([reference, n8n], tmp_path / "out")
     text, page = markdown.read_text(), html.read_text()
-    assert "| scenario | reference · 11.7 | n8n · 11.7 |" in text
+    assert "| scenario | reference · 11.0.3 | n8n · 11.0.3 |" in text
     assert "| test_slashes | pass 200 | fail 301 http |" in text
     assert text.index("## using-api-access-token") < text.index("## enable-personal-access-tokens")
-    assert "- **n8n · 11.7** — test_slashes" in text
+    assert "- **n8n · 11.0.3** — test_slashes" in text
     assert secret not in text and secret not in page
     assert '<td class="cell fail">' in page and "<summary>fail 301 http</summary>" in page
 
@@ -49,12 +49,12 @@ def test_errata_document_lists_each_shown_erratum_once_with_where_it_was_shown(t
                  errata=[TOKEN_ID_ERRATUM])
     reference = write_run(tmp_path / "ref", "reference", [result("test_token_id", "pass", **shown)])
     n8n = write_run(tmp_path / "n8n", "n8n", [result("test_token_id", "pass", **shown),
-                                              result("test_token_id", "pass", line="11.10", **shown)])
+                                              result("test_token_id", "pass", server="5.37.0", **shown)])
     failed = write_run(tmp_path / "bad", "defective", [result("test_token_id", "fail", **shown)])
     document = report.errata_document([reference, n8n, failed])
     assert document.count(TOKEN_ID_ERRATUM) == 1
     assert ('shown by "The Token ID pasted as the Access Token does not authenticate" '
-            "(n8n · 11.10, n8n · 11.7, reference · 11.7)") in document
+            "(n8n · 11.0.3, n8n · 5.37.0, reference · 11.0.3)") in document
     assert "defective" not in document  # a failed scenario shows nothing
 
 

@@ -7,9 +7,9 @@ from mm_conformance.errors import UsageError
 from mm_conformance.results import ScenarioResult, exit_code
 
 
-def scenario(name, verdict, status=None, kind=None, error_id=None, line="11.7"):
-    nodeid = f"steps/test_scenarios.py::{name}[mm{line}]"
-    return ScenarioResult(nodeid, f"{name}[mm{line}]", verdict, "using-api-access-token:5", line=line,
+def scenario(name, verdict, status=None, kind=None, error_id=None, server="11.0.3"):
+    nodeid = f"steps/test_scenarios.py::{name}[mm{server}]"
+    return ScenarioResult(nodeid, f"{name}[mm{server}]", verdict, "using-api-access-token:5", server=server,
                           status=status, error_kind=kind, server_error_id=error_id)
 
 
@@ -20,9 +20,9 @@ def test_results_round_trip(tmp_path):
     assert meta["implementation"] == "reference" and read == written
 
 
-def test_diff_matches_scenarios_across_release_lines():
-    before = [scenario("test_a", "pass", 200, line="11.7"), scenario("test_b", "pass", 401, "auth", "x", "11.7")]
-    after = [scenario("test_a", "pass", 200, line="11.10"), scenario("test_b", "pass", 401, "auth", "y", "11.10")]
+def test_diff_matches_scenarios_across_servers():
+    before = [scenario("test_a", "pass", 200, server="11.0.3"), scenario("test_b", "pass", 401, "auth", "x", "11.0.3")]
+    after = [scenario("test_a", "pass", 200, server="5.37.0"), scenario("test_b", "pass", 401, "auth", "y", "5.37.0")]
     assert runs.diff(before, after) == ["~ test_b: pass (401 auth x) -> pass (401 auth y)"]
 
 

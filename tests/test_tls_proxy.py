@@ -23,7 +23,7 @@ from testcontainers.core.network import Network
 from testcontainers.core.wait_strategies import LogMessageWaitStrategy
 
 from mm_conformance.certificates import CertificateCases, make_cases
-from mm_conformance.containers import SUITE_LABEL, ContainerExited, suite_network
+from mm_conformance.containers import ContainerExited, suite_labels, suite_network
 from mm_conformance.implementation import Implementation, Observation, reference_command
 from mm_conformance.protocol import ApiRequest, Credential
 from mm_conformance.proxy import STATIC_USER, TLSProxyContainer
@@ -193,7 +193,7 @@ http {{
 def _echo_upstream(image: str, network: Network, cases: CertificateCases, *, tls: bool) -> DockerContainer:
     """An upstream on the alias "mattermost", port 8065, answering with the headers it got."""
     tls_directives = "ssl; ssl_certificate /etc/nginx/up.crt; ssl_certificate_key /etc/nginx/up.key" if tls else ""
-    return (DockerContainer(image, labels={SUITE_LABEL: "echo-upstream"})
+    return (DockerContainer(image, labels=suite_labels("echo-upstream"))
             .with_network(network).with_network_aliases("mattermost")
             .with_copy_into_container(_ECHO_CONF.replace("@TLS@", tls_directives).encode(), "/etc/nginx/nginx.conf")
             .with_copy_into_container(cases["trusted"].chain_pem, "/etc/nginx/up.crt")

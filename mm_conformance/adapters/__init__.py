@@ -5,74 +5,136 @@ line (for :class:`mm_conformance.implementation.Implementation` or ``--impl``):
 
 * ``reference``: the suite's own reference implementation;
 * ``n8n``: n8n's own Mattermost credential code (``adapters/n8n/``, Node.js);
-  raises :class:`AdapterNotInstalled` until ``mm_conformance/adapters/n8n/install.sh`` has run;
-* ``mattermostdriver``: the ``mattermostdriver`` package (PyPI, 7.3.2), see
-  :mod:`mm_conformance.adapters.mattermostdriver_adapter`.
+* ``mattermost-client``: Mattermost's official JavaScript client, ``@mattermost/client``'s
+  ``Client4`` (``adapters/mattermost_client/``, Node.js);
+* ``mattermostdriver`` and ``mattermostautodriver``: the Python packages of those names
+  (PyPI), see :mod:`.mattermostdriver_adapter` and :mod:`.mattermostautodriver_adapter`.
+
+The Node.js adapters raise :class:`AdapterNotInstalled` until ``mm-conformance adapters
+install`` has put their pinned npm packages in the cache directory (never in the repository).
 """
 
 from __future__ import annotations
 
+import fcntl
+import hashlib
+import importlib.util
 import os
+import re
 import shlex
 import shutil
+import subprocess
 import sys
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import UsageError
 from ..implementation import reference_command
 
-N8N_DIR = Path(__file__).resolve().parent / "n8n"
-N8N_INSTALL_SCRIPT = N8N_DIR / "install.sh"
+ADAPTERS_DIR = Path(__file__).resolve().parent
 
 
 class AdapterNotInstalled(RuntimeError):
     """An adapter's dependencies are missing; the message (one line) says how to install them."""
 
 
-def n8n_modules_dir() -> Path:
-    """Where install.sh puts n8n: ``${MM_CONFORMANCE_CACHE:-/var/cache/mm-conformance}/n8n-adapter``."""
-    return Path(os.environ.get("MM_CONFORMANCE_CACHE", "/var/cache/mm-conformance")) / "n8n-adapter"
+@dataclass(frozen=True)
+class NpmAdapter:
+    """A Node.js adapter: ``adapter.js`` beside the ``package.json`` and ``package-lock.json`` it runs on.
+
+    ``install()`` runs ``npm ci --ignore-scripts`` (nothing native is built) in
+    ``${MM_CONFORMANCE_CACHE:-/var/cache/mm-conformance}/<name>-adapter`` and records the
+    lock's digest; it does nothing when the digest matches, so it is cheap to call
+    from every CI run. ``command()`` is ``node adapter.js --modules <that directory>``.
+    """
+
+    name: str
+    directory: Path
+
+    @property
+    def modules_dir(self) -> Path:
+        return Path(os.environ.get("MM_CONFORMANCE_CACHE", "/var/cache/mm-conformance")) / f"{self.name}-adapter"
+
+    @property
+    def _stamp(self) -> Path:
+        return self.modules_dir / ".installed-lock.sha256"
+
+    def _wanted(self) -> str:
+        return hashlib.sha256((self.directory / "package.json").read_bytes()
+                              + (self.directory / "package-lock.json").read_bytes()).hexdigest()
+
+    def installed(self) -> bool:
+        """True when exactly the packages of the committed lock file are installed."""
+        return (self._stamp.is_file() and self._stamp.read_text().strip() == self._wanted()
+                and (self.modules_dir / "node_modules" / ".package-lock.json").is_file())
+
+    def install(self) -> bool:
+        """Install the locked packages unless they are; True when it installed them."""
+        if shutil.which("npm") is None:
+            raise AdapterNotInstalled(f"{self.name} adapter: npm is not installed (Node 20 or later with npm)")
+        self.modules_dir.mkdir(parents=True, exist_ok=True)
+        with (self.modules_dir / ".install.lock").open("w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)  # another run may be installing: wait, then look again
+            if self.installed():
+                return False
+            self._stamp.unlink(missing_ok=True)
+            for name in ("package.json", "package-lock.json"):
+                shutil.copy(self.directory / name, self.modules_dir / name)
+            npm = subprocess.run(["npm", "ci", "--ignore-scripts", "--no-audit", "--no-fund", "--loglevel=error"],
+                                 cwd=self.modules_dir, capture_output=True, text=True)
+            if npm.returncode != 0:
+                last = (npm.stderr.strip().splitlines() or [f"exit code {npm.returncode}"])[-1]
+                raise AdapterNotInstalled(f"{self.name} adapter: npm ci failed in {self.modules_dir}: {last}")
+            self._stamp.write_text(self._wanted() + "\n")
+        return True
+
+    def command(self) -> str:
+        node = shutil.which("node")
+        if node is None:
+            raise AdapterNotInstalled(f"{self.name} adapter: node is not on PATH (Node 20 or later is needed)")
+        if not self.installed():
+            raise AdapterNotInstalled(f"{self.name} adapter not installed in {self.modules_dir} (or out of date): "
+                                      f"run mm-conformance adapters install {self.name}")
+        return shlex.join([node, str(self.directory / "adapter.js"), "--modules", str(self.modules_dir)])
 
 
-def n8n_installed() -> bool:
-    """True when install.sh has installed exactly the packages of the committed lock file."""
-    modules = n8n_modules_dir()
-    stamp = modules / ".installed-lock.sha256"
-    if not stamp.is_file() or not (modules / "node_modules" / "n8n-core").is_dir():
-        return False
-    import hashlib
-
-    want = hashlib.sha256((N8N_DIR / "package.json").read_bytes() + (N8N_DIR / "package-lock.json").read_bytes())
-    return stamp.read_text().strip() == want.hexdigest()
+NPM_ADAPTERS = {adapter.name: adapter for adapter in (
+    NpmAdapter("n8n", ADAPTERS_DIR / "n8n"),
+    NpmAdapter("mattermost-client", ADAPTERS_DIR / "mattermost_client"),
+)}
 
 
-def n8n_command() -> str:
-    """``node <adapter.js> --modules <cache dir>``; raises AdapterNotInstalled if install.sh has not run."""
-    node = shutil.which("node")
-    if node is None:
-        raise AdapterNotInstalled("n8n adapter: node is not on PATH (Node 20 or later is needed)")
-    if not n8n_installed():
-        raise AdapterNotInstalled(
-            f"n8n adapter not installed in {n8n_modules_dir()} (or out of date): run {N8N_INSTALL_SCRIPT}"
-        )
-    return shlex.join([node, str(N8N_DIR / "adapter.js"), "--modules", str(n8n_modules_dir())])
-
-
-def mattermostdriver_command() -> str:
-    """``python -m mm_conformance.adapters.mattermostdriver_adapter`` with this interpreter."""
-    return f"{shlex.quote(sys.executable)} -m mm_conformance.adapters.mattermostdriver_adapter"
+def _python_adapter(module: str, package: str, extra: str) -> Callable[[], str]:
+    """``python -m mm_conformance.adapters.<module>`` with this interpreter, once ``package`` is importable."""
+    def command() -> str:
+        if importlib.util.find_spec(package) is None:
+            raise AdapterNotInstalled(f"{package} is not installed for {sys.executable} "
+                                      f"(pip install 'mm-conformance[{extra}]')")
+        return f"{shlex.quote(sys.executable)} -m mm_conformance.adapters.{module}"
+    return command
 
 
 KNOWN_IMPLEMENTATIONS: dict[str, Callable[[], str]] = {
     "reference": reference_command,
-    "n8n": n8n_command,
-    "mattermostdriver": mattermostdriver_command,
+    "n8n": NPM_ADAPTERS["n8n"].command,
+    "mattermost-client": NPM_ADAPTERS["mattermost-client"].command,
+    "mattermostdriver": _python_adapter("mattermostdriver_adapter", "mattermostdriver", "mattermostdriver"),
+    "mattermostautodriver": _python_adapter("mattermostautodriver_adapter", "mattermostautodriver",
+                                            "mattermostautodriver"),
 }
 
 
+#: ``--impl NAME=COMMAND``: the name a report gives the implementation, then its command.
+_NAMED = re.compile(r"(?P<name>[A-Za-z0-9][A-Za-z0-9_.:-]*)=(?P<target>\S.*)", re.DOTALL)
+
+
 def implementation_name(impl: str) -> str:
-    """``--impl``'s value as reports name it: a known name as is, a command by its program."""
+    """``--impl``'s value as reports name it: ``NAME=…`` by NAME, a known name as is, a command
+    by its program (``python3 my_adapter.py`` → ``my_adapter.py``)."""
+    named = _NAMED.fullmatch(impl)
+    if named:
+        return named["name"]
     if impl in KNOWN_IMPLEMENTATIONS:
         return impl
     words = [Path(w).name for w in impl.split() if not w.startswith("-")]
@@ -80,14 +142,23 @@ def implementation_name(impl: str) -> str:
     return (programs or words or [impl])[0]
 
 
+def implementation_command(impl: str) -> str:
+    """The command line behind ``--impl``'s value (a known name's adapter, or the command itself).
+
+    Raises AdapterNotInstalled for a known adapter whose packages are missing.
+    """
+    named = _NAMED.fullmatch(impl)
+    target = named["target"].strip() if named else impl
+    return KNOWN_IMPLEMENTATIONS[target]() if target in KNOWN_IMPLEMENTATIONS else target
+
+
 _INTERPRETERS = ("python", "node", "bash", "sh", "java", "ruby", "deno", "bun")
 
 
-def check_implementations(impls: list[str], impl_name: str | None) -> None:
+def check_implementations(impls: list[str]) -> None:
     """UsageError unless every implementation of a run gets a report column of its own."""
-    if impl_name and len(impls) > 1:
-        raise UsageError("--impl-name names one implementation: give a single --impl")
     names = [implementation_name(impl) for impl in impls]
     if len(set(names)) < len(names):  # one report column per name: one would hide the other
-        raise UsageError(f"two implementations have the same name ({', '.join(names)}); "
-                         "run them separately with --impl-name, or give the adapters distinct file names")
+        twice = sorted({name for name in names if names.count(name) > 1})
+        raise UsageError(f"two implementations have the same name ({', '.join(twice)}); "
+                         "name each one: --impl NAME=COMMAND")

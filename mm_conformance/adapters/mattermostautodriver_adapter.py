@@ -1,0 +1,379 @@
+"""mm-conformance protocol v1 adapter for ``mattermostautodriver`` (PyPI, pinned 11.11.1).
+
+Run: ``python -m mm_conformance.adapters.mattermostautodriver_adapter`` (protocol v1 on
+stdin/stdout, a one-line-per-request log on stderr, tokens redacted).
+
+``mattermostautodriver`` 11.x is the generated, typed successor of ``mattermostdriver``
+(same options, ``TypedDriver`` instead of ``Driver``) on **httpx** instead of requests.
+It does not take a URL either: ``Client`` builds ``{scheme}://{url}:{port}`` and every
+endpoint method appends its full path, ``/api/v4/…``, to it. Unlike ``mattermostdriver``
+it has **no** ``basepath`` any more (``make_request(basepath=…)`` raises "'basepath' no
+longer has any effect"). This adapter maps n8n's credential onto the driver's options;
+**the mapping is the adapter's, everything after it is the driver's**:
+
+================================  ==================================================
+n8n credential                    ``mattermostautodriver.TypedDriver`` options
+================================  ==================================================
+``baseUrl`` scheme                ``scheme`` (``http`` or ``https``, lower-cased)
+``baseUrl`` host                  ``url`` (an IPv6 address gets its ``[…]`` back)
+``baseUrl`` port                  ``port``; when absent 443 for https, 80 for http
+                                  (the driver's own default, 8065, is not what a
+                                  URL without a port means)
+``baseUrl`` path                  nothing can take it: only ``/`` (or nothing, or
+                                  only slashes) maps; any other path — a subpath
+                                  deployment, a pasted ``/api/v4`` — is ``config``
+                                  ("the driver has no option for a path")
+``accessToken``                   ``token``, and ``driver.client.token`` (below)
+``allowUnauthorizedCerts`` true   ``verify=False`` (httpx: ``CERT_NONE``, no host
+                                  name check)
+``allowUnauthorizedCerts`` false  ``verify=True`` (httpx's default trust: certifi,
+                                  or ``SSL_CERT_FILE``/``SSL_CERT_DIR`` when set), or
+                                  with ``caFile`` an ``ssl.SSLContext`` = exactly
+                                  that default (``httpx.create_ssl_context()``) plus
+                                  ``load_verify_locations(caFile)``; httpx's own
+                                  advice, ``ssl.create_default_context(cafile=…)``,
+                                  would *replace* the roots, and the protocol says
+                                  "in addition"
+(none)                            ``request_timeout`` = 8 s (env
+                                  ``MM_CONFORMANCE_AUTODRIVER_TIMEOUT``); the
+                                  driver's default ``None`` waits forever
+================================  ==================================================
+
+Everything else keeps the driver's defaults, notably ``max_retries=3``: the driver
+retries a GET/PUT/DELETE/HEAD that got **no response** (connection refused, a TLS
+failure, a timeout — every ``httpx.TransportError``) and any 429/502/503/504, with
+0.5–1, 1–2, 2–4 s of back-off. A refused connection or a bad certificate is therefore
+reported after 3.5–7 s, and a server that does not answer never within the deadline:
+the adapter answers ``timeout`` itself after ``request_timeout`` + 0.5 s and leaves
+the driver's thread to finish on its own.
+
+A base URL the mapping cannot express is a ``config`` error, raised before the driver
+is created: not a string, whitespace or control characters, no ``http://`` /
+``https://`` scheme, no host, a bad port, a ``user:password@``, a path, a query or a
+fragment. Trailing slashes are dropped by the mapping (``https://host//`` is the site
+root). Nothing else is checked here.
+
+**Token without login().** ``TypedDriver.login()`` with a ``token`` option does
+``client.token = options['token']`` and ``users.get_user('me')``; the adapter sets
+``client.token`` itself and never calls ``login()`` or ``init_websocket()`` (both are
+replaced on the instance by a function that raises). ``client.auth_header()`` sends
+``Authorization: Bearer <token>``, and no header at all for an empty token.
+
+**Operations.** ``test`` is ``driver.users.get_user('me')`` (``GET /api/v4/users/me``
+through ``Client.get``, which returns the parsed JSON when the answer's Content-Type is
+exactly ``application/json`` and the raw ``httpx.Response`` otherwise — so a 200 web
+page is returned as success). ``request`` is ``driver.client.make_request(method.lower(),
+'/api/v4/' + endpoint, options=body, params=query)``, the driver's generic call, with
+the method in lower case as every generated endpoint method passes it: the driver picks
+the httpx method case-insensitively but attaches the body only when the method is
+exactly ``"post"`` or ``"put"`` (``make_request("POST", …)`` sends an empty POST — a
+driver quirk the adapter does not hand on). The driver drops ``None`` values from
+``params`` and from a dict body, sends the body as JSON only for POST and PUT (``{}``
+for a dict whose values were all ``None``; a body on DELETE is dropped), and sends
+every method other than POST/PUT/DELETE/HEAD (PATCH, …) as GET.
+
+**Observation and classification.** The driver raises its own exceptions for error
+statuses (``mattermostautodriver.exceptions``: ``NoAccessTokenProvided`` for 401,
+``NotEnoughPermissions`` for 403, … carrying the body's message and id; or
+``InvalidMattermostError`` with the text when the body is not Mattermost's error
+JSON). To report the status and body the server actually sent, the adapter adds an
+httpx ``response`` event hook to the driver's ``httpx.Client`` that keeps the last
+response of the call; it changes nothing. httpx does not follow redirects (the
+driver does not ask it to), so a 3xx is raised by ``raise_for_status`` and reported
+as ``http`` with its status. 2xx returned: ok. 401/403: ``auth``. Any other status, or
+the driver failing on an answer it received: ``http``. No response: an
+``ssl.SSLError`` in the cause chain → ``tls``; ``httpx.TimeoutException`` →
+``timeout``; other ``httpx.TransportError`` → ``network``, except
+``LocalProtocolError``/``UnsupportedProtocol`` (httpx refused to send) → ``config``;
+``httpx.InvalidURL``, ``ValueError``/``TypeError`` while building → ``config``.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import ssl
+import sys
+import threading
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlsplit
+
+import httpx
+
+from ..protocol import ApiRequest, Credential, ErrorKind, Outcome, serve
+from ..redact import RedactingFilter, one_line
+
+log = logging.getLogger("mm_conformance.adapters.mattermostautodriver")
+
+DEFAULT_TIMEOUT_S = 8.0
+TIMEOUT_ENV = "MM_CONFORMANCE_AUTODRIVER_TIMEOUT"
+_CONTROL_OR_SPACE = re.compile(r"[\x00-\x20\x7f]")
+
+
+class MappingError(ValueError):
+    """The credential cannot be expressed in the driver's options."""
+
+
+# --- the mapping ------------------------------------------------------------------
+
+
+def driver_options(credential: Credential, ca_file: str | None) -> dict[str, Any]:
+    """The ``mattermostautodriver.TypedDriver`` options for a credential (see the module docstring)."""
+    base_url = credential.base_url
+    if not isinstance(base_url, str):
+        raise MappingError(f"baseUrl must be a string, not {type(base_url).__name__}")
+    if _CONTROL_OR_SPACE.search(base_url):
+        raise MappingError(f"baseUrl {base_url!r} contains whitespace or control characters")
+    if not re.match(r"^[A-Za-z][A-Za-z0-9+.-]*://", base_url):
+        raise MappingError(f"baseUrl {base_url!r} has no scheme; the driver needs scheme, host and port separately")
+    parts = urlsplit(base_url)
+    scheme = parts.scheme.lower()
+    if scheme not in ("http", "https"):
+        raise MappingError(f"baseUrl {base_url!r} has scheme {parts.scheme!r}; the driver speaks http or https")
+    if "@" in parts.netloc:
+        raise MappingError("baseUrl contains a user name or password; the driver has no option for them")
+    if parts.query or parts.fragment or "?" in base_url or "#" in base_url:
+        raise MappingError(f"baseUrl {base_url!r} has a query or fragment; the driver has no option for them")
+    host = parts.hostname
+    if not host:
+        raise MappingError(f"baseUrl {base_url!r} has no host")
+    try:
+        port = parts.port
+    except ValueError:
+        raise MappingError(f"baseUrl {base_url!r} has an invalid port") from None
+    if parts.path.strip("/"):
+        raise MappingError(
+            f"baseUrl {base_url!r} has a path ({parts.path!r}); the driver has no option for a path: "
+            "it requests {scheme}://{url}:{port}/api/v4/… (mattermostautodriver 11 removed basepath)"
+        )
+    if port is None:
+        port = 443 if scheme == "https" else 80
+    if ":" in host:  # IPv6: the driver writes '{url}:{port}'
+        host = f"[{host}]"
+    token = credential.access_token
+    if not isinstance(token, str):
+        raise MappingError(f"accessToken must be a string, not {type(token).__name__}")
+    if credential.allow_unauthorized_certs is True:
+        verify: bool | ssl.SSLContext = False
+    elif credential.allow_unauthorized_certs is False:
+        verify = _context_with(ca_file) if ca_file else True
+    else:
+        raise MappingError("allowUnauthorizedCerts must be true or false")
+    return {
+        "scheme": scheme,
+        "url": host,
+        "port": port,
+        "token": token,
+        "verify": verify,
+        "request_timeout": _timeout_s(),
+    }
+
+
+def _context_with(ca_file: str) -> ssl.SSLContext:
+    """httpx's default verifying context (what ``verify=True`` builds) plus the roots in ``ca_file``."""
+    try:
+        with open(ca_file, encoding="ascii") as f:
+            pem = f.read()
+    except (OSError, UnicodeDecodeError) as e:
+        raise MappingError(f"caFile {ca_file!r} cannot be read: {e}") from None
+    context = httpx.create_ssl_context(verify=True)
+    try:
+        context.load_verify_locations(cadata=pem)
+    except (ssl.SSLError, ValueError) as e:
+        raise MappingError(f"caFile {ca_file!r} holds no usable certificate: {e}") from None
+    return context
+
+
+def _timeout_s() -> float:
+    try:
+        seconds = float(os.environ.get(TIMEOUT_ENV, DEFAULT_TIMEOUT_S))
+    except ValueError:
+        seconds = DEFAULT_TIMEOUT_S
+    return seconds if seconds > 0 else DEFAULT_TIMEOUT_S
+
+
+# --- the driver, watched ------------------------------------------------------------------
+
+
+@dataclass
+class Watch:
+    """What one call observed: every response the driver's httpx client received, last one last."""
+
+    responses: list[httpx.Response] = field(default_factory=list)
+
+    @property
+    def response(self) -> httpx.Response | None:
+        return self.responses[-1] if self.responses else None
+
+
+def _forbidden(name: str):
+    def refuse(*args: object, **kwargs: object) -> None:
+        raise AssertionError(f"the adapter must never call TypedDriver.{name}()")
+
+    return refuse
+
+
+def new_driver(options: dict[str, Any], watch: Watch):
+    from mattermostautodriver import TypedDriver  # imported here: a missing driver fails the first request, loudly
+
+    driver = TypedDriver(options)
+    driver.login = _forbidden("login")
+    driver.init_websocket = _forbidden("init_websocket")
+    driver.client.token = options["token"]  # what login() does with a token, and all later calls need
+    driver.client.client.event_hooks["response"].append(watch.responses.append)  # observation only
+    return driver
+
+
+# --- the call ------------------------------------------------------------------------------
+
+
+def call(operation: str, credential: Credential, ca_file: str | None, request: ApiRequest | None) -> Outcome:
+    """Run the driver in a thread of its own; answer ``timeout`` if it has not returned in time."""
+    result: list[Outcome] = []
+    crash: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            result.append(_call(operation, credential, ca_file, request))
+        except BaseException as e:  # noqa: BLE001 - re-raised below, in the adapter's own thread
+            crash.append(e)
+
+    worker = threading.Thread(target=run, name="mattermostautodriver-call", daemon=True)
+    worker.start()
+    deadline = _timeout_s() + 0.5
+    worker.join(deadline)
+    if crash:
+        raise crash[0]  # an adapter bug, or a driver that changed: the suite records an adapter failure
+    if result:
+        return result[0]
+    return Outcome.failure(
+        ErrorKind.TIMEOUT,
+        f"no answer within {deadline:g} s (the driver retries a request without response up to 3 times; "
+        "left running in the background)",
+    )
+
+
+def _call(operation: str, credential: Credential, ca_file: str | None, request: ApiRequest | None) -> Outcome:
+    try:
+        options = driver_options(credential, ca_file)
+    except MappingError as e:
+        return Outcome.failure(ErrorKind.CONFIG, one_line(str(e), 400))
+    from mattermostautodriver.exceptions import InvalidMattermostError, MattermostError
+
+    watch = Watch()
+    driver = new_driver(options, watch)
+    try:
+        if operation == "test":
+            driver.users.get_user("me")
+        elif operation == "request" and request is not None:
+            endpoint = "/api/v4/" + request.endpoint.lstrip("/")
+            method = request.method.lower()  # the driver's convention (see the module docstring)
+            driver.client.make_request(method, endpoint, options=request.body, params=request.query)
+        else:
+            return Outcome.failure(ErrorKind.CONFIG, f"unknown operation {operation!r}")
+    except (MattermostError, InvalidMattermostError) as e:  # before httpx.HTTPError: MattermostError is one
+        return _answered(watch, f"{type(e).__name__}: {e}", getattr(e, "error_id", None))
+    except (httpx.LocalProtocolError, httpx.UnsupportedProtocol) as e:  # httpx refused to send it
+        return Outcome.failure(ErrorKind.CONFIG, one_line(f"the driver cannot send it: {_describe(e)}", 400))
+    except httpx.TransportError as e:
+        if _ssl_error_in(e):
+            return Outcome.failure(ErrorKind.TLS, one_line(f"TLS failed: {_describe(e)}", 400))
+        if isinstance(e, httpx.TimeoutException):
+            return Outcome.failure(ErrorKind.TIMEOUT, one_line(f"timed out: {_describe(e)}", 400))
+        return Outcome.failure(ErrorKind.NETWORK, one_line(_describe(e), 400))
+    except (httpx.InvalidURL, UnicodeEncodeError) as e:
+        return Outcome.failure(ErrorKind.CONFIG, one_line(f"the driver cannot send it: {_describe(e)}", 400))
+    except Exception as e:  # noqa: BLE001 - the driver failed: on an answer it received, or while building
+        if watch.response is not None:
+            return _answered(watch, f"the driver failed on the answer: {_describe(e)}", None, crashed=True)
+        if isinstance(e, (ValueError, TypeError, KeyError)):
+            return Outcome.failure(ErrorKind.CONFIG, one_line(f"the driver cannot send it: {_describe(e)}", 400))
+        raise
+    finally:
+        driver.close()
+    response = watch.response
+    if response is None:  # cannot happen with mattermostautodriver 11.11.1; a change of the driver would
+        raise RuntimeError("the driver returned without a response being observed")
+    return _answered(watch, None, None)
+
+
+def _answered(watch: Watch, driver_message: str | None, error_id: str | None, crashed: bool = False) -> Outcome:
+    response = watch.response
+    if response is None:  # an error status is only raised after a response
+        return Outcome.failure(ErrorKind.HTTP, one_line(driver_message or "no response", 400))
+    status = response.status_code
+    body = _json_body(response)
+    if 200 <= status < 300 and not crashed and driver_message is None:
+        return Outcome.success(status, body)
+    kind = ErrorKind.AUTH if status in (401, 403) else ErrorKind.HTTP
+    message = _server_message(body) or driver_message or f"HTTP {status} {response.reason_phrase or ''}".rstrip()
+    if crashed and driver_message:
+        message = f"HTTP {status}: {driver_message}"
+    if 300 <= status < 400:
+        message = f"HTTP {status} (redirect to {response.headers.get('location', 'nowhere')}) not followed by the driver"
+    return Outcome.failure(kind, one_line(message, 400), status=status, body=body)
+
+
+# --- the adapter loop -------------------------------------------------------------------
+
+
+def main() -> int:
+    handler = logging.StreamHandler(sys.stderr)
+    handler.addFilter(RedactingFilter())
+    handler.setFormatter(logging.Formatter("mattermostautodriver-adapter: %(name)s: %(message)s"))
+    root = logging.getLogger()
+    root.addHandler(handler)
+    root.setLevel(logging.WARNING)
+    log.setLevel(logging.INFO)
+    # The driver's own loggers ("mattermostautodriver.websocket", which client.py uses too, and
+    # "mattermostautodriver.api") set their level themselves when imported: every retry
+    # ("Received ConnectError(…) - retrying in 1.5 seconds") and error message lands in stderr,
+    # through the redacting handler. That is the log of what the driver did; it is kept.
+    return serve(call, log)
+
+
+# --- helpers ------------------------------------------------------------------------------
+
+
+def _json_body(response: httpx.Response) -> object:
+    if "json" not in response.headers.get("content-type", "").lower():
+        return None
+    try:
+        response.read()
+        return response.json()
+    except (ValueError, httpx.HTTPError):
+        return None
+
+
+def _server_message(body: object) -> str | None:
+    if isinstance(body, dict):
+        message, error_id = body.get("message"), body.get("id")
+        if isinstance(message, str) and message:
+            return f"{message} ({error_id})" if isinstance(error_id, str) and error_id else message
+    return None
+
+
+def _ssl_error_in(error: BaseException) -> bool:
+    seen: set[int] = set()
+    stack: list[BaseException] = [error]
+    while stack:
+        current = stack.pop()
+        if id(current) in seen:
+            continue
+        seen.add(id(current))
+        if isinstance(current, ssl.SSLError | ssl.CertificateError):
+            return True
+        for nested in (current.__cause__, current.__context__, *[a for a in current.args if isinstance(a, BaseException)]):
+            if nested is not None:
+                stack.append(nested)
+    return False
+
+
+def _describe(error: BaseException) -> str:
+    return f"{type(error).__name__}: {error}" if str(error) else type(error).__name__
+
+
+if __name__ == "__main__":
+    sys.exit(main())

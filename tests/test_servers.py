@@ -1,0 +1,62 @@
+"""What ``--mattermost`` names: servers a user has, never release lines of the suite's own."""
+
+import pytest
+
+from mm_conformance.errors import UsageError
+from mm_conformance.servers import MattermostServer, external, image_server, oldest_first, select_servers
+
+LOCAL = {"5.37.0": "mm-conformance/mattermost:5.37.0", "11.0.3": "mm-conformance/mattermost:11.0.3"}
+
+
+def images(servers: list[MattermostServer]) -> list[str]:
+    return [server.image for server in servers]
+
+
+def test_without_a_choice_the_local_images_run_oldest_first():
+    assert images(select_servers(None, LOCAL)) == ["mm-conformance/mattermost:5.37.0",
+                                                   "mm-conformance/mattermost:11.0.3"]
+
+
+def test_without_a_choice_or_a_local_image_the_official_esr_image_runs():
+    (server,) = select_servers(None, {})
+    assert server.image.startswith("mattermost/mattermost-team-edition:release-")
+
+
+@pytest.mark.parametrize("spec, expected", [
+    (["11.0.3"], ["mm-conformance/mattermost:11.0.3"]),                  # this machine's image of it
+    (["10.11.4"], ["mattermost/mattermost-team-edition:10.11.4"]),       # else the official one
+    (["5.37.0,11.0.3"], ["mm-conformance/mattermost:5.37.0", "mm-conformance/mattermost:11.0.3"]),
+    (["11.0.3", "5.37.0", "11.0.3"], ["mm-conformance/mattermost:11.0.3", "mm-conformance/mattermost:5.37.0"]),
+    (["mattermost/mattermost-enterprise-edition:11.0.3"], ["mattermost/mattermost-enterprise-edition:11.0.3"]),
+    (["registry.local:5000/mm:dev"], ["registry.local:5000/mm:dev"]),
+    (["latest"], ["mattermost/mattermost-team-edition:latest"]),
+])
+def test_each_value_names_an_image(spec, expected):
+    assert images(select_servers(spec, LOCAL)) == expected
+
+
+def test_versions_known_before_start_come_from_the_tag_or_the_label():
+    assert image_server("mattermost/mattermost-team-edition:11.0.3").version == "11.0.3"
+    assert image_server("registry.local:5000/mm:dev").version == ""
+    assert image_server("registry.local:5000/mm").version == ""  # the port is not a tag
+    assert select_servers(["local"], LOCAL)[0].version == "5.37.0"
+
+
+def test_unknown_words_and_no_local_image_are_one_line_usage_errors():
+    with pytest.raises(UsageError, match=r"^--mattermost '12' is neither a version"):
+        select_servers(["12"], LOCAL)
+    with pytest.raises(UsageError, match="images build --from"):
+        select_servers(["local"], {})
+
+
+def test_the_upgrade_goes_from_the_oldest_known_version():
+    unknown = image_server("registry.local:5000/mm:dev")
+    servers = [MattermostServer("b", "11.0.3"), unknown, MattermostServer("a", "5.37.0"), MattermostServer("c", "11.10.1")]
+    assert [s.image for s in oldest_first(servers)] == ["a", "b", "c", unknown.image]
+
+
+def test_ids_name_the_version_or_the_image():
+    assert MattermostServer("mm-conformance/mattermost:5.37.0", "5.37.0").id == "5.37.0"
+    assert image_server("mattermost/mattermost-team-edition:latest").id == "mattermost-team-edition-latest"
+    assert external("https://staging.example.com/").id == "external"
+    assert str(external("https://staging.example.com/")) == "the Mattermost at https://staging.example.com"
