@@ -257,11 +257,13 @@ def _adapters(args: argparse.Namespace, console: Console) -> int:
 
 def _clean() -> int:
     docker_available()
-    removed = clean()
+    removed, kept = clean()
     for thing in removed:
         print(f"removed {thing}")
     print(f"mm-conformance: removed {len(removed)} container(s), network(s) and volume(s) carrying the suite's label"
           if removed else "mm-conformance: nothing to remove")
+    if kept:
+        print(f"mm-conformance: kept {kept} that a run still in progress on this machine is using")
     return 0
 
 

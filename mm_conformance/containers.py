@@ -23,6 +23,7 @@ import secrets
 import ssl
 import urllib.error
 import urllib.request
+from pathlib import Path
 from typing import Any
 
 from testcontainers.core.config import ConnectionMode, testcontainers_config
@@ -39,11 +40,36 @@ RUN_LABEL = "io.github.mm-conformance.run"
 #: This run's id, inherited by the processes it starts (a CI job sets it once for all its runs).
 RUN_ID_ENV = "MM_CONFORMANCE_RUN_ID"
 RUN_ID = os.environ.setdefault(RUN_ID_ENV, secrets.token_hex(6))
+#: ... and this one, the process that made it (``<boot id>:<pid>:<start time>``): while that
+#: process runs, what it made is in use, not left behind, even if another run looks at it.
+OWNER_LABEL = "io.github.mm-conformance.owner"
+
+
+def process_identity(pid: int) -> str:
+    """A name for process ``pid`` that no later process on this machine will have (pids are reused)."""
+    try:
+        boot = Path("/proc/sys/kernel/random/boot_id").read_text().strip()
+        started = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[19]  # field 22: start time
+    except (OSError, IndexError):
+        return ""
+    return f"{boot}:{pid}:{started}"
+
+
+OWNER = process_identity(os.getpid())
+
+
+def owner_running(owner: str) -> bool:
+    """True while the process that made a thing with this owner label still runs on this machine."""
+    try:
+        pid = int(owner.split(":")[1])
+    except (IndexError, ValueError):
+        return False  # no owner label: made by a suite that did not record one
+    return process_identity(pid) == owner
 
 
 def suite_labels(role: str) -> dict[str, str]:
-    """The labels of everything the suite creates: its role, and the run that made it."""
-    return {SUITE_LABEL: role, RUN_LABEL: RUN_ID}
+    """The labels of everything the suite creates: its role, the run and the process that made it."""
+    return {SUITE_LABEL: role, RUN_LABEL: RUN_ID, OWNER_LABEL: OWNER}
 
 
 def reach_containers_on_loopback() -> None:

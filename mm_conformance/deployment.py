@@ -19,7 +19,8 @@ from testcontainers.core.network import Network
 
 from .admin import ApiClient, MattermostApiError, ServerVersion
 from .certificates import CertificateCase, CertificateCases
-from .containers import RUN_ID, RUN_LABEL, SUITE_LABEL, MattermostContainer, PostgresContainer, suite_labels, suite_network
+from .containers import (OWNER_LABEL, RUN_ID, RUN_LABEL, SUITE_LABEL, MattermostContainer, PostgresContainer,
+                         owner_running, suite_labels, suite_network)
 from .errors import InfrastructureError
 from .images import POSTGRES_IMAGE, ImageBuilder, docker_available
 from .proxy import TLSProxyContainer
@@ -288,39 +289,57 @@ class MattermostDeployment:
         self.stop()
 
 
-def leftovers(*, run_id: str | None = RUN_ID) -> list[str]:
-    """The suite's containers, networks and volumes still present, made by run ``run_id``
-    (by default this one; ``None``: by any run). Tests assert their own run left none.
-    """
+def _suite_things(label: str) -> list[tuple[str, object]]:
+    """Containers, networks and volumes carrying ``label`` (a key, or key=value), each with its kind."""
     client = docker.from_env()
-    label = SUITE_LABEL if run_id is None else f"{RUN_LABEL}={run_id}"
-    containers = [f"container {c.name}" for c in client.containers.list(all=True, filters={"label": label})]
-    networks = [f"network {n.name}" for n in client.networks.list(filters={"label": label})]
-    volumes = [f"volume {v.name}" for v in client.volumes.list(filters={"label": label})]
-    return containers + networks + volumes
+    return ([("container", c) for c in client.containers.list(all=True, filters={"label": label})]
+            + [("network", n) for n in client.networks.list(filters={"label": label})]
+            + [("volume", v) for v in client.volumes.list(filters={"label": label})])
+
+
+def _labels(thing: object) -> dict[str, str]:
+    attrs = thing.attrs  # type: ignore[attr-defined]
+    return (attrs.get("Config", {}).get("Labels") if "Config" in attrs else attrs.get("Labels")) or {}
+
+
+def _left_behind(thing: object) -> bool:
+    """Not of this run, and the process that made it is gone: nobody will remove it."""
+    labels = _labels(thing)
+    return labels.get(RUN_LABEL) != RUN_ID and not owner_running(labels.get(OWNER_LABEL, ""))
+
+
+def leftovers() -> list[str]:
+    """This run's containers, networks and volumes still present (tests assert there are none)."""
+    return [f"{kind} {thing.name}" for kind, thing in _suite_things(f"{RUN_LABEL}={RUN_ID}")]  # type: ignore[attr-defined]
 
 
 def earlier_runs_leftovers() -> list[str]:
-    """What other runs left behind (a run stopped hard, say): the suite's things not of this run."""
-    mine = set(leftovers())
-    return [thing for thing in leftovers(run_id=None) if thing not in mine]
+    """What earlier runs left behind (a run stopped hard): the suite's things whose maker is gone.
 
-
-def clean() -> list[str]:
-    """Remove every container, network and volume carrying the suite's label; what was removed.
-
-    Nothing else is touched: the filter is the suite's own label. Containers go first
-    (they hold the networks and volumes), then networks, then volumes.
+    Another run still in progress on this machine is not an earlier run: its things are in use.
     """
-    client = docker.from_env()
-    removed = []
-    for container in client.containers.list(all=True, filters={"label": SUITE_LABEL}):
-        container.remove(force=True, v=True)
-        removed.append(f"container {container.name}")
-    for network in client.networks.list(filters={"label": SUITE_LABEL}):
-        network.remove()
-        removed.append(f"network {network.name}")
-    for volume in client.volumes.list(filters={"label": SUITE_LABEL}):
-        volume.remove(force=True)
-        removed.append(f"volume {volume.name}")
-    return removed
+    return [f"{kind} {thing.name}" for kind, thing in _suite_things(SUITE_LABEL)  # type: ignore[attr-defined]
+            if _left_behind(thing)]
+
+
+def clean() -> tuple[list[str], int]:
+    """Remove every container, network and volume carrying the suite's label that a run left behind.
+
+    Returns what was removed, and how many things were kept because the run that made
+    them is still in progress on this machine (removing them would break it). Nothing
+    without the suite's label is touched. Containers go first (they hold networks and
+    volumes), then networks, then volumes.
+    """
+    removed, kept = [], 0
+    for kind, thing in _suite_things(SUITE_LABEL):
+        if not _left_behind(thing) and _labels(thing).get(RUN_LABEL) != RUN_ID:
+            kept += 1
+            continue
+        if kind == "container":
+            thing.remove(force=True, v=True)  # type: ignore[attr-defined]
+        elif kind == "volume":
+            thing.remove(force=True)  # type: ignore[attr-defined]
+        else:
+            thing.remove()  # type: ignore[attr-defined]
+        removed.append(f"{kind} {thing.name}")  # type: ignore[attr-defined]
+    return removed, kept
