@@ -35,7 +35,9 @@ SECRET_DIGESTS_ENV = "MM_CONFORMANCE_SECRET_DIGESTS"
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="mm-conformance", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(
+        prog="mm-conformance",
+        description="Check a Mattermost API credential implementation against real Mattermost servers.")
     commands = parser.add_subparsers(dest="command", required=True)
 
     run = commands.add_parser("run", help="run the scenarios against a real Mattermost")

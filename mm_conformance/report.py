@@ -22,6 +22,7 @@ import jinja2
 from . import runs
 from .redact import redact
 from .results import ScenarioResult
+from .servers import version_key
 
 REFERENCE = "reference"
 
@@ -63,6 +64,9 @@ def build(run_dirs: list[Path]) -> Matrix:
                 columns.append(column)
             row = rows.setdefault(result.scenario, Row(result.scenario, result.docs, result.title or result.scenario))
             row.cells[column] = result
+    # Each implementation's columns together, in the order they appeared, its servers oldest first.
+    implementations = list(dict.fromkeys(column.implementation for column in columns))
+    columns.sort(key=lambda c: (implementations.index(c.implementation), version_key(c.server)))
     sections: dict[str, list[Row]] = defaultdict(list)
     for row in rows.values():
         sections[_section(row.docs)].append(row)

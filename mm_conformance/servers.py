@@ -58,12 +58,18 @@ class MattermostServer:
     @property
     def sort_key(self) -> tuple[int, ...]:
         """Oldest first: known versions by number; unknown ones after them, in the order given."""
-        return tuple(int(part) for part in self.version.split(".")) if self.version else (10**6,)
+        return version_key(self.version)
 
     def __str__(self) -> str:
         if self.url:
             return f"the Mattermost at {self.url}"
         return f"Mattermost {self.version} ({self.image})" if self.version else f"Mattermost {self.image}"
+
+
+def version_key(version: str) -> tuple[int, ...]:
+    """``5.37.0`` before ``11.0.3``; anything that is no version ("", ``external``) after every version."""
+    parts = version.split(".")
+    return tuple(int(part) for part in parts) if all(part.isdigit() for part in parts) else (10**6,)
 
 
 def external(url: str) -> MattermostServer:

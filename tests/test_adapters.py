@@ -19,7 +19,7 @@ adapter's *plumbing* through :class:`~mm_conformance.implementation.Implementati
   (Node reports some of them, e.g. ``issued-by-leaf``, with code ``UNSPECIFIED``).
 
 The n8n tests are skipped (as ``infrastructure: …``) until
-``mm_conformance/adapters/n8n/install.sh`` has installed n8n.
+``mm-conformance adapters install`` has installed n8n.
 """
 
 from __future__ import annotations

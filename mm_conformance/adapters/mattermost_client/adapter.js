@@ -1,9 +1,9 @@
 #!/usr/bin/env node
 // mm-conformance protocol v1 adapter for Mattermost's official JavaScript client,
 // @mattermost/client (npm, pinned 11.9.0 by package.json / package-lock.json and
-// installed outside the repository by install.sh), run on Node's global fetch.
+// installed outside the repository by `mm-conformance adapters install`), run on Node's global fetch.
 //
-// Run: node adapter.js [--modules DIR]   (DIR: where install.sh installed the
+// Run: node adapter.js [--modules DIR]   (DIR: where `mm-conformance adapters install` put the
 // packages; else $MM_CONFORMANCE_MATTERMOST_CLIENT_MODULES, else
 // ${MM_CONFORMANCE_CACHE:-/var/cache/mm-conformance}/mattermost-client-adapter)
 //

@@ -3,7 +3,7 @@
 //
 // Everything that decides how the credential is used is n8n's code, loaded from
 // the packages pinned in package.json (installed outside the repository by
-// install.sh; see README.md for what is loaded, what is not and why):
+// `mm-conformance adapters install`; see README.md for what is loaded, what is not and why):
 //
 //   "test"    -> n8n CLI's CredentialsTester.testCredentials('mattermostApi', …):
 //                the credential's declarative `test` request, run by n8n-core's
