@@ -173,6 +173,45 @@ class ApiClient:
         """``POST /users/search``: the search box of System Console > Users."""
         return self._call("POST", "/users/search", json={"term": term, "allow_inactive": True})
 
+    # -- teams, channels and posts ------------------------------------------------------
+
+    def create_team(self, name: str) -> dict[str, Any]:
+        """``POST /teams``: an open team the scenario's users join."""
+        return self._call("POST", "/teams", json={"name": name, "display_name": name, "type": "O"})
+
+    def archive_team(self, team_id: str) -> None:
+        """``DELETE /teams/{id}``: archives the team and its channels (the suite's clean-up)."""
+        self._call("DELETE", f"/teams/{team_id}")
+
+    def add_to_team(self, team_id: str, user: User) -> None:
+        self._call("POST", f"/teams/{team_id}/members", json={"team_id": team_id, "user_id": user.id})
+
+    def create_channel(self, team_id: str, name: str, *, private: bool = False) -> dict[str, Any]:
+        return self._call("POST", "/channels", json={"team_id": team_id, "name": name, "display_name": name,
+                                                     "type": "P" if private else "O"})
+
+    def add_to_channel(self, channel_id: str, user: User) -> None:
+        self._call("POST", f"/channels/{channel_id}/members", json={"user_id": user.id})
+
+    def create_post(self, channel_id: str, message: str) -> dict[str, Any]:
+        """``POST /posts`` as this client's user (a user posting in the web app)."""
+        return self._call("POST", "/posts", json={"channel_id": channel_id, "message": message})
+
+    def channel_posts(self, channel_id: str) -> list[dict[str, Any]]:
+        """Every post of a channel, newest first (``GET /channels/{id}/posts``; deleted ones are left out)."""
+        page = self._call("GET", f"/channels/{channel_id}/posts", params={"per_page": 200})
+        return [page["posts"][post_id] for post_id in page.get("order", [])]
+
+    def post_exists(self, post_id: str) -> bool:
+        """False once the post is deleted (Mattermost answers 404 ``app.post.get.app_error``)."""
+        try:
+            post = self._call("GET", f"/posts/{post_id}")
+        except MattermostApiError as error:
+            if error.status == 404:
+                return False
+            raise
+        return not post.get("delete_at")
+
     # -- personal access tokens -------------------------------------------------------
 
     def create_token(self, user: User, description: str, *, expires_at_ms: int | None = None) -> AccessToken:

@@ -1,7 +1,8 @@
 """The extra endpoints of a deployment, each started the first time a scenario asks for it.
 
 HTTPS endpoints, one per certificate case; Base URLs that answer with a redirect;
-and a second server that serves Mattermost under a subpath.
+a second server that serves Mattermost under a subpath; and Base URLs that never
+answer (:mod:`~mm_conformance.silent`).
 
 Certificates are made per run in a temporary directory that is removed with the
 endpoints. Every case but one is served by the TLS proxy in front of the
@@ -23,6 +24,7 @@ from .deployment import MattermostDeployment
 from .errors import InfrastructureError
 from .proxy import TLSProxyContainer
 from .redirects import RedirectEndpoints
+from .silent import SilentEndpoints
 
 #: The case served by Mattermost itself rather than by the proxy.
 SERVER_TERMINATED = "mattermost-tls"
@@ -60,6 +62,11 @@ class Endpoints:
         """The Base URLs that answer with a redirect, and the recorder of what followed; started on first use."""
         return self._once("redirects", lambda: self._deployment.start_redirects(self.cases["trusted"]))
 
+    def silent(self) -> SilentEndpoints:
+        """The listeners in front of the server that never answer; started on first use."""
+        upstream = self._deployment.deployment.base_url if self._deployment.deployment else ""
+        return self._once("silent", lambda: SilentEndpoints(upstream=upstream, certificate=self.cases["trusted"]))
+
     def subpath_site(self) -> str:
         """The site URL of a server whose SiteURL has the path ``/mattermost`` (same users and tokens)."""
         return self._once("subpath", lambda: self._deployment.start_subpath_server(SUBPATH))
@@ -81,5 +88,7 @@ class Endpoints:
         return self._started[name]
 
     def close(self) -> None:
-        """Remove the certificates; the containers go with the deployment."""
+        """Stop the silent listeners and remove the certificates; the containers go with the deployment."""
+        if "silent" in self._started:
+            self._started["silent"].close()
         self._directory.cleanup()

@@ -23,6 +23,11 @@ What this module guarantees, so a bad adapter cannot take the run down with it:
 * **No secrets in output.** Every token sent is registered with
   :mod:`~mm_conformance.redact`; failure messages and the adapter's stderr
   (kept as a 20-line tail and optionally appended to a log file) are redacted.
+* **The implementation's own leaks are seen.** Before anything is redacted, its
+  answers (error message, body) and its stderr are searched for every token it
+  was handed, in every form :mod:`~mm_conformance.hygiene` knows (plain,
+  JSON-escaped, URL-encoded, base64): :attr:`Observation.leaks` and
+  :meth:`Implementation.stderr_leaks` say where one was found, never what.
 
 Blank lines on the adapter's stdout are ignored (a stray ``print()`` should not
 fail a run); any other line that is not the expected response is a failure.
@@ -33,6 +38,7 @@ from __future__ import annotations
 import collections
 import contextlib
 import itertools
+import json
 import os
 import queue
 import shlex
@@ -53,7 +59,8 @@ from .protocol import (
     decode_response,
     encode_request,
 )
-from .redact import one_line, redact, register_secret
+from .hygiene import patterns
+from .redact import MIN_SECRET_LENGTH, one_line, redact, register_secret
 
 #: Lines of the adapter's stderr kept for failure messages.
 STDERR_TAIL_LINES = 20
@@ -80,6 +87,10 @@ class AdapterFailure(Exception):
         self.stderr_tail = tuple(redact(line) for line in stderr_tail)
 
 
+class AdapterTimedOut(AdapterFailure):
+    """The adapter did not answer within the request's deadline."""
+
+
 @dataclass
 class Observation:
     """One exchange with the implementation, as the suite records it for reports."""
@@ -90,6 +101,8 @@ class Observation:
     ca_file: str | None
     outcome: Outcome
     elapsed_s: float
+    #: Where the implementation's answer carried a token it was handed ("its error message").
+    leaks: tuple[str, ...] = ()
 
     def describe(self) -> str:
         """One line, tokens redacted: ``GET users/me -> 401 auth: Invalid or expired session``."""
@@ -142,6 +155,9 @@ class Implementation:
         self._stderr_tail: collections.deque[str] = collections.deque(maxlen=STDERR_TAIL_LINES)
         self._stderr_thread: threading.Thread | None = None
         self._log_lock = threading.Lock()
+        #: What betrays each token handed to the implementation, by form (see hygiene.patterns).
+        self._token_patterns: dict[str, dict[str, list]] = {}
+        self._stderr_leaks: list[str] = []
 
     # --- the two operations ----------------------------------------------------
 
@@ -149,9 +165,19 @@ class Implementation:
         """Ask the implementation to check the credential (operation "test")."""
         return self._exchange("test", credential, ca_file, None)
 
-    def request(self, credential: Credential, api_request: ApiRequest, ca_file: str | None = None) -> Observation:
-        """Ask the implementation to make an API call with the credential (operation "request")."""
-        return self._exchange("request", credential, ca_file, api_request)
+    def request(self, credential: Credential, api_request: ApiRequest, ca_file: str | None = None, *,
+                timeout_s: float | None = None) -> Observation:
+        """Ask the implementation to make an API call with the credential (operation "request").
+
+        ``timeout_s`` replaces the adapter timeout for this one request (a server that
+        never answers gives the implementation longer to give up on its own).
+        """
+        return self._exchange("request", credential, ca_file, api_request, timeout_s)
+
+    def stderr_leaks(self) -> list[str]:
+        """Forms in which a token handed to the implementation showed in its stderr since the last call."""
+        leaks, self._stderr_leaks = self._stderr_leaks, []
+        return leaks
 
     # --- lifecycle -----------------------------------------------------------
 
@@ -187,23 +213,44 @@ class Implementation:
     # --- internals -------------------------------------------------------------
 
     def _exchange(
-        self, operation: str, credential: Credential, ca_file: str | None, api_request: ApiRequest | None
+        self, operation: str, credential: Credential, ca_file: str | None, api_request: ApiRequest | None,
+        timeout_s: float | None = None,
     ) -> Observation:
         register_secret(credential.access_token)
+        self._watch_for(credential.access_token)
         request_id = next(self._ids)
         line = encode_request(request_id, operation, credential, ca_file, api_request)
         process = self._ensure_started()
         try:
-            outcome, elapsed_s = self._answer(process, request_id, line)
+            outcome, elapsed_s = self._answer(process, request_id, line, timeout_s or self.timeout_s)
         except AdapterFailure:
             raise
         except BaseException:
             # Interrupted mid-request (Ctrl-C): its late answer must not be read as the next one's.
             self._discard()
             raise
-        return Observation(operation, credential, api_request, ca_file, outcome, elapsed_s)
+        leaks = []
+        if self._betrays(outcome.error_message or ""):
+            leaks.append("its error message")
+        if outcome.body is not None and self._betrays(json.dumps(outcome.body, ensure_ascii=False)):
+            leaks.append("the body it returned")
+        return Observation(operation, credential, api_request, ca_file, outcome, elapsed_s, tuple(leaks))
 
-    def _answer(self, process: subprocess.Popen[str], request_id: int, line: str) -> tuple[Outcome, float]:
+    def _watch_for(self, token: str) -> None:
+        if len(token) >= MIN_SECRET_LENGTH and token not in self._token_patterns:
+            self._token_patterns[token] = patterns(token)
+
+    def _betrays(self, text: str) -> str | None:
+        """The form in which ``text`` carries a token handed to the implementation, if it does."""
+        data = text.encode("utf-8", "surrogatepass")
+        for by_form in list(self._token_patterns.values()):
+            for form, regexes in by_form.items():
+                if any(regex.search(data) for regex in regexes):
+                    return form
+        return None
+
+    def _answer(self, process: subprocess.Popen[str], request_id: int, line: str,
+                timeout_s: float) -> tuple[Outcome, float]:
         started = time.monotonic()
         try:
             assert process.stdin is not None
@@ -211,12 +258,12 @@ class Implementation:
             process.stdin.flush()
         except OSError:  # BrokenPipeError: it exited before reading the request
             self._fail_exited(process, request_id)
-        deadline = started + self.timeout_s
+        deadline = started + timeout_s
         while True:
             try:
                 item = self._stdout.get(timeout=max(0.0, deadline - time.monotonic()))
             except queue.Empty:
-                self._fail(f"did not answer request {request_id} within {float(self.timeout_s)} s")
+                self._fail(f"did not answer request {request_id} within {float(timeout_s)} s", AdapterTimedOut)
             if item is _EOF:
                 self._fail_exited(process, request_id)
             assert isinstance(item, str)
@@ -270,6 +317,9 @@ class Implementation:
 
     def _pump_stderr(self, stream: IO[str], tail: collections.deque[str]) -> None:
         for raw in stream:
+            form = self._betrays(raw)
+            if form:
+                self._stderr_leaks.append(form)
             line = redact(raw.rstrip("\r\n"))
             tail.append(line[:500])
             self._log(line)
@@ -302,10 +352,10 @@ class Implementation:
         stderr = f"; last stderr: {one_line(last)}" if last else "; no stderr output"
         self._fail(f"{how} before answering request {request_id}{stderr}")
 
-    def _fail(self, problem: str) -> NoReturn:
+    def _fail(self, problem: str, kind: type[AdapterFailure] = AdapterFailure) -> NoReturn:
         """Kill the adapter and raise AdapterFailure; the next call starts a fresh one."""
         self._discard()
-        raise AdapterFailure(f"{self._who()} {problem}", name=self.name, stderr_tail=tuple(self._stderr_tail))
+        raise kind(f"{self._who()} {problem}", name=self.name, stderr_tail=tuple(self._stderr_tail))
 
     def _discard(self) -> None:
         process, self._process = self._process, None

@@ -42,7 +42,7 @@ opened without verification can never be reused by a strict credential. The
 environment's proxy and ``.netrc`` settings are ignored (``trust_env=False``):
 the reference must behave the same on every machine.
 
-**Timeouts.** 10 s to connect and 10 s per read, overridable in seconds with
+**Timeouts.** 5 s to connect and 5 s per read (half the suite's default adapter timeout), overridable in seconds with
 the environment variable ``MM_CONFORMANCE_REFERENCE_TIMEOUT``.
 
 **Classification.** 2xx: ok, unless the answer is a web page (``text/html``):
@@ -77,7 +77,7 @@ from .redact import RedactingFilter, one_line
 
 log = logging.getLogger("mm_conformance.reference")
 
-DEFAULT_TIMEOUT_S = 10.0
+DEFAULT_TIMEOUT_S = 5.0
 TIMEOUT_ENV = "MM_CONFORMANCE_REFERENCE_TIMEOUT"
 EXAMPLE_SITE = "https://mattermost.example.com"
 

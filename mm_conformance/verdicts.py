@@ -116,3 +116,50 @@ def expect_no_success(observation: Observation, why: str) -> None:
     """The request MUST NOT appear to work (any refusal is fine)."""
     if observation.outcome.ok:
         raise ConformanceFailure(f"the request appeared to work although {why}: {observation.describe()}")
+
+
+def expect_server_error_id(observation: Observation, error_id: str) -> str | None:
+    """Mattermost's error body, as the implementation passed it on, carries ``error_id``.
+
+    A different id means the server changed its answer (no verdict); no body at all
+    is a SHOULD-level concern (protocol v1: ``body`` is the parsed answer), returned
+    as the warning for the report.
+    """
+    body = observation.outcome.body
+    if not isinstance(body, dict) or "id" not in body:
+        return (f"the implementation did not pass on Mattermost's error body (protocol v1: body), so the "
+                f"error id {error_id!r} could not be checked: {observation.describe()}")
+    if body["id"] != error_id:
+        raise ServerDeviation(f"Mattermost answered with error {body['id']!r}, not {error_id!r} as the suite pins")
+    return None
+
+
+def expect_gave_up(observation: Observation) -> None:
+    """The credential gave up on a server that never answered, and said so."""
+    outcome = observation.outcome
+    if outcome.ok or outcome.error_kind not in (ErrorKind.TIMEOUT, ErrorKind.NETWORK):
+        raise ConformanceFailure(f"expected the credential to give up with a timeout or network error, "
+                                 f"but it answered: {observation.describe()}")
+
+
+def expect_posted(posts: list[dict], *, author_id: str, message: str, others: list[str]) -> None:
+    """Exactly one post with exactly ``message`` exists, written by ``author_id`` (as the admin sees the channel)."""
+    mine = [post for post in posts if post.get("user_id") == author_id]
+    if len(mine) == 1:
+        return
+    if mine:
+        raise ConformanceFailure(f"the message was posted {len(mine)} times, not once")
+    if posts:
+        raise ConformanceFailure("the message is in the channel, but not written by the token's owner")
+    seen = "; ".join(repr(text) for text in others[:3]) or "no post at all"
+    raise ConformanceFailure(f"the channel has no post with exactly the text sent ({message!r}); it has: {seen}")
+
+
+def expect_not_posted(posts: list[dict], channel: str) -> None:
+    if posts:
+        raise ConformanceFailure(f"the message was posted into {channel!r} although the write must not have worked")
+
+
+def expect_deleted(still_there: bool) -> None:
+    if still_there:
+        raise ConformanceFailure("the post is still there: the delete did not reach Mattermost as a DELETE")

@@ -21,9 +21,9 @@ from .console import TOKEN_ROLE, SystemConsole
 from .deployment import Deployment
 from .endpoints import Endpoints
 from .errors import InfrastructureError, NotApplicable
-from .implementation import Implementation, Observation
+from .implementation import AdapterTimedOut, Implementation, Observation
 from .protocol import ApiRequest, Credential
-from .verdicts import ServerDeviation
+from .verdicts import ConformanceFailure, ServerDeviation
 
 
 class ServerSettings:
@@ -97,6 +97,12 @@ class ScenarioWorld:
     credentials_seen_before: int | None = None
     redirects_answered_before: int | None = None
     warnings: list[str] = field(default_factory=list)
+    #: The scenario's team (made on first use) and its channels, by the scenario's names for them.
+    team_id: str | None = None
+    channels: dict[str, dict[str, Any]] = field(default_factory=dict)
+    #: The text of the last message the scenario wrote, and the post a step refers to as "that post".
+    message: str | None = None
+    post_id: str | None = None
     #: An upgrade scenario's own deployment and the server it is upgraded to.
     upgrade: tuple[Any, Any] | None = None
     #: The implementation judged the upgrade scenario's tokens right before the upgrade.
@@ -203,6 +209,22 @@ class ScenarioWorld:
             self.refusal = refused
             return None
 
+    def channel(self, name: str, *, members: tuple[str, ...] = (), private: bool = False) -> dict[str, Any]:
+        """The scenario's channel ``name`` in its own team, made on first use; ``members`` join both."""
+        if self.team_id is None:
+            self.team_id = self.admin.create_team(f"team-{self._suffix}")["id"]
+        if name not in self.channels:
+            self.channels[name] = self.admin.create_channel(self.team_id, f"{name[:40]}-{self._suffix}",
+                                                            private=private)
+        for member in members:
+            self.admin.add_to_team(self.team_id, self.user(member))
+            self.admin.add_to_channel(self.channels[name]["id"], self.user(member))
+        return self.channels[name]
+
+    def posts_with_text(self, channel: str, text: str) -> list[dict[str, Any]]:
+        """The channel's posts whose message is exactly ``text``, as the admin sees them."""
+        return [post for post in self.admin.channel_posts(self.channels[channel]["id"]) if post["message"] == text]
+
     def console(self) -> SystemConsole:
         """The admin's System Console session (documentation: "Log in to Mattermost as an admin")."""
         if self._console is None:
@@ -231,6 +253,8 @@ class ScenarioWorld:
             self.upgrade[0].stop()
             return
         steps: list[tuple[str, Callable[[], None]]] = [("restoring settings", self.settings.restore)]
+        if self.team_id is not None:  # its channels and posts go with it
+            steps.append((f"archiving team {self.team_id}", lambda: self.admin.archive_team(self.team_id)))
         # The admin's own tokens first: on a server the suite did not start they are what matters most.
         admin_first = sorted(self._made_tokens, key=lambda token: token.user_id != self.admin.user.id)
         steps += [(f"revoking token {token.id}", lambda token=token: self._revoke(token)) for token in admin_first]
@@ -308,10 +332,32 @@ class ScenarioWorld:
         credential = self.credential(token, base_url=redirects.url(redirect))
         return self.request(credential, endpoint, ca_file=endpoints.ca_file)
 
-    def request(self, credential: Credential, endpoint: str, method: str = "GET",
+    def request(self, credential: Credential, endpoint: str, method: str = "GET", *, body: object = None,
                 ca_file: str | None = None) -> Observation:
         return self._observe(
-            lambda: self.implementation.request(credential, ApiRequest(method, endpoint), ca_file))
+            lambda: self.implementation.request(credential, ApiRequest(method, endpoint, body=body), ca_file))
+
+    def post(self, credential: Credential, channel: str, message: str) -> Observation:
+        """Message > Post: ``POST posts`` with the channel and the text, as the Mattermost node sends it."""
+        self.message = message
+        return self.request(credential, "posts", "POST",
+                            body={"channel_id": self.channels[channel]["id"], "message": message})
+
+    def request_without_answer(self, case: str, token: str, endpoint: str) -> Observation:
+        """A request to a server that ``case`` (one of :data:`~mm_conformance.silent.SILENCES`): never answers.
+
+        The implementation has twice the adapter timeout to give up on its own; if it
+        does not, it has no timeout, and that is a verdict, not an adapter failure.
+        """
+        endpoints = self.endpoints()
+        deadline = 2 * self.implementation.timeout_s
+        credential = self.credential(token, base_url=endpoints.silent().url(case))
+        try:
+            return self._observe(lambda: self.implementation.request(
+                credential, ApiRequest("GET", endpoint), endpoints.ca_file, timeout_s=deadline))
+        except AdapterTimedOut:
+            raise ConformanceFailure(f"the credential has no timeout: it had not given up after {deadline:.0f} s "
+                                     f"on a server that {case}") from None
 
     @property
     def last(self) -> Observation:
@@ -329,5 +375,17 @@ class ScenarioWorld:
             if stopped:
                 raise InfrastructureError(f"{', '.join(stopped)} stopped during the scenario")
         self.observations.append(observation)
+        self.expect_no_leaks(observation.leaks)
         return observation
+
+    def expect_no_leaks(self, answered: tuple[str, ...] = ()) -> None:
+        """The implementation put no token it was handed into its answers or its own log (stderr).
+
+        Checked after every exchange and once more when the scenario ends (a log line
+        may arrive just after the answer). The token itself is never in the message.
+        """
+        places = [*answered, *(f"its log (stderr, {form})" for form in dict.fromkeys(
+            self.implementation.stderr_leaks()))]
+        if places:
+            raise ConformanceFailure(f"the credential leaked the access token into {' and '.join(places)}")
 

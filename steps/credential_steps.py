@@ -61,6 +61,11 @@ def token_list_shows(world, name, description):
     verdicts.expect_server(all("token" not in t for t in listed), "the token list shows a token's secret again")
 
 
+@when("an admin revokes that token")
+def admin_revokes_token(world):
+    world.admin.revoke_token(world.latest_token)
+
+
 @when("an admin disables that token")
 def admin_disables_token(world):
     world.admin.disable_token(world.latest_token)
@@ -168,6 +173,13 @@ def request_refused(world, kind):
     verdicts.expect_refusal(world.last, kind)
 
 
+@then(parsers.parse('Mattermost\'s answer carried the error "{error_id}"'))
+def answer_carried_error(world, error_id):
+    concern = verdicts.expect_server_error_id(world.last, error_id)
+    if concern:
+        world.warn(concern)
+
+
 @then(parsers.parse('the answer names "{name}", not the admin who created the token'))
 def answer_names_owner(world, name):
     verdicts.expect_acting_user(world.last, world.users[name].id, not_user_id=world.admin.user.id)
@@ -222,3 +234,16 @@ def token_did_not_follow_redirect(world, where):
     verdicts.expect_no_credential_at_redirect_target(
         name, asked=endpoints.requests(name) - (world.redirects_answered_before or 0),
         before=world.credentials_seen_before, after=endpoints.credentials_seen_at_target(name))
+
+
+# -- a server that never answers -----------------------------------------------------------------
+
+
+@when(parsers.parse('the credential requests "{endpoint}" with that token from a server that {silence}'))
+def request_from_silent_server(world, endpoint, silence):
+    world.request_without_answer(silence, world.latest_token.token, endpoint)
+
+
+@then('the credential gave up with a "timeout" or "network" error')
+def gave_up(world):
+    verdicts.expect_gave_up(world.last)

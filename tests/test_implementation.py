@@ -199,3 +199,39 @@ def test_describe_redacts_and_says_when_there_was_no_response() -> None:
 
 def test_reference_command_uses_this_interpreter() -> None:
     assert shlex.split(reference_command()) == [sys.executable, "-m", "mm_conformance.reference"]
+
+
+# --- the implementation's own leaks --------------------------------------------------------
+
+
+@pytest.mark.parametrize("where, answered", [
+    ("message", ("its error message",)),
+    ("body", ("the body it returned",)),
+    ("nowhere", ()),
+])
+def test_a_token_in_the_answer_is_seen_before_anything_is_redacted(start, where, answered) -> None:
+    observation = start("tells_token", where).request(CREDENTIAL, ApiRequest("GET", "users/me"))
+    assert observation.leaks == answered
+    assert TOKEN not in observation.describe()  # the suite's own record stays clean
+
+
+@pytest.mark.parametrize("where, form", [("plain", "plain"), ("base64", "base64")])
+def test_a_token_in_the_adapters_log_is_seen_in_every_form(start, where, form) -> None:
+    impl = start("tells_token", where)
+    impl.request(CREDENTIAL, ApiRequest("GET", "users/me"))
+    deadline = time.monotonic() + 5
+    leaks: list[str] = []
+    while not leaks and time.monotonic() < deadline:  # stderr arrives on a thread of its own
+        leaks = impl.stderr_leaks()
+        time.sleep(0.02)
+    assert leaks == [form]
+    assert impl.stderr_leaks() == []  # each found once
+
+
+def test_a_longer_deadline_for_one_request_and_a_timeout_named_as_such(start) -> None:
+    from mm_conformance.implementation import AdapterTimedOut
+
+    impl = start("slow_ok", timeout_s=0.3)  # it answers after 0.5 s
+    assert impl.request(CREDENTIAL, ApiRequest("GET", "users/me"), timeout_s=5.0).outcome.status == 401
+    with pytest.raises(AdapterTimedOut, match="did not answer request 2 within 0.3 s"):
+        impl.request(CREDENTIAL, ApiRequest("GET", "users/me"))

@@ -13,6 +13,7 @@ from pytest_bdd.steps import step_function_context_registry
 import steps.console_steps  # noqa: F401  (registers the step definitions)
 import steps.credential_steps  # noqa: F401
 import steps.upgrade_steps  # noqa: F401
+import steps.write_steps  # noqa: F401
 
 FEATURES = Path(__file__).resolve().parent.parent / "features"
 

@@ -97,6 +97,55 @@ def _switch_ignored(allow_unauthorized_certs, ca_file):
     return _real_verify(False, ca_file)
 
 
+def _always_get(operation, credential, ca_file, request):
+    """Every API call sent as a GET: reads work, every write silently does something else."""
+    if request is not None:
+        request = reference.ApiRequest("GET", request.endpoint, request.query, request.body)
+    return _real_call(operation, credential, ca_file, request)
+
+
+def _drops_body(operation, credential, ca_file, request):
+    """The method goes through, the JSON body does not."""
+    if request is not None:
+        request = reference.ApiRequest(request.method, request.endpoint, request.query, None)
+    return _real_call(operation, credential, ca_file, request)
+
+
+_remembered: dict[tuple, Outcome] = {}
+
+
+def _replays_success(operation, credential, ca_file, request):
+    """A success is remembered and replayed: the server is never asked again for the same call."""
+    key = (operation, credential.access_token, credential.base_url, request.method if request else None,
+           request.endpoint if request else None)
+    if key in _remembered:
+        return _remembered[key]
+    outcome = _real_call(operation, credential, ca_file, request)
+    if outcome.ok:
+        _remembered[key] = outcome
+    return outcome
+
+
+def _logs_token(operation, credential, ca_file, request):
+    """A debug line with the whole credential, as a careless log statement writes it."""
+    print(f"debug: calling Mattermost with token {credential.access_token}", file=sys.stderr, flush=True)
+    return _real_call(operation, credential, ca_file, request)
+
+
+def _token_in_error_message(operation, credential, ca_file, request):
+    """The refusal's message names the token that was refused."""
+    outcome = _real_call(operation, credential, ca_file, request)
+    if outcome.ok or outcome.error_kind is None:
+        return outcome
+    return Outcome.failure(outcome.error_kind, f"token {credential.access_token} refused: {outcome.error_message}",
+                           status=outcome.status, body=outcome.body)
+
+
+def _no_timeout() -> None:
+    """httpx with timeout=None: waits for a silent server for ever."""
+    return None
+
+
 def _no_hostname_check(allow_unauthorized_certs, ca_file):
     context = _real_verify(allow_unauthorized_certs, ca_file)
     if isinstance(context, ssl.SSLContext):
@@ -235,6 +284,24 @@ DEFECTS: dict[str, Defect] = {
     "follows-same-host-redirects": Defect(
         "a Base URL without the subpath MUST NOT appear to work through a redirect", "site_root_of_a_subpath",
         "httpx", _patched_httpx(_FollowsRedirects)),
+    "always-get": Defect(
+        "a write MUST be sent with its own method (POST posts a message)", "posted_through_the_credential",
+        "call", _always_get),
+    "drops-body": Defect(
+        "a write MUST be sent with its JSON body", "posted_through_the_credential",
+        "call", _drops_body),
+    "replays-success": Defect(
+        "every use of the token MUST ask Mattermost again (a change after a success MUST show)",
+        "revoked_after_it_has_worked", "call", _replays_success),
+    "no-timeout": Defect(
+        "the credential MUST give up on its own on a server that never answers",
+        "never_answers and accepts", "_timeout_s", _no_timeout),
+    "logs-token": Defect(
+        "the credential MUST NOT write the access token into its log", "authenticates_as_the_user_it_was_created",
+        "call", _logs_token),
+    "token-in-error-message": Defect(
+        "the credential MUST NOT put the access token into its error messages", "does_not_honour and made",
+        "call", _token_in_error_message),
 }
 
 
