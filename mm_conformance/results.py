@@ -48,6 +48,9 @@ class ScenarioResult:
 
     #: The implementation it judged (several can share one run).
     implementation: str = ""
+    #: Of a failure: ``security`` (the token went where it must not), ``false-success`` (success
+    #: reported where the API never answered for the token's owner) or ``broken`` (another MUST).
+    severity: str = ""
 
     @property
     def scenario(self) -> str:
@@ -84,7 +87,7 @@ class Collector:
             self.results.append(ScenarioResult(
                 nodeid=report.nodeid, name=report.nodeid.split("::")[-1], verdict=verdict,
                 docs=about.get("docs", ""), reason=reason, server=about.get("server", ""), title=about.get("title", ""),
-                implementation=about.get("implementation", ""),
+                implementation=about.get("implementation", ""), severity=about.get("severity", "") if verdict == "fail" else "",
                 observations=_properties(report, "observation"), errata=_properties(report, "erratum")))
         elif verdict in ("error", "fail") and known.verdict in ("pass", "warn"):
             # A failing teardown after a passing call: no verdict can be trusted.

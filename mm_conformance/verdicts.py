@@ -13,7 +13,27 @@ from .protocol import ErrorKind
 
 
 class ConformanceFailure(AssertionError):
-    """The implementation under test did something the specification does not allow."""
+    """The implementation under test did something the specification does not allow.
+
+    ``severity`` orders findings in reports: a token reaching a place it must not
+    first (:class:`TokenExposure`), then success reported where the API never
+    answered for the token's owner (:class:`FalseSuccess`), then every other broken
+    MUST (this class).
+    """
+
+    severity = "broken"
+
+
+class TokenExposure(ConformanceFailure):
+    """The token went where it must not: through a bad certificate, along a redirect, into output."""
+
+    severity = "security"
+
+
+class FalseSuccess(ConformanceFailure):
+    """The implementation reported success where the API never answered for the token's owner."""
+
+    severity = "false-success"
 
 
 class ServerDeviation(AssertionError):
@@ -35,7 +55,7 @@ def expect_refusal(observation: Observation, kind: str, status: int | None = Non
     outcome = observation.outcome
     wanted = f"{kind}" + (f" with status {status}" if status is not None else "")
     if outcome.ok:
-        raise ConformanceFailure(f"expected a refusal ({wanted}), but the request succeeded: {observation.describe()}")
+        raise FalseSuccess(f"expected a refusal ({wanted}), but the request succeeded: {observation.describe()}")
     if outcome.error_kind != ErrorKind(kind) or (status is not None and outcome.status != status):
         raise ConformanceFailure(f"expected a refusal ({wanted}), but the implementation answered: "
                                  f"{observation.describe()}")
@@ -45,7 +65,7 @@ def expect_acting_user(observation: Observation, user_id: str, *, not_user_id: s
     body = observation.outcome.body
     actual = body.get("id") if isinstance(body, dict) else None
     if actual is None:
-        raise ConformanceFailure(f"the implementation reported success, but its answer names no user: it is not "
+        raise FalseSuccess(f"the implementation reported success, but its answer names no user: it is not "
                                  f"the API's answer for the token's owner ({observation.describe()})")
     if actual != user_id:
         who = "the admin who created the token" if actual == not_user_id else f"user {actual}"
@@ -66,7 +86,7 @@ def expect_no_credential_through(case: str, *, before: int | None, after: int | 
     if before is None or after is None:
         raise AssertionError(f"the {case!r} endpoint cannot tell whether a token got through")
     if after != before:
-        raise ConformanceFailure(f"the token reached Mattermost through the {case!r} endpoint "
+        raise TokenExposure(f"the token reached Mattermost through the {case!r} endpoint "
                                  f"({after - before} request(s) carrying a credential) although TLS validation failed")
 
 
@@ -84,7 +104,7 @@ def expect_no_credential_at_redirect_target(redirect: str, *, asked: int, before
         raise AssertionError(f"the implementation never asked the Base URL that redirects {redirect}: "
                              "the scenario observed nothing")
     if after != before:
-        raise ConformanceFailure(f"the token followed the redirect {redirect.replace('-', ' ')} "
+        raise TokenExposure(f"the token followed the redirect {redirect.replace('-', ' ')} "
                                  f"({after - before} request(s) carrying a credential reached its target)")
 
 
@@ -115,7 +135,7 @@ def concern_unless_config_or_success(observation: Observation, *, acting_user_id
 def expect_no_success(observation: Observation, why: str) -> None:
     """The request MUST NOT appear to work (any refusal is fine)."""
     if observation.outcome.ok:
-        raise ConformanceFailure(f"the request appeared to work although {why}: {observation.describe()}")
+        raise FalseSuccess(f"the request appeared to work although {why}: {observation.describe()}")
 
 
 def expect_server_error_id(observation: Observation, error_id: str) -> str | None:
@@ -157,7 +177,7 @@ def expect_posted(posts: list[dict], *, author_id: str, message: str, others: li
 
 def expect_not_posted(posts: list[dict], channel: str) -> None:
     if posts:
-        raise ConformanceFailure(f"the message was posted into {channel!r} although the write must not have worked")
+        raise FalseSuccess(f"the message was posted into {channel!r} although the write must not have worked")
 
 
 def expect_deleted(still_there: bool) -> None:

@@ -23,7 +23,7 @@ from .endpoints import Endpoints
 from .errors import InfrastructureError, NotApplicable
 from .implementation import AdapterTimedOut, Implementation, Observation
 from .protocol import ApiRequest, Credential
-from .verdicts import ConformanceFailure, ServerDeviation
+from .verdicts import ConformanceFailure, ServerDeviation, TokenExposure
 
 
 class ServerSettings:
@@ -387,5 +387,5 @@ class ScenarioWorld:
         places = [*answered, *(f"its log (stderr, {form})" for form in dict.fromkeys(
             self.implementation.stderr_leaks()))]
         if places:
-            raise ConformanceFailure(f"the credential leaked the access token into {' and '.join(places)}")
+            raise TokenExposure(f"the credential leaked the access token into {' and '.join(places)}")
 
