@@ -25,8 +25,10 @@ from .adapters import (KNOWN_IMPLEMENTATIONS, NPM_ADAPTERS, AdapterNotInstalled,
                        implementation_command, implementation_name)
 from .errors import InfrastructureError, UsageError
 from .deployment import ADMIN_TOKEN_ENV, clean
-from .images import (POSTGRES_IMAGE, SUITE_ROOT, WEB_APP_LABEL, ImageBuilder, docker_available, image_id, image_labels,
+from .images import (POSTGRES_IMAGE, WEB_APP_LABEL, ImageBuilder, docker_available, image_id, image_labels,
                      local_mattermost_images, premigrated_database)
+from .paths import SUITE_ROOT
+from .progress import LiveProgress
 from .servers import select_servers
 
 EXIT_CONFORMS, EXIT_DEVIATES, EXIT_NO_VERDICT = 0, 1, 2
@@ -175,10 +177,15 @@ def _run_once(args: argparse.Namespace, report: Path | None,
     if report:
         report.mkdir(parents=True, exist_ok=True)
         pytest_args.append(f"--junitxml={report / 'junit.xml'}")
-    pytest_args += ["-q"] if args.quiet else ["-v"]
-
     collector = results.Collector()
-    code = pytest.main(pytest_args, plugins=[collector])
+    plugins: list[object] = [collector]
+    if args.quiet or not sys.stdout.isatty():
+        pytest_args += ["-q"] if args.quiet else ["-v"]  # CI logs and pipes: pytest's plain lines
+    else:
+        # A terminal: one live line, and each failure as it happens, instead of pytest's lines.
+        pytest_args += ["-p", "no:terminal", "-o", "addopts=--strict-markers"]
+        plugins.append(LiveProgress(collector))
+    code = pytest.main(pytest_args, plugins=plugins)
     if os.environ.get(SECRET_DIGESTS_ENV):
         # For the hygiene scan: digests of every secret the run saw, never the secrets themselves.
         digests = Path(os.environ[SECRET_DIGESTS_ENV])
@@ -214,12 +221,12 @@ def _images(args: argparse.Namespace, console: Console) -> int:
     if args.action == "list":
         images = local_mattermost_images()
         if not images:
-            console.print("no Mattermost image is packaged here (mm-conformance images build --from PATH)")
+            print("no Mattermost image is packaged here (mm-conformance images build --from PATH)")
         for version, image in sorted(images.items()):
             web_app = (image_labels(image) or {}).get(WEB_APP_LABEL, "?")
             fast = "pre-migrated database ready" if premigrated_database(image, POSTGRES_IMAGE) != POSTGRES_IMAGE \
                 else "no pre-migrated database yet (made on first use)"
-            console.print(f"{image}: Mattermost {version}, web app: {web_app}, {fast}", highlight=False)
+            print(f"{image}: Mattermost {version}, web app: {web_app}, {fast}")
         return 0
     builder = ImageBuilder(console)
     builder.ensure_postgres()
@@ -239,7 +246,7 @@ def _adapters(args: argparse.Namespace, console: Console) -> int:
                 state = implementation_command(name)
             except AdapterNotInstalled as error:
                 state = f"not installed: {error}"
-            console.print(f"{name}: {state}", highlight=False, markup=False)
+            print(f"{name}: {state}")
         return 0
     unknown = [name for name in args.names if name not in NPM_ADAPTERS]
     if unknown:

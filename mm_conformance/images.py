@@ -45,9 +45,9 @@ from rich.console import Console
 
 from .containers import migrate_and_snapshot
 from .errors import InfrastructureError, UsageError
+from .paths import SUITE_ROOT
 from .servers import LOCAL_REPOSITORY, VERSION_LABEL
 
-SUITE_ROOT = Path(__file__).resolve().parent.parent
 DOCKER_DIR = SUITE_ROOT / "docker"
 
 BASE_IMAGE = "mm-conformance/base:bookworm"

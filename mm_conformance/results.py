@@ -19,7 +19,8 @@ from .adapters import implementation_name
 from .redact import redact
 
 INFRASTRUCTURE = "infrastructure: "
-_EXCEPTION_PREFIX = re.compile(r"^(?:[A-Za-z_][\w]*\.)*[A-Z]\w*(?:Failure|Error|Deviation|Exception): ")
+#: "mm_conformance.verdicts.TokenExposure: …", "AssertionError: …": a class name, not words for a reader.
+_EXCEPTION_PREFIX = re.compile(r"^(?:(?:[a-z_]\w*\.)+[A-Z]\w*|[A-Z]\w*(?:Failure|Error|Exposure|Success|Deviation)): ")
 VERDICTS = ("pass", "warn", "fail", "skip", "error")
 #: What the plugin records when a scenario stopped without a verdict on the implementation.
 NO_VERDICT = ("infrastructure", "server-deviation", "suite-error")

@@ -42,7 +42,8 @@ from typing import Any
 
 import yaml
 
-SUITE_ROOT = Path(__file__).resolve().parent.parent
+from .paths import SUITE_ROOT
+
 DEFAULT_DOCS = SUITE_ROOT / "docs" / "n8n-mattermost-credentials.md"
 DEFAULT_FEATURES = SUITE_ROOT / "features"
 DEFAULT_GOLDEN = SUITE_ROOT / "docs" / "trace.yaml"
