@@ -176,7 +176,7 @@ def _run_once(args: argparse.Namespace, report: Path | None,
         pytest_args.append(f"-k={args.keyword}")
     if report:
         report.mkdir(parents=True, exist_ok=True)
-        pytest_args.append(f"--junitxml={report / 'junit.xml'}")
+        pytest_args += [f"--junitxml={report / 'junit.xml'}", f"--adapter-log={report / 'adapters.log'}"]
     collector = results.Collector()
     plugins: list[object] = [collector]
     if args.quiet or not sys.stdout.isatty():

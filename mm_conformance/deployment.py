@@ -242,17 +242,26 @@ class MattermostDeployment:
         return container
 
     def stopped_containers(self) -> list[str]:
-        """The roles of this deployment's containers that are no longer running ("the TLS proxy")."""
+        """This deployment's containers that are no longer running, by role and state ("PostgreSQL exited")."""
         stopped = []
         for container, role in self._containers.items():
             try:
                 wrapped = container.get_wrapped_container()
                 wrapped.reload()
                 if wrapped.status != "running":
-                    stopped.append(role)
+                    stopped.append(f"{role} {wrapped.status}")
             except DockerException:
-                stopped.append(role)
+                stopped.append(f"{role} removed")
         return stopped
+
+    def health(self) -> str | None:
+        """What is wrong with the running deployment (a container stopped, the server silent), or None."""
+        stopped = self.stopped_containers()
+        if stopped:
+            return ", ".join(stopped)
+        if self.deployment is not None and not self.deployment.alive():
+            return f"Mattermost {self.deployment.name} stopped answering"
+        return None
 
     def _require_network(self) -> Network:
         if self._network is None:

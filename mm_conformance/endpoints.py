@@ -71,10 +71,6 @@ class Endpoints:
         """The site URL of a server whose SiteURL has the path ``/mattermost`` (same users and tokens)."""
         return self._once("subpath", lambda: self._deployment.start_subpath_server(SUBPATH))
 
-    def stopped(self) -> list[str]:
-        """The deployment's containers that are no longer running (a crash is not a verdict)."""
-        return self._deployment.stopped_containers()
-
     def _once(self, name: str, start: Callable[[], Any]) -> Any:
         """``start()`` on first use; later, its result or, at once, the same failure (no retry per scenario)."""
         if name in self._failed:

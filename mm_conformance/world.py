@@ -86,6 +86,8 @@ class ScenarioWorld:
     settings: ServerSettings
     #: The deployment's extra endpoints (TLS cases, redirects, a subpath server), started on first use.
     endpoints_of_deployment: Callable[[], Endpoints] | None = None
+    #: What is wrong with the deployment and every container of it (see MattermostDeployment.health).
+    health_of_deployment: Callable[[], str | None] | None = None
     users: dict[str, User] = field(default_factory=dict)
     tokens: dict[str, AccessToken] = field(default_factory=dict)
     observations: list[Observation] = field(default_factory=list)
@@ -113,6 +115,14 @@ class ScenarioWorld:
     #: Every token the scenario made, also those a later one replaced in ``tokens``: all are revoked.
     _made_tokens: list[AccessToken] = field(default_factory=list)
     _suffix: str = field(default_factory=lambda: secrets.token_hex(3))
+
+    def health(self) -> str | None:
+        """What is wrong with the scenario's deployment (a container stopped, the server silent), or None."""
+        if self.upgrade is not None:  # the scenario's own deployment
+            return self.upgrade[0].health()
+        if self.health_of_deployment is not None:
+            return self.health_of_deployment()
+        return None if self.deployment.alive() else f"Mattermost {self.deployment.name} stopped answering"
 
     @property
     def admin(self) -> ApiClient:
@@ -369,11 +379,9 @@ class ScenarioWorld:
         observation = call()
         # A refusal from a server (or proxy) that has died is not a verdict on the implementation.
         if not observation.outcome.ok:
-            if not self.deployment.alive():
-                raise InfrastructureError(f"Mattermost {self.deployment.name} stopped answering during the scenario")
-            stopped = self._endpoints.stopped() if self._endpoints is not None else []
-            if stopped:
-                raise InfrastructureError(f"{', '.join(stopped)} stopped during the scenario")
+            problem = self.health()
+            if problem:
+                raise InfrastructureError(f"during the scenario: {problem}")
         self.observations.append(observation)
         self.expect_no_leaks(observation.leaks)
         return observation
