@@ -73,6 +73,8 @@ def _parser() -> argparse.ArgumentParser:
     matrix.add_argument("--out", type=Path, required=True, metavar="DIR", help="where to write index.html, matrix.md")
     matrix.add_argument("--errata", type=Path, metavar="FILE",
                         help="also write the documentation errata the runs showed (docs/errata.md)")
+    matrix.add_argument("--findings", type=Path, metavar="FILE",
+                        help="also write what each implementation gets wrong, from the runs (docs/findings.md)")
 
     commands.add_parser("trace", help="check or regenerate the documentation trace (docs/trace.yaml)", add_help=False)
 
@@ -112,6 +114,9 @@ def main(argv: list[str] | None = None) -> int:
             if args.errata:
                 args.errata.write_text(matrix.errata_document(args.runs))
                 print(f"wrote {args.errata}")
+            if args.findings:
+                args.findings.write_text(matrix.findings_document(args.runs))
+                print(f"wrote {args.findings}")
             return 0
         return _run(args)
     except (UsageError, InfrastructureError) as error:
