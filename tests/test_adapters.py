@@ -16,7 +16,13 @@ adapter's *plumbing* through :class:`~mm_conformance.implementation.Implementati
 * a plain web page (200 ``text/html``) where the API should be: what each reports;
 * one HTTPS endpoint per certificate case of :mod:`mm_conformance.certificates`, with
   the suite's root CA as ``caFile``: ``trusted`` connects, every other case is ``tls``
-  (Node reports some of them, e.g. ``issued-by-leaf``, with code ``UNSPECIFIED``).
+  (Node reports some of them, e.g. ``issued-by-leaf``, with code ``UNSPECIFIED``);
+* a listener on 127.0.0.1 that accepts the connection and never answers: the adapter
+  has no deadline of its own (the implementation's timeouts are its own: 300 s for n8n,
+  none for mattermostdriver), so it is still waiting when the suite's deadline passes,
+  and the suite's kill leaves nothing behind; with the adapter's timeout variable set
+  (what a user who configures a timeout gets) the client itself answers ``timeout``, and
+  a 200 whose body never comes is no success.
 
 The n8n tests are skipped (as ``infrastructure: …``) until
 ``mm-conformance adapters install`` has installed n8n.
@@ -27,9 +33,11 @@ from __future__ import annotations
 import contextlib
 import http.server
 import json
+import os
 import socket
 import ssl
 import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -39,7 +47,7 @@ import trustme
 
 from mm_conformance.adapters import KNOWN_IMPLEMENTATIONS, AdapterNotInstalled
 from mm_conformance.certificates import CertificateCases, make_cases
-from mm_conformance.implementation import Implementation
+from mm_conformance.implementation import AdapterTimedOut, Implementation
 from mm_conformance.protocol import ApiRequest, Credential, ErrorKind
 
 TOKEN = "adaptertesttoken0123456789"  # 26 characters, like a real token (and registered as a secret)
@@ -351,3 +359,198 @@ def test_a_web_page_where_the_api_should_be(adapter: Implementation, web_page_si
     outcome = adapter.check(Credential(TOKEN, web_page_site)).outcome
     assert outcome.status == 200, outcome
     assert outcome.ok is WEB_PAGE_IS_OK[adapter.name], outcome
+
+
+# --- (e) a server that never answers: no deadline of the adapter's, the client's own timeouts -----
+
+
+#: What a stalling listener sends before falling silent: a 200 whose JSON body never comes.
+STALLED_ANSWER = b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{"
+
+
+class SilentListener:
+    """A listener on 127.0.0.1 that accepts every connection and never answers.
+
+    With ``stall_after_headers``, it answers each request with :data:`STALLED_ANSWER` (the
+    status line, the headers, one byte of the body) and then falls silent. It keeps each
+    connection open until the test ends, so only the client can end one: by giving up (a
+    timeout of its own) or by going away (the suite killing its adapter).
+    """
+
+    def __init__(self, stall_after_headers: bool = False) -> None:
+        self._socket = socket.create_server(("127.0.0.1", 0))
+        self.url = f"http://127.0.0.1:{self._socket.getsockname()[1]}"
+        self.connections: list[socket.socket] = []
+        self._stall_after_headers = stall_after_headers
+        self._thread = threading.Thread(target=self._accept, name="silent-listener", daemon=True)
+        self._thread.start()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                connection, _ = self._socket.accept()
+            except OSError:
+                return  # closed
+            self.connections.append(connection)
+            if self._stall_after_headers:
+                threading.Thread(target=self._stall, args=(connection,), daemon=True).start()
+
+    @staticmethod
+    def _stall(connection: socket.socket) -> None:
+        received = b""
+        with contextlib.suppress(OSError):
+            while b"\r\n\r\n" not in received:
+                chunk = connection.recv(65536)
+                if not chunk:
+                    return
+                received += chunk
+            connection.sendall(STALLED_ANSWER)
+
+    def all_closed_by_the_client(self, within_s: float) -> bool:
+        """True once the other end of every accepted connection has closed it (EOF), within ``within_s``."""
+        deadline = time.monotonic() + within_s
+        for connection in list(self.connections):
+            while True:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    return False
+                connection.settimeout(remaining)
+                try:
+                    if not connection.recv(65536):
+                        break  # EOF: closed by the client's side
+                except TimeoutError:
+                    return False
+                except OSError:
+                    break  # reset: closed too
+        return True
+
+    def close(self) -> None:
+        with contextlib.suppress(OSError):
+            self._socket.shutdown(socket.SHUT_RDWR)  # wakes the accept() (close alone does not, on Linux)
+        self._socket.close()
+        for connection in self.connections:
+            connection.close()
+        self._thread.join(timeout=5)
+
+
+@pytest.fixture()
+def silent_listener() -> Iterator[SilentListener]:
+    listener = SilentListener()
+    try:
+        yield listener
+    finally:
+        listener.close()
+
+
+@pytest.fixture()
+def stalling_listener() -> Iterator[SilentListener]:
+    listener = SilentListener(stall_after_headers=True)
+    try:
+        yield listener
+    finally:
+        listener.close()
+
+
+#: Each adapter's environment variable for the client's own timeout option (unset by default).
+TIMEOUT_ENV = {
+    "n8n": "MM_CONFORMANCE_N8N_TIMEOUT",
+    "mattermostdriver": "MM_CONFORMANCE_DRIVER_TIMEOUT",
+    "mattermost-client": "MM_CONFORMANCE_CLIENT_TIMEOUT",
+    "mattermostautodriver": "MM_CONFORMANCE_AUTODRIVER_TIMEOUT",
+}
+#: What the client's own timeout says, in the answer's message (observed): axios's
+#: "timeout of 1000ms exceeded" (ECONNABORTED), undici's headers timeout, requests' and
+#: httpx's ReadTimeout. An answer of the adapter's own would not say it.
+CLIENT_TIMEOUT_SAYS = {
+    "n8n": "timeout of 1000ms exceeded",
+    "mattermostdriver": "ReadTimeout",
+    "mattermost-client": "UND_ERR_HEADERS_TIMEOUT",
+    "mattermostautodriver": "ReadTimeout",
+}
+#: A request every adapter answers with ``config`` at once, without the network: it is
+#: sent first, with a long deadline, so that the adapter's start-up (n8n: ~3 s) is not
+#: counted in the short deadline of the request that follows.
+WARM_UP = (Credential(TOKEN, "mattermost.example.com"), ApiRequest("GET", "users/me"))
+
+
+def started(impl: Implementation) -> int:
+    """Start ``impl``'s adapter (one request answered, start-up included); its pid, also its process group."""
+    assert impl.request(*WARM_UP, timeout_s=60.0).outcome.error_kind is ErrorKind.CONFIG
+    assert impl.process is not None
+    return impl.process.pid
+
+
+def assert_nothing_of_it_runs(process_group: int) -> None:
+    with pytest.raises(ProcessLookupError):
+        os.killpg(process_group, 0)
+
+
+def assert_no_deadline_of_its_own(name: str, silent: SilentListener, request: ApiRequest) -> None:
+    """Run with the client's default timeouts (all longer than 3 s): still waiting when a 3 s deadline passes.
+
+    The adapter must not answer ``timeout`` on the client's behalf; the suite's kill
+    (its process group, SIGKILL) must leave nothing behind that still holds the connection.
+    """
+    with Implementation(name, adapter_command(name), timeout_s=3.0) as impl:
+        group = started(impl)
+        with pytest.raises(AdapterTimedOut, match="did not answer request 2 within 3.0 s"):
+            impl.request(Credential(TOKEN, silent.url), request)
+        assert silent.connections, "the client never connected: it was not waiting on the server"
+        assert impl.process is None, "the suite discards an adapter that did not answer"
+    assert silent.all_closed_by_the_client(within_s=5.0), "something of the killed adapter still holds the connection"
+    assert_nothing_of_it_runs(group)
+
+
+#: How each reports a 200 whose body stops coming, with a timeout configured (observed):
+#: requests raises ``ConnectionError`` for a read timeout in the body, and axios "stream has
+#: been aborted" when follow-redirects destroys the idle socket; undici and httpx say timeout.
+STALLED_BODY_KIND = {
+    "n8n": ErrorKind.NETWORK,
+    "mattermostdriver": ErrorKind.NETWORK,
+    "mattermost-client": ErrorKind.TIMEOUT,
+    "mattermostautodriver": ErrorKind.TIMEOUT,
+}
+
+
+def assert_configured_timeout_is_the_clients(
+    name: str, silent: SilentListener, stalling: SilentListener, request: ApiRequest, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With the adapter's variable at 1 s (the client's own timeout option), the client gives up by itself.
+
+    Against a server that never answers, and against one that sends a 200's headers and
+    never its body: that is no success, and no answer (status ``null``).
+    """
+    monkeypatch.setenv(TIMEOUT_ENV[name], "1")  # the adapter inherits the suite's environment
+    with Implementation(name, adapter_command(name), timeout_s=15.0) as impl:
+        group = started(impl)
+        observation = impl.request(Credential(TOKEN, silent.url), request)
+        outcome = observation.outcome
+        # The protocol allows "timeout" or "network" for a client that gave up; all four say timeout.
+        assert outcome.error_kind is ErrorKind.TIMEOUT, outcome
+        assert CLIENT_TIMEOUT_SAYS[name] in (outcome.error_message or ""), outcome
+        assert outcome.status is None and outcome.body is None
+        assert 0.9 <= observation.elapsed_s < 5.0, observation.elapsed_s
+        assert silent.connections, "the client never connected"
+        assert TOKEN not in (outcome.error_message or "")
+
+        observation = impl.request(Credential(TOKEN, stalling.url), request)
+        outcome = observation.outcome
+        assert outcome.error_kind is STALLED_BODY_KIND[name], outcome
+        assert not outcome.ok and outcome.status is None and outcome.body is None, outcome
+        assert 0.9 <= observation.elapsed_s < 5.0, observation.elapsed_s
+        assert impl.process is not None and impl.process.poll() is None, "the adapter must go on after a timeout"
+    assert_nothing_of_it_runs(group)
+
+
+@pytest.mark.parametrize("name", ["n8n", "mattermostdriver"])
+def test_the_adapter_has_no_deadline_of_its_own(name: str, silent_listener: SilentListener) -> None:
+    """n8n waits 300 s (axios ``timeout`` n8n sets), mattermostdriver forever (``request_timeout=None``)."""
+    assert_no_deadline_of_its_own(name, silent_listener, ApiRequest("GET", "users/me"))
+
+
+@pytest.mark.parametrize("name", ["n8n", "mattermostdriver"])
+def test_a_configured_timeout_is_the_clients_own(
+    name: str, silent_listener: SilentListener, stalling_listener: SilentListener, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert_configured_timeout_is_the_clients(
+        name, silent_listener, stalling_listener, ApiRequest("GET", "users/me"), monkeypatch)

@@ -13,6 +13,11 @@ certificate case, a 200 web page, a redirect — and the tests pin what each cli
   package is installed.
 
 Several assertions are observations, not rules of the protocol; each says so.
+
+Neither adapter has a deadline of its own: against a listener that accepts the connection
+and never answers, each is still waiting when a 3 s deadline passes (Client4 on undici's
+defaults waits 300 s for the headers; mattermostautodriver has no timeout at all), and with
+the adapter's timeout variable set the client itself answers ``timeout``.
 """
 
 from __future__ import annotations
@@ -30,15 +35,20 @@ from mm_conformance.implementation import Implementation
 from mm_conformance.protocol import ApiRequest, Credential, ErrorKind
 from tests.test_adapters import (  # noqa: F401 - fixtures are used by name
     adapter_command,
+    assert_configured_timeout_is_the_clients,
+    assert_no_deadline_of_its_own,
     FAILING_CERTIFICATE_CASES,
     SESSION_EXPIRED,
     TOKEN,
     CertificateEndpoints,
     HttpsEndpoint,
+    SilentListener,
     certificate_endpoints,
     closed_port,
     endpoint,
     https_endpoint,
+    silent_listener,
+    stalling_listener,
 )
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -280,3 +290,25 @@ def test_a_redirect_to_another_host(
     else:
         assert outcome.error_kind is ErrorKind.HTTP and outcome.status == 302, outcome
         assert target.seen == []
+
+
+# --- a server that accepts the connection and never answers ----------------------------------------
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_the_adapter_has_no_deadline_of_its_own(name: str, silent_listener: SilentListener) -> None:
+    """Client4 waits for undici's headersTimeout (300 s); mattermostautodriver forever (``request_timeout=None``)."""
+    assert_no_deadline_of_its_own(name, silent_listener, ApiRequest("GET", "users/me"))
+
+
+#: mattermostautodriver retries a GET that got no response 3 times (4 timeouts and 3.5–7 s
+#: of back-off in all); a POST is not retried, so one timeout is all it takes.
+SILENT_REQUEST = {"mattermost-client": ApiRequest("GET", "users/me"),
+                  "mattermostautodriver": ApiRequest("POST", "users/logout")}
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_a_configured_timeout_is_the_clients_own(
+    name: str, silent_listener: SilentListener, stalling_listener: SilentListener, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert_configured_timeout_is_the_clients(name, silent_listener, stalling_listener, SILENT_REQUEST[name], monkeypatch)

@@ -34,18 +34,37 @@ n8n credential                    ``mattermostautodriver.TypedDriver`` options
                                   advice, ``ssl.create_default_context(cafile=…)``,
                                   would *replace* the roots, and the protocol says
                                   "in addition"
-(none)                            ``request_timeout`` = 8 s (env
-                                  ``MM_CONFORMANCE_AUTODRIVER_TIMEOUT``); the
-                                  driver's default ``None`` waits forever
+(none)                            ``request_timeout`` is left at the driver's
+                                  default, ``None``: **no timeout at all** (below);
+                                  ``MM_CONFORMANCE_AUTODRIVER_TIMEOUT`` sets it
 ================================  ==================================================
 
 Everything else keeps the driver's defaults, notably ``max_retries=3``: the driver
 retries a GET/PUT/DELETE/HEAD that got **no response** (connection refused, a TLS
 failure, a timeout — every ``httpx.TransportError``) and any 429/502/503/504, with
 0.5–1, 1–2, 2–4 s of back-off. A refused connection or a bad certificate is therefore
-reported after 3.5–7 s, and a server that does not answer never within the deadline:
-the adapter answers ``timeout`` itself after ``request_timeout`` + 0.5 s and leaves
-the driver's thread to finish on its own.
+reported after 3.5–7 s.
+
+**Timeouts.** The driver has none by default, and switches off httpx's. ``TypedDriver``'s
+``default_options`` (``mattermostautodriver/driver/base.py``) has ``"request_timeout":
+None``; ``BaseClient._build_request`` (``mattermostautodriver/client.py``) passes it on
+every call as ``timeout=self.request_timeout``, and httpx reads an explicit
+``timeout=None`` as "no timeout" (``httpx/_client.py``: "Including ``timeout=None`` will
+ensure no timeout is used"), in place of the 5 s its ``httpx.Client`` would otherwise use
+(``DEFAULT_TIMEOUT_CONFIG = Timeout(timeout=5.0)``, ``httpx/_config.py``; the driver
+creates its ``httpx.Client`` without a ``timeout``). So a server that accepts the
+connection and says nothing is waited for forever. The driver's ``timeout`` option
+(default 30) is the websocket's heartbeat interval (``mattermostautodriver/websocket.py``),
+not an HTTP timeout. The adapter sets no timeout and has **no deadline of its own**: it
+calls the driver and waits for it; when the suite's deadline passes first, the suite
+kills the adapter (its own process group, ``SIGKILL``) and reports a credential without
+a timeout — the driver's behaviour, as its users get it. Nothing is left running: no
+thread or process outlives a request. ``MM_CONFORMANCE_AUTODRIVER_TIMEOUT=<seconds>``
+(unset by default) passes ``request_timeout=<seconds>`` to the driver: what a user who
+configures a timeout gets — httpx's ``Timeout(<seconds>)``, that long each to connect,
+to write, between two reads and to get a pooled connection (``httpx.TimeoutException``
+→ ``timeout``). The retries above still apply: a GET to a silent server then answers
+after 4 × the timeout plus 3.5–7 s of back-off; a POST (not retried) after one timeout.
 
 A base URL the mapping cannot express is a ``config`` error, raised before the driver
 is created: not a string, whitespace or control characters, no ``http://`` /
@@ -90,12 +109,12 @@ the driver failing on an answer it received: ``http``. No response: an
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import re
 import ssl
 import sys
-import threading
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
@@ -107,7 +126,6 @@ from ..redact import RedactingFilter, one_line
 
 log = logging.getLogger("mm_conformance.adapters.mattermostautodriver")
 
-DEFAULT_TIMEOUT_S = 8.0
 TIMEOUT_ENV = "MM_CONFORMANCE_AUTODRIVER_TIMEOUT"
 _CONTROL_OR_SPACE = re.compile(r"[\x00-\x20\x7f]")
 
@@ -161,14 +179,17 @@ def driver_options(credential: Credential, ca_file: str | None) -> dict[str, Any
         verify = _context_with(ca_file) if ca_file else True
     else:
         raise MappingError("allowUnauthorizedCerts must be true or false")
-    return {
+    options: dict[str, Any] = {
         "scheme": scheme,
         "url": host,
         "port": port,
         "token": token,
         "verify": verify,
-        "request_timeout": _timeout_s(),
     }
+    timeout_s = configured_timeout_s()
+    if timeout_s is not None:  # else the driver's default: request_timeout=None, no timeout
+        options["request_timeout"] = timeout_s
+    return options
 
 
 def _context_with(ca_file: str) -> ssl.SSLContext:
@@ -186,12 +207,20 @@ def _context_with(ca_file: str) -> ssl.SSLContext:
     return context
 
 
-def _timeout_s() -> float:
+@functools.cache  # the environment is read once: a bad value is reported once
+def configured_timeout_s() -> float | None:
+    """``request_timeout`` as a user configured it (``MM_CONFORMANCE_AUTODRIVER_TIMEOUT``), or None: the driver's default."""
+    raw = os.environ.get(TIMEOUT_ENV, "").strip()
+    if not raw:
+        return None
     try:
-        seconds = float(os.environ.get(TIMEOUT_ENV, DEFAULT_TIMEOUT_S))
+        seconds = float(raw)
     except ValueError:
-        seconds = DEFAULT_TIMEOUT_S
-    return seconds if seconds > 0 else DEFAULT_TIMEOUT_S
+        seconds = 0.0
+    if not seconds > 0 or seconds == float("inf"):
+        log.warning("ignoring %s=%r (not a positive number of seconds): the driver's default applies", TIMEOUT_ENV, raw)
+        return None
+    return seconds
 
 
 # --- the driver, watched ------------------------------------------------------------------
@@ -230,32 +259,7 @@ def new_driver(options: dict[str, Any], watch: Watch):
 
 
 def call(operation: str, credential: Credential, ca_file: str | None, request: ApiRequest | None) -> Outcome:
-    """Run the driver in a thread of its own; answer ``timeout`` if it has not returned in time."""
-    result: list[Outcome] = []
-    crash: list[BaseException] = []
-
-    def run() -> None:
-        try:
-            result.append(_call(operation, credential, ca_file, request))
-        except BaseException as e:  # noqa: BLE001 - re-raised below, in the adapter's own thread
-            crash.append(e)
-
-    worker = threading.Thread(target=run, name="mattermostautodriver-call", daemon=True)
-    worker.start()
-    deadline = _timeout_s() + 0.5
-    worker.join(deadline)
-    if crash:
-        raise crash[0]  # an adapter bug, or a driver that changed: the suite records an adapter failure
-    if result:
-        return result[0]
-    return Outcome.failure(
-        ErrorKind.TIMEOUT,
-        f"no answer within {deadline:g} s (the driver retries a request without response up to 3 times; "
-        "left running in the background)",
-    )
-
-
-def _call(operation: str, credential: Credential, ca_file: str | None, request: ApiRequest | None) -> Outcome:
+    """Run the driver and report what it did, however long it takes (no deadline of the adapter's)."""
     try:
         options = driver_options(credential, ca_file)
     except MappingError as e:
@@ -331,6 +335,9 @@ def main() -> int:
     # "mattermostautodriver.api") set their level themselves when imported: every retry
     # ("Received ConnectError(…) - retrying in 1.5 seconds") and error message lands in stderr,
     # through the redacting handler. That is the log of what the driver did; it is kept.
+    timeout_s = configured_timeout_s()
+    log.info("request_timeout: %s", "the driver's default (None: no timeout)" if timeout_s is None
+             else f"{timeout_s:g} s ({TIMEOUT_ENV})")
     return serve(call, log)
 
 

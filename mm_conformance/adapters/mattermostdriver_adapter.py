@@ -25,11 +25,28 @@ n8n credential                    ``mattermostdriver.Driver`` options
                                   bundle = requests' roots (certifi) + ``caFile``
                                   (``verify=<caFile>`` alone would *replace* the
                                   roots; the protocol says "in addition")
-(none)                            ``request_timeout`` = 8 s (env
-                                  ``MM_CONFORMANCE_DRIVER_TIMEOUT``); the driver's
-                                  default ``None`` waits forever, past the suite's
-                                  deadline
+(none)                            ``request_timeout`` is left at the driver's
+                                  default, ``None``: **no timeout at all** (below);
+                                  ``MM_CONFORMANCE_DRIVER_TIMEOUT`` sets it
 ================================  ==================================================
+
+**Timeouts.** The driver has none by default. ``Driver.default_options`` (in
+``mattermostdriver/driver.py``) has ``'request_timeout': None``, which
+``Client.make_request`` (``mattermostdriver/client.py``) passes to ``requests`` as
+``timeout=self.request_timeout``; ``requests`` with ``timeout=None`` waits forever, to
+connect and for every read (only the operating system bounds a TCP connect that gets
+no answer at all; a server that accepts the connection and says nothing is waited for
+indefinitely). The driver's ``timeout`` option (default 30) is not an HTTP timeout:
+it is the websocket loop's heartbeat interval (``asyncio.wait_for(…,
+timeout=self.options['timeout'])`` in ``mattermostdriver/websocket.py``), and no
+websocket is opened here. The adapter sets no timeout and has no deadline of its own:
+a request the driver is still waiting on when the suite's deadline passes is ended by
+the suite killing the adapter (its own process group, ``SIGKILL``), which the suite
+reports as a credential without a timeout — the driver's behaviour, as its users get
+it. ``MM_CONFORMANCE_DRIVER_TIMEOUT=<seconds>`` (unset by default) passes
+``request_timeout=<seconds>`` to the driver: what a user who configures a timeout
+gets (``requests`` then allows that long to connect and that long between two reads;
+``requests.Timeout`` → ``timeout``).
 
 A base URL the mapping cannot express in those options is a ``config`` error,
 raised before the driver is created: not a string, whitespace or control
@@ -74,6 +91,7 @@ from __future__ import annotations
 
 import atexit
 import contextlib
+import functools
 import logging
 import os
 import re
@@ -93,8 +111,9 @@ from ..redact import RedactingFilter, one_line
 
 log = logging.getLogger("mm_conformance.adapters.mattermostdriver")
 
-DEFAULT_TIMEOUT_S = 8.0
 TIMEOUT_ENV = "MM_CONFORMANCE_DRIVER_TIMEOUT"
+#: Temporary CA bundles are named ``<prefix><pid>-…``: see :func:`_remove_bundles_of_dead_adapters`.
+_BUNDLE_PREFIX = "mm-conformance-driver-ca-"
 _CONTROL_OR_SPACE = re.compile(r"[\x00-\x20\x7f]")
 
 
@@ -142,15 +161,18 @@ def driver_options(credential: Credential, ca_file: str | None) -> dict[str, Any
         verify = _ca_bundle(ca_file) if ca_file else True
     else:
         raise MappingError("allowUnauthorizedCerts must be true or false")
-    return {
+    options: dict[str, Any] = {
         "scheme": scheme,
         "url": host,
         "port": port,
         "basepath": parts.path.rstrip("/") + "/api/v4",
         "token": token,
         "verify": verify,
-        "request_timeout": _timeout_s(),
     }
+    timeout_s = configured_timeout_s()
+    if timeout_s is not None:  # else the driver's default: request_timeout=None, no timeout
+        options["request_timeout"] = timeout_s
+    return options
 
 
 _bundles: dict[tuple[str, float], str] = {}
@@ -168,7 +190,7 @@ def _ca_bundle(ca_file: str) -> str:
     if key not in _bundles:
         with open(requests.certs.where(), encoding="ascii") as f:
             roots = f.read()
-        handle, path = tempfile.mkstemp(prefix="mm-conformance-driver-ca-", suffix=".pem")
+        handle, path = tempfile.mkstemp(prefix=f"{_BUNDLE_PREFIX}{os.getpid()}-", suffix=".pem")
         with os.fdopen(handle, "w", encoding="ascii") as f:
             f.write(roots.rstrip("\n") + "\n" + extra)
         _bundles[key] = path
@@ -181,12 +203,45 @@ def _remove(path: str) -> None:
         os.remove(path)
 
 
-def _timeout_s() -> float:
+def _remove_bundles_of_dead_adapters() -> None:
+    """Remove the CA bundles of adapters that no longer run.
+
+    A bundle is removed at exit (``atexit``), which an adapter killed with SIGKILL — the
+    suite's way to end one whose driver is still waiting — never reaches.
+    """
+    directory = tempfile.gettempdir()
     try:
-        seconds = float(os.environ.get(TIMEOUT_ENV, DEFAULT_TIMEOUT_S))
+        names = os.listdir(directory)
+    except OSError:
+        return
+    for name in names:
+        match = re.match(re.escape(_BUNDLE_PREFIX) + r"(\d+)-", name)
+        if not match or int(match.group(1)) == os.getpid():
+            continue
+        try:
+            os.kill(int(match.group(1)), 0)
+            continue  # still running (PermissionError: someone else's, also running)
+        except ProcessLookupError:
+            pass
+        except OSError:
+            continue
+        _remove(os.path.join(directory, name))
+
+
+@functools.cache  # the environment is read once: a bad value is reported once
+def configured_timeout_s() -> float | None:
+    """``request_timeout`` as a user configured it (``MM_CONFORMANCE_DRIVER_TIMEOUT``), or None: the driver's default."""
+    raw = os.environ.get(TIMEOUT_ENV, "").strip()
+    if not raw:
+        return None
+    try:
+        seconds = float(raw)
     except ValueError:
-        seconds = DEFAULT_TIMEOUT_S
-    return seconds if seconds > 0 else DEFAULT_TIMEOUT_S
+        seconds = 0.0
+    if not seconds > 0 or seconds == float("inf"):
+        log.warning("ignoring %s=%r (not a positive number of seconds): the driver's default applies", TIMEOUT_ENV, raw)
+        return None
+    return seconds
 
 
 # --- watching what the server answered ------------------------------------------------
@@ -297,6 +352,10 @@ def main() -> int:
     # The driver logs every error body at ERROR; that is what the answer says already.
     logging.getLogger("mattermostdriver").setLevel(logging.CRITICAL)
 
+    _remove_bundles_of_dead_adapters()
+    timeout_s = configured_timeout_s()
+    log.info("request_timeout: %s", "the driver's default (None: no timeout)" if timeout_s is None
+             else f"{timeout_s:g} s ({TIMEOUT_ENV})")
     return serve(call, log)
 
 

@@ -30,10 +30,22 @@
 //                                    roots plus the file, as NODE_EXTRA_CA_CERTS would give (which Node
 //                                    reads once at start-up; the file changes per request here).
 //                                    Without caFile: no `ca`, i.e. Node's default trust.
-//   (none)                           the Agent's connect/headers/body timeouts = 8 s
-//                                    (MM_CONFORMANCE_CLIENT_TIMEOUT); Client4 sets none (undici's
-//                                    defaults: 10 s to connect, 300 s for the headers). The adapter
-//                                    also answers `timeout` itself after that long.
+//   (none: timeouts)                 Client4 has no timeout: no option, no AbortSignal of its own
+//                                    on getMe() (lib/client4.js never sets one). What bounds a
+//                                    request is the dispatcher's, and the adapter's Agent is created
+//                                    with no timeout option, so undici 6.24.1's defaults apply (as
+//                                    for a Node user who sets a dispatcher only for TLS, and as with
+//                                    Node's own global dispatcher): connect 10 s, TCP and TLS
+//                                    handshake (undici/lib/core/connect.js: `timeout == null ?
+//                                    10e3`), headersTimeout 300 s, waiting for the response headers,
+//                                    bodyTimeout 300 s between body chunks (undici/lib/dispatcher/
+//                                    client.js: `!= null ? … : 300e3`). UND_ERR_*_TIMEOUT -> `timeout`.
+//                                    The adapter has no deadline of its own: when the suite's passes
+//                                    first, the suite kills the adapter, and says the credential has
+//                                    no timeout. MM_CONFORMANCE_CLIENT_TIMEOUT=<seconds> (unset by
+//                                    default) gives the Agent connect.timeout, headersTimeout and
+//                                    bodyTimeout of that many seconds: what a Node user who
+//                                    configures a timeout on the dispatcher gets.
 //
 // What cannot be set: Client4 has no per-client or per-call TLS, CA or timeout setting.
 // Its typed methods (getMe(), createPost(), …) take no fetch options; only doFetch /
@@ -72,7 +84,7 @@ const { createRequire } = require('node:module');
 const { AsyncLocalStorage } = require('node:async_hooks');
 
 const PROTOCOL_VERSION = 1;
-const DEFAULT_TIMEOUT_S = 8;
+const TIMEOUT_ENV = 'MM_CONFORMANCE_CLIENT_TIMEOUT';
 
 // --- output: protocol on stdout, everything else on stderr ------------------------
 
@@ -104,10 +116,17 @@ function modulesDir() {
   return path.join(cache, 'mattermost-client-adapter');
 }
 
-function timeoutMs() {
-  const raw = process.env.MM_CONFORMANCE_CLIENT_TIMEOUT;
-  const seconds = raw ? Number(raw) : DEFAULT_TIMEOUT_S;
-  return (Number.isFinite(seconds) && seconds > 0 ? seconds : DEFAULT_TIMEOUT_S) * 1000;
+// The timeout a user configured on the dispatcher (MM_CONFORMANCE_CLIENT_TIMEOUT, seconds),
+// or null: undici's defaults.
+function configuredTimeoutMs() {
+  const raw = process.env[TIMEOUT_ENV];
+  if (raw === undefined || raw.trim() === '') return null;
+  const seconds = Number(raw);
+  if (!Number.isFinite(seconds) || seconds <= 0) {
+    log(`ignoring ${TIMEOUT_ENV}=${JSON.stringify(raw)} (not a positive number of seconds): undici's defaults apply`);
+    return null;
+  }
+  return Math.max(1, Math.round(seconds * 1000));
 }
 
 function load(dir) {
@@ -171,11 +190,13 @@ function caCertificates(caFile) {
   return certs;
 }
 
-function dispatcherFor(lib, credential, caFile) {
+function dispatcherFor(lib, credential, caFile, timeoutMs) {
   const insecure = credential.allowUnauthorizedCerts === true;
-  const connect = { rejectUnauthorized: !insecure, timeout: timeoutMs() };
+  const connect = { rejectUnauthorized: !insecure };
   if (!insecure && caFile !== null) connect.ca = [...tls.rootCertificates, ...caCertificates(caFile)];
-  return new lib.undici.Agent({ connect, headersTimeout: timeoutMs(), bodyTimeout: timeoutMs() });
+  // No timeout options unless a user configured one: undici's defaults (see the top of the file).
+  if (timeoutMs === null) return new lib.undici.Agent({ connect });
+  return new lib.undici.Agent({ connect: { ...connect, timeout: timeoutMs }, headersTimeout: timeoutMs, bodyTimeout: timeoutMs });
 }
 
 async function call(lib, operation, credential, request) {
@@ -277,8 +298,25 @@ function failure(kind, message, status = null, body = null) {
   return { ok: false, status, body, error: { kind, message: oneLine(message) } };
 }
 
+// The kind the innermost error with an opinion gives, or null.
+function kindOfChain(chain) {
+  for (const e of chain.slice().reverse()) { // innermost first
+    const kind = kindOfError(e);
+    if (kind) return kind;
+  }
+  return null;
+}
+
 async function fromRejection(lib, error, store) {
   const response = store.response;
+  if (response && response.status >= 200 && response.status < 300) {
+    // A 2xx whose body never arrived (Client4: "Received invalid response from the server.",
+    // caused by undici's UND_ERR_BODY_TIMEOUT or a closed socket) is no answer: the cause decides.
+    const kind = kindOfChain(errorChain(error));
+    if (kind === 'timeout' || kind === 'network' || kind === 'tls') {
+      return failure(kind, `HTTP ${response.status} received, then: ${describeError(error)}`);
+    }
+  }
   if (response) {
     // An HTTP answer came back and the client rejected it.
     const status = response.status;
@@ -296,11 +334,7 @@ async function fromRejection(lib, error, store) {
     return failure(kind, message, status, body);
   }
   const chain = errorChain(error);
-  let kind = null;
-  for (const e of chain.slice().reverse()) { // innermost first
-    kind = kindOfError(e);
-    if (kind) break;
-  }
+  let kind = kindOfChain(chain);
   if (!kind && chain.some((e) => (typeof e.library === 'string' || typeof e.reason === 'string') && saysTls(e))) kind = 'tls';
   if (!kind && chain.some((e) => /URL scheme must be a HTTP\(S\) scheme|unknown scheme|Failed to parse URL|Invalid URL/i.test(e.message || ''))) kind = 'config';
   if (!kind && chain.some((e) => /redirect count exceeded/i.test(e.message || ''))) kind = 'http';
@@ -317,32 +351,27 @@ async function handle(lib, parsed) {
   if (typeof credential.accessToken === 'string' && credential.accessToken.length >= 4) secrets.add(credential.accessToken);
   let dispatcher;
   try {
-    dispatcher = dispatcherFor(lib, credential, credential.allowUnauthorizedCerts === true ? null : caFile);
+    dispatcher = dispatcherFor(lib, credential, credential.allowUnauthorizedCerts === true ? null : caFile, lib.timeoutMs);
   } catch (error) {
     if (error instanceof ConfigError) return failure('config', error.message);
     throw error;
   }
   lib.undici.setGlobalDispatcher(dispatcher);
   const store = { fetched: false, response: null, copy: null };
-  const run = observations.run(store, async () => {
-    try {
-      await call(lib, operation, credential, request);
-    } catch (error) {
-      return fromRejection(lib, error, store);
-    }
-    const response = store.response;
-    if (!response) return failure('network', 'Client4 resolved without a response being observed');
-    return { ok: true, status: response.status, body: await bodyOf(store), error: null };
-  });
-  let timer;
-  const deadline = new Promise((resolve) => {
-    timer = setTimeout(() => resolve(failure('timeout', `no answer within ${timeoutMs() / 1000} s (the adapter's deadline; Client4 sets none)`)), timeoutMs());
-  });
+  // No deadline here: the answer is the client's, however long it takes (see the top of the file).
   try {
-    return await Promise.race([run, deadline]);
+    return await observations.run(store, async () => {
+      try {
+        await call(lib, operation, credential, request);
+      } catch (error) {
+        return fromRejection(lib, error, store);
+      }
+      const response = store.response;
+      if (!response) return failure('network', 'Client4 resolved without a response being observed');
+      return { ok: true, status: response.status, body: await bodyOf(store), error: null };
+    });
   } finally {
-    clearTimeout(timer);
-    dispatcher.close().catch(() => {}); // lets a request still running finish, then closes its sockets
+    dispatcher.close().catch(() => {}); // the request is over: close its sockets
   }
 }
 
@@ -388,7 +417,9 @@ async function main() {
   let loadError = null;
   try {
     lib = load(dir);
-    log(`loaded @mattermost/client ${lib.version} from ${dir} (Node ${process.version}, bundled undici ${process.versions.undici})`);
+    lib.timeoutMs = configuredTimeoutMs();
+    const timeouts = lib.timeoutMs === null ? "undici's default timeouts" : `timeouts of ${lib.timeoutMs / 1000} s (${TIMEOUT_ENV})`;
+    log(`loaded @mattermost/client ${lib.version} from ${dir} (Node ${process.version}, bundled undici ${process.versions.undici}); ${timeouts}`);
   } catch (error) {
     loadError = error;
     log(`cannot load the client: ${error.message}`);

@@ -17,6 +17,25 @@
 // response interceptor and the error n8n reports), and maps it to protocol v1.
 // stdout carries protocol lines only; stderr gets one line per request and never
 // the token.
+//
+// Timeouts: n8n's own, and no deadline of the adapter's. Both operations end in
+// @n8n/backend-network's httpRequest -> axios, with n8n's timeout of 300 s:
+//   "test"    RoutingNode.runNode sets `options.timeout = 300_000` unless the node's
+//             "requestOptions.timeout" parameter says otherwise (the credential
+//             test's temporary node has none): n8n-core/dist/execution-engine/routing-node.js;
+//   "request" the Mattermost transport passes no `timeout`, so axios's default applies,
+//             which n8n sets to 300 000 ms when n8n-core's request helpers load
+//             (configureGlobalAxiosDefaults, @n8n/backend-network/dist/http/axios/config.js;
+//             axios's own default is 0, no timeout).
+// axios applies it as a socket-inactivity timeout (ClientRequest#setTimeout; a
+// wall-clock timer while redirects are followed), ECONNABORTED -> `timeout`. Neither
+// the Mattermost node nor its credential lets a user change it. If the server says
+// nothing for longer than the suite waits, the suite kills this process (its own
+// process group): that is its verdict "no timeout" to report, not the adapter's.
+// MM_CONFORMANCE_N8N_TIMEOUT=<seconds> (unset by default) sets that same `timeout`
+// option on every request n8n hands to axios (an axios request interceptor): what
+// an n8n user who configures a timeout gets (e.g. Request Options -> Timeout of a
+// declarative node, which RoutingNode passes on the same way).
 
 'use strict';
 
@@ -31,7 +50,7 @@ const { AsyncLocalStorage } = require('node:async_hooks');
 const PROTOCOL_VERSION = 1;
 const CREDENTIAL_TYPE = 'mattermostApi';
 const NODE_TYPE = 'n8n-nodes-base.mattermost';
-const DEFAULT_TIMEOUT_S = 8;
+const TIMEOUT_ENV = 'MM_CONFORMANCE_N8N_TIMEOUT';
 
 // --- output: protocol on stdout, everything else on stderr ------------------------
 
@@ -64,10 +83,16 @@ function modulesDir() {
   return path.join(cache, 'n8n-adapter');
 }
 
-function timeoutMs() {
-  const raw = process.env.MM_CONFORMANCE_N8N_TIMEOUT;
-  const seconds = raw ? Number(raw) : DEFAULT_TIMEOUT_S;
-  return (Number.isFinite(seconds) && seconds > 0 ? seconds : DEFAULT_TIMEOUT_S) * 1000;
+// The timeout a user configured (MM_CONFORMANCE_N8N_TIMEOUT, seconds), or null: n8n's own.
+function configuredTimeoutMs() {
+  const raw = process.env[TIMEOUT_ENV];
+  if (raw === undefined || raw.trim() === '') return null;
+  const seconds = Number(raw);
+  if (!Number.isFinite(seconds) || seconds <= 0) {
+    log(`ignoring ${TIMEOUT_ENV}=${JSON.stringify(raw)} (not a positive number of seconds): n8n's own timeout applies`);
+    return null;
+  }
+  return Math.max(1, Math.round(seconds * 1000));
 }
 
 // --- caFile: what NODE_EXTRA_CA_CERTS does, per request ---------------------------------
@@ -108,7 +133,7 @@ const silentLogger = {
   scoped() { return this; },
 };
 
-// Per-request observations, kept apart even if a timed-out request finishes later.
+// Per-request observations, kept apart per protocol request.
 const observations = new AsyncLocalStorage();
 
 function unavailable(what) {
@@ -126,7 +151,35 @@ function unavailable(what) {
 // n8n keeps instance settings (an encryption key, …) in N8N_USER_FOLDER, ~/.n8n by
 // default, and creates them (with a log line) on first use. The adapter gets a
 // private one, removed at exit, so it never touches a real n8n installation.
-const userFolder = fs.mkdtempSync(path.join(os.tmpdir(), 'mm-conformance-n8n-'));
+// Its name carries the adapter's pid: an adapter killed with SIGKILL (the suite's way
+// to end one whose request never finishes) cannot remove its folder, so each adapter
+// removes, at start, the folders of adapters that are no longer running.
+const USER_FOLDER_PREFIX = 'mm-conformance-n8n-';
+function removeFoldersOfDeadAdapters() {
+  let names = [];
+  try {
+    names = fs.readdirSync(os.tmpdir());
+  } catch {
+    return;
+  }
+  for (const name of names) {
+    const match = name.startsWith(USER_FOLDER_PREFIX) && /^(\d+)-/.exec(name.slice(USER_FOLDER_PREFIX.length));
+    if (!match || Number(match[1]) === process.pid) continue;
+    try {
+      process.kill(Number(match[1]), 0);
+      continue; // still running (or not ours to signal: EPERM)
+    } catch (error) {
+      if (error.code !== 'ESRCH') continue;
+    }
+    try {
+      fs.rmSync(path.join(os.tmpdir(), name), { recursive: true, force: true });
+    } catch {
+      // another user's, or already gone
+    }
+  }
+}
+removeFoldersOfDeadAdapters();
+const userFolder = fs.mkdtempSync(path.join(os.tmpdir(), `${USER_FOLDER_PREFIX}${process.pid}-`));
 process.env.N8N_USER_FOLDER = userFolder;
 process.env.N8N_ENCRYPTION_KEY = require('node:crypto').randomBytes(24).toString('hex'); // nothing is encrypted
 process.on('exit', () => fs.rmSync(userFolder, { recursive: true, force: true }));
@@ -210,9 +263,13 @@ async function loadN8n(dir) {
 
   // Note that a request was handed to the HTTP client (so a failure without a
   // response is a network problem, not a credential that could not be used)…
+  // With MM_CONFORMANCE_N8N_TIMEOUT set, this is also where the request gets the
+  // timeout a user configured, in place of n8n's 300 s; unset, nothing changes.
+  const timeoutMs = configuredTimeoutMs();
   axios.interceptors.request.use((config) => {
     const store = observations.getStore();
     if (store) store.requested = true;
+    if (timeoutMs !== null) config.timeout = timeoutMs;
     return config;
   });
   // …and observe every response it receives (status, headers, body).
@@ -229,7 +286,7 @@ async function loadN8n(dir) {
     },
   );
 
-  return { workflow, core, tester, credentialsHelper, nodeTypes, getBase, apiRequest, Container };
+  return { workflow, core, tester, credentialsHelper, nodeTypes, getBase, apiRequest, Container, timeoutMs };
 }
 
 // --- the two operations ----------------------------------------------------------------
@@ -442,7 +499,10 @@ function describeError(error) {
 function fromError(error, store, prefix) {
   const chain = errorChain(error);
   const response = chain.map((e) => e.response).find((r) => r && typeof r.status === 'number') || store.response;
-  if (response) return fromResponse(response, prefix);
+  const success = response && response.status >= 200 && response.status < 300;
+  if (response && !success) return fromResponse(response, prefix);
+  // No answer; or a 2xx and yet n8n failed: its body never arrived (axios "stream has been
+  // aborted" when the socket closes or times out mid-body), or n8n failed on it. The error decides.
   let kind = null;
   for (const e of chain.slice().reverse()) { // innermost first: the system error decides
     kind = kindOfError(e);
@@ -452,9 +512,15 @@ function fromError(error, store, prefix) {
   if (!kind && chain.some((e) => (typeof e.library === 'string' || typeof e.reason === 'string') && saysTls(e))) kind = 'tls';
   if (!kind && chain.some((e) => e instanceof TypeError && /Invalid URL/i.test(e.message))) kind = 'config';
   if (!kind && chain.some((e) => e.isAxiosError || e.name === 'AxiosError')) kind = 'network';
+  const received = response ? `HTTP ${response.status} received, then` : null;
+  if (!kind && response) {
+    // n8n failed on a 2xx answer it received in full: not a success, and not a transport failure.
+    const message = [prefix, `${received}: ${describeError(error)}`].filter(Boolean).join(': ');
+    return { ok: false, status: response.status, body: jsonBody(response), error: { kind: 'http', message: oneLine(message) } };
+  }
   // No HTTP request was attempted (n8n failed while building it from the credential).
   if (!kind) kind = store.requested ? 'network' : 'config';
-  const message = [prefix, describeError(error)].filter(Boolean).join(': ');
+  const message = [prefix, received, describeError(error)].filter(Boolean).join(': ');
   return { ok: false, status: null, body: null, error: { kind, message: oneLine(message) } };
 }
 
@@ -521,7 +587,8 @@ async function handle(n8n, parsed) {
     return configError(`caFile ${caFile} cannot be used: ${error.message}`);
   }
   const store = { reported: [], response: null, requested: false };
-  const run = observations.run(store, async () => {
+  // No deadline here: the answer is n8n's, however long n8n takes (see the top of the file).
+  return observations.run(store, async () => {
     try {
       const result = operation === 'test' ? await runTest(n8n, credential) : await runRequest(n8n, credential, request);
       if (operation === 'test') return testOutcome(result, store);
@@ -531,18 +598,6 @@ async function handle(n8n, parsed) {
       return fromError(error, store, null);
     }
   });
-  let timer;
-  const deadline = new Promise((resolve) => {
-    timer = setTimeout(() => resolve({
-      ok: false, status: null, body: null,
-      error: { kind: 'timeout', message: `no answer within ${timeoutMs() / 1000} s (the adapter's deadline; n8n itself waits up to 300 s)` },
-    }), timeoutMs());
-  });
-  try {
-    return await Promise.race([run, deadline]);
-  } finally {
-    clearTimeout(timer);
-  }
 }
 
 async function main() {
@@ -552,7 +607,8 @@ async function main() {
   let loadError = null;
   try {
     n8n = await loadN8n(dir);
-    log(`loaded n8n from ${dir} in ${Date.now() - started} ms`);
+    const timeouts = n8n.timeoutMs === null ? "n8n's own timeouts (300 s)" : `a timeout of ${n8n.timeoutMs / 1000} s (${TIMEOUT_ENV})`;
+    log(`loaded n8n from ${dir} in ${Date.now() - started} ms; ${timeouts}`);
   } catch (error) {
     loadError = error;
     log(`cannot load n8n: ${error.message}`);
