@@ -1,4 +1,4 @@
-@docs:using-api-access-token
+@docs:using-api-access-token @own-world
 Feature: What the Mattermost node does with the credential
   n8n's documentation: "You can use these credentials to authenticate the
   following nodes: Mattermost." The Mattermost node mostly writes: Message >
@@ -6,7 +6,8 @@ Feature: What the Mattermost node does with the credential
   DELETE /api/v4/posts/{id}. A credential that sends every call as a GET, or
   drops the body, breaks every workflow that posts a message. What a write
   did is checked on the server, through the admin, never through the
-  implementation's own answer.
+  implementation's own answer. The credential writes here, so each
+  implementation gets a world of its own.
 
   Background:
     Given personal access tokens are enabled in the System Console

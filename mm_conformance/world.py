@@ -9,7 +9,10 @@ a scenario changes goes through :class:`ServerSettings`, which puts it back.
 
 from __future__ import annotations
 
+import concurrent.futures
+import contextvars
 import copy
+import functools
 import secrets
 import time
 from dataclasses import dataclass, field
@@ -21,7 +24,7 @@ from .console import TOKEN_ROLE, SystemConsole
 from .deployment import Deployment
 from .endpoints import Endpoints
 from .errors import InfrastructureError, NotApplicable
-from .implementation import AdapterTimedOut, Implementation, Observation
+from .implementation import AdapterFailure, AdapterTimedOut, Implementation, Observation
 from .protocol import ApiRequest, Credential
 from .verdicts import ConformanceFailure, ServerDeviation, TokenExposure
 
@@ -80,9 +83,57 @@ def made_up_token() -> str:
 
 
 @dataclass
-class ScenarioWorld:
-    deployment: Deployment
+class Track:
+    """One implementation's side of a shared scenario: what it was asked, what it answered, how it ended.
+
+    ``ended`` is the failure (a :class:`ConformanceFailure`) or the adapter's
+    breakdown (an :class:`AdapterFailure`) that ended the scenario for this
+    implementation; the other implementations go on without it.
+    """
+
     implementation: Implementation
+    observations: list[Observation] = field(default_factory=list)
+    errata: list[tuple[str, str]] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    #: What this implementation's last request through an endpoint did there, counted around that
+    #: request alone (other implementations' requests do not count): requests carrying a
+    #: credential that got through a TLS endpoint or reached a redirect's target (None: not
+    #: observable), and requests the redirecting Base URL answered.
+    credentials_through: int | None = None
+    redirects_answered: int = 0
+    #: It judged the upgrade scenario's tokens right before the upgrade.
+    judged_before_upgrade: bool = False
+    ended: BaseException | None = None
+
+
+class EveryImplementationEnded(Exception):
+    """Every implementation of a shared scenario failed or broke down: the steps left have nobody to judge."""
+
+
+#: The steps of a shared scenario that use the implementation run once per implementation, each
+#: with the world focused on that implementation's track (set per thread when they run at once).
+_focus: contextvars.ContextVar[Track | None] = contextvars.ContextVar("focus", default=None)
+
+
+def _tracked(name: str) -> property:
+    """A per-implementation attribute of the world: that of the track in focus."""
+    return property(lambda world: getattr(world.track, name),
+                    lambda world, value: setattr(world.track, name, value))
+
+
+@dataclass
+class ScenarioWorld:
+    """One scenario's world, shared by every implementation that runs it side by side.
+
+    Users, tokens, settings and endpoints are made once; each implementation has a
+    :class:`Track` of its own. Steps that use the implementation run once per
+    implementation (:func:`each_implementation`), the world focused on its track, so
+    each one makes the same call against the same server state and gets its own verdict.
+    """
+
+    deployment: Deployment
+    #: The implementations under test (one, or several side by side).
+    implementations: Any
     settings: ServerSettings
     #: The deployment's extra endpoints (TLS cases, redirects, a subpath server), started on first use.
     endpoints_of_deployment: Callable[[], Endpoints] | None = None
@@ -90,15 +141,9 @@ class ScenarioWorld:
     health_of_deployment: Callable[[], str | None] | None = None
     users: dict[str, User] = field(default_factory=dict)
     tokens: dict[str, AccessToken] = field(default_factory=dict)
-    observations: list[Observation] = field(default_factory=list)
-    errata: list[tuple[str, str]] = field(default_factory=list)
     refusal: MattermostApiError | None = None
     selected_user: User | None = None
     selected_roles: set[str] = field(default_factory=set)
-    #: What an endpoint had seen before the last request through it (credentials; redirects answered).
-    credentials_seen_before: int | None = None
-    redirects_answered_before: int | None = None
-    warnings: list[str] = field(default_factory=list)
     #: The scenario's team (made on first use) and its channels, by the scenario's names for them.
     team_id: str | None = None
     channels: dict[str, dict[str, Any]] = field(default_factory=dict)
@@ -107,14 +152,68 @@ class ScenarioWorld:
     post_id: str | None = None
     #: An upgrade scenario's own deployment and the server it is upgraded to.
     upgrade: tuple[Any, Any] | None = None
-    #: The implementation judged the upgrade scenario's tokens right before the upgrade.
-    judged_before_upgrade: bool = False
+    tracks: list[Track] = field(init=False)
     _sessions: dict[str, ApiClient] = field(default_factory=dict)
     _console: SystemConsole | None = None
     _endpoints: Endpoints | None = None
     #: Every token the scenario made, also those a later one replaced in ``tokens``: all are revoked.
     _made_tokens: list[AccessToken] = field(default_factory=list)
+    _unhonoured: dict[str, str] = field(default_factory=dict)
     _suffix: str = field(default_factory=lambda: secrets.token_hex(3))
+
+    def __post_init__(self) -> None:
+        implementations = self.implementations if isinstance(self.implementations, list) else [self.implementations]
+        self.tracks = [Track(implementation) for implementation in implementations]
+
+    # -- the implementations, one track each ----------------------------------------------
+
+    @property
+    def track(self) -> Track:
+        """The track of the implementation a step is running for."""
+        focused = _focus.get()
+        if focused is not None:
+            return focused
+        if len(self.tracks) == 1:
+            return self.tracks[0]
+        raise AssertionError("a step that uses the implementation must run for each implementation "
+                             "(decorate it with @each_implementation)")
+
+    implementation = property(lambda world: world.track.implementation)
+    observations = _tracked("observations")
+    errata = _tracked("errata")
+    warnings = _tracked("warnings")
+    credentials_through = _tracked("credentials_through")
+    redirects_answered = _tracked("redirects_answered")
+    judged_before_upgrade = _tracked("judged_before_upgrade")
+
+    def for_each_implementation(self, step: Callable[[], None], *, at_once: bool = False) -> None:
+        """Run ``step`` for every implementation still in the scenario, each with the world focused on it.
+
+        A failure or an adapter breakdown ends the scenario for that implementation
+        only. With a single implementation the scenario behaves as it always did: the
+        failure is raised. ``at_once`` runs them in threads of their own (for steps that
+        mostly wait, such as a server that never answers).
+        """
+        active = [track for track in self.tracks if track.ended is None]
+
+        def run(track: Track) -> None:
+            _focus.set(track)
+            try:
+                step()
+            except (ConformanceFailure, AdapterFailure) as ended:
+                track.ended = ended
+
+        if at_once and len(active) > 1:
+            with concurrent.futures.ThreadPoolExecutor(len(active)) as pool:
+                for done in [pool.submit(contextvars.copy_context().run, run, track) for track in active]:
+                    done.result()  # anything else than a verdict ends the scenario for everyone
+        else:
+            for track in active:
+                contextvars.copy_context().run(run, track)
+        if len(self.tracks) == 1 and self.tracks[0].ended is not None:
+            raise self.tracks[0].ended
+        if all(track.ended is not None for track in self.tracks):
+            raise EveryImplementationEnded()
 
     def health(self) -> str | None:
         """What is wrong with the scenario's deployment (a container stopped, the server silent), or None."""
@@ -159,11 +258,21 @@ class ScenarioWorld:
         return user
 
     def token_for_admin(self) -> AccessToken:
-        """A personal access token of the suite's system admin."""
-        return self.remember("admin", self.admin.create_token(self.admin.user, "mm-conformance admin"))
+        """A personal access token of the suite's system admin (the same one for every implementation)."""
+        if "admin" not in self.tokens:
+            self.remember("admin", self.admin.create_token(self.admin.user, "mm-conformance admin"))
+        return self.tokens["admin"]
 
     def unhonoured_token(self, kind: str) -> str:
-        """A token Mattermost will not honour: ``made-up``, ``empty``, ``revoked`` or ``disabled``."""
+        """A token Mattermost will not honour: ``made-up``, ``empty``, ``revoked`` or ``disabled``.
+
+        Made once per scenario: every implementation is handed the same one.
+        """
+        if kind not in self._unhonoured:
+            self._unhonoured[kind] = self._make_unhonoured_token(kind)
+        return self._unhonoured[kind]
+
+    def _make_unhonoured_token(self, kind: str) -> str:
         if kind == "made-up":
             return made_up_token()
         if kind == "empty":
@@ -312,13 +421,16 @@ class ScenarioWorld:
     def request_over_tls(self, case: str, token: str, endpoint: str, *, ignore_ssl_issues: bool) -> Observation:
         """A request through the HTTPS endpoint of certificate ``case``, with the suite's CA as caFile.
 
-        Remembers how many credentials had got through that endpoint before, so a step
-        can tell whether this request's token reached Mattermost.
+        Counts, around this request alone, the requests carrying a credential that got
+        through the endpoint (``credentials_through``): whether this token reached Mattermost.
         """
         endpoints = self.endpoints()
-        self.credentials_seen_before = endpoints.credentials_seen(case)
         credential = self.credential(token, base_url=endpoints.url(case), ignore_ssl_issues=ignore_ssl_issues)
-        return self.request(credential, endpoint, ca_file=endpoints.ca_file)
+        before = endpoints.credentials_seen(case)
+        observation = self.request(credential, endpoint, ca_file=endpoints.ca_file)
+        after = endpoints.credentials_seen(case)
+        self.credentials_through = None if before is None or after is None else after - before
+        return observation
 
     def endpoints(self) -> Endpoints:
         if self.endpoints_of_deployment is None:
@@ -330,17 +442,19 @@ class ScenarioWorld:
         """A strict request (Ignore SSL Issues off, the suite's CA as caFile) to a Base URL that
         answers with the redirect ``redirect`` (see redirects.REDIRECTS).
 
-        Remembers, as for :meth:`request_over_tls`, how many credentials had reached the
-        redirect's target before (``credentials_seen_before``) and how many requests the
-        redirecting Base URL had answered, so a step can tell whether this request's
-        token followed the redirect.
+        Counts, as :meth:`request_over_tls` does, around this request alone: the requests
+        carrying a credential that reached the redirect's target (``credentials_through``)
+        and those the redirecting Base URL answered (``redirects_answered``), so a step can
+        tell whether this request's token followed the redirect.
         """
         endpoints = self.endpoints()
         redirects = endpoints.redirects()
-        self.credentials_seen_before = redirects.credentials_seen_at_target(redirect)
-        self.redirects_answered_before = redirects.requests(redirect)
         credential = self.credential(token, base_url=redirects.url(redirect))
-        return self.request(credential, endpoint, ca_file=endpoints.ca_file)
+        reached, asked = redirects.credentials_seen_at_target(redirect), redirects.requests(redirect)
+        observation = self.request(credential, endpoint, ca_file=endpoints.ca_file)
+        self.credentials_through = redirects.credentials_seen_at_target(redirect) - reached
+        self.redirects_answered = redirects.requests(redirect) - asked
+        return observation
 
     def request(self, credential: Credential, endpoint: str, method: str = "GET", *, body: object = None,
                 ca_file: str | None = None) -> Observation:
@@ -397,3 +511,18 @@ class ScenarioWorld:
         if places:
             raise TokenExposure(f"the credential leaked the access token into {' and '.join(places)}")
 
+
+
+def each_implementation(step: Callable[..., None] | None = None, *, at_once: bool = False) -> Any:
+    """Decorate a step that uses the implementation: it runs once per implementation of the scenario.
+
+    >>> @then(parsers.parse("the request succeeds with status {status:d}"))
+    ... @each_implementation
+    ... def request_succeeds(world, status): ...
+    """
+    def decorate(function: Callable[..., None]) -> Callable[..., None]:
+        @functools.wraps(function)
+        def for_each(world: ScenarioWorld, *arguments: Any, **named: Any) -> None:
+            world.for_each_implementation(lambda: function(world, *arguments, **named), at_once=at_once)
+        return for_each
+    return decorate(step) if step is not None else decorate

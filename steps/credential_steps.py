@@ -10,6 +10,7 @@ from pytest_bdd import given, parsers, then, when
 
 from mm_conformance import base_urls, redirects, verdicts
 from mm_conformance.errors import NotApplicable
+from mm_conformance.world import each_implementation
 
 # -- the world before the credential is used -------------------------------------------------
 
@@ -95,21 +96,25 @@ def token_expired(world):
 
 
 @when("the credential is tested with that token")
+@each_implementation
 def credential_tested(world):
     world.check(world.credential(world.latest_token.token))
 
 
 @when("the credential is tested with that token's ID in place of the token")
+@each_implementation
 def credential_tested_with_token_id(world):
     world.check(world.credential(world.latest_token.id))
 
 
 @when(parsers.parse('the credential requests "{endpoint}" with that token'))
+@each_implementation
 def request_with_that_token(world, endpoint):
     world.request(world.credential(world.latest_token.token), endpoint)
 
 
 @when(parsers.parse('the credential requests "{endpoint}" with that token and the Base URL {form}'))
+@each_implementation
 def request_with_base_url(world, endpoint, form):
     base_url = base_urls.spell(world.deployment.base_url, form)
     world.request(world.credential(world.latest_token.token, base_url=base_url), endpoint)
@@ -121,12 +126,14 @@ def server_serves_web_app_off_the_api(world):
 
 
 @when(parsers.parse("the credential is tested with a made-up token and the Base URL {form}"))
+@each_implementation
 def credential_tested_with_made_up_token(world, form):
     base_url = base_urls.spell(world.deployment.base_url, form)
     world.check(world.credential(world.unhonoured_token("made-up"), base_url=base_url))
 
 
 @when(parsers.parse('the credential requests "{endpoint}" with that token and the subpath server\'s Base URL {form}'))
+@each_implementation
 def request_with_subpath_base_url(world, endpoint, form):
     base_url = base_urls.spell(world.endpoints().subpath_site(), form)
     world.request(world.credential(world.latest_token.token, base_url=base_url), endpoint)
@@ -134,6 +141,7 @@ def request_with_subpath_base_url(world, endpoint, form):
 
 @then(parsers.parse('the credential should refuse it as a configuration error or reach the API as "{name}", '
                     'or else the report warns'))
+@each_implementation
 def should_refuse_as_config_or_reach_the_api(world, name):
     concern = verdicts.concern_unless_config_or_success(world.last, acting_user_id=world.users[name].id)
     if concern:
@@ -141,16 +149,19 @@ def should_refuse_as_config_or_reach_the_api(world, name):
 
 
 @then(parsers.parse("the request does not appear to work, because {why}"))
+@each_implementation
 def request_does_not_appear_to_work(world, why):
     verdicts.expect_no_success(world.last, why)
 
 
 @when(parsers.parse('the credential requests "{endpoint}" with the admin\'s own token'))
+@each_implementation
 def request_with_admin_token(world, endpoint):
     world.request(world.credential(world.token_for_admin().token), endpoint)
 
 
 @when(parsers.re(r'the credential requests "(?P<endpoint>[^"]+)" with (?P<kind>a made-up|an empty|a revoked|a disabled) token'))
+@each_implementation
 def request_with_refused_token(world, endpoint, kind):
     world.request(world.credential(world.unhonoured_token(kind.split()[-1])), endpoint)
 
@@ -159,21 +170,25 @@ def request_with_refused_token(world, endpoint, kind):
 
 
 @then(parsers.parse("the request succeeds with status {status:d}"))
+@each_implementation
 def request_succeeds(world, status):
     verdicts.expect_success(world.last, status)
 
 
 @then(parsers.parse('the request is refused as "{kind}" with status {status:d}'))
+@each_implementation
 def request_refused_with_status(world, kind, status):
     verdicts.expect_refusal(world.last, kind, status)
 
 
 @then(parsers.parse('the request is refused as "{kind}"'))
+@each_implementation
 def request_refused(world, kind):
     verdicts.expect_refusal(world.last, kind)
 
 
 @then(parsers.parse('Mattermost\'s answer carried the error "{error_id}"'))
+@each_implementation
 def answer_carried_error(world, error_id):
     concern = verdicts.expect_server_error_id(world.last, error_id)
     if concern:
@@ -181,11 +196,13 @@ def answer_carried_error(world, error_id):
 
 
 @then(parsers.parse('the answer names "{name}", not the admin who created the token'))
+@each_implementation
 def answer_names_owner(world, name):
     verdicts.expect_acting_user(world.last, world.users[name].id, not_user_id=world.admin.user.id)
 
 
 @then(parsers.parse("the report lists step {step:d} as an erratum: {text}"))
+@each_implementation
 def report_lists_erratum(world, step, text):
     world.record_erratum(f"using-api-access-token:{step}", text)
 
@@ -195,17 +212,19 @@ def report_lists_erratum(world, step, text):
 
 @when(parsers.re(r'the credential requests "(?P<endpoint>[^"]+)" through the "(?P<case>[^"]+)" endpoint '
                  r'with Ignore SSL Issues (?P<switch>on|off)'))
+@each_implementation
 def request_through_tls_endpoint(world, endpoint, case, switch):
     world.request_over_tls(case, world.latest_token.token, endpoint, ignore_ssl_issues=switch == "on")
 
 
 @then(parsers.parse('the token did not get through the "{case}" endpoint'))
+@each_implementation
 def token_did_not_get_through(world, case):
-    verdicts.expect_no_credential_through(case, before=world.credentials_seen_before,
-                                          after=world.endpoints().credentials_seen(case))
+    verdicts.expect_no_credential_through(case, arrived=world.credentials_through)
 
 
 @when(parsers.parse('the credential requests "{endpoint}" with that token over plain http'))
+@each_implementation
 def request_over_plain_http(world, endpoint):
     if not world.deployment.base_url.lower().startswith("http://"):
         raise NotApplicable("the server under test is reached over https only; this scenario needs a plain http Base URL")
@@ -213,6 +232,7 @@ def request_over_plain_http(world, endpoint):
 
 
 @then("the report warns that the token crossed the network in clear")
+@each_implementation
 def warn_token_in_clear(world):
     if world.last.credential.base_url.lower().startswith("http://") and world.last.outcome.ok:
         world.warn("the access token crossed the network unencrypted (plain http Base URL)")
@@ -224,26 +244,28 @@ def warn_token_in_clear(world):
 
 @when(parsers.re(r'the credential requests "(?P<endpoint>[^"]+)" with that token from a Base URL that redirects '
                  r'(?P<where>to [a-z ]+)'))
+@each_implementation
 def request_from_redirecting_base_url(world, endpoint, where):
     world.request_through_redirect(redirects.listener_for(where), world.latest_token.token, endpoint)
 
 
 @then(parsers.re(r'the token did not follow the redirect (?P<where>to [a-z ]+)'))
+@each_implementation
 def token_did_not_follow_redirect(world, where):
-    name, endpoints = redirects.listener_for(where), world.endpoints().redirects()
-    verdicts.expect_no_credential_at_redirect_target(
-        name, asked=endpoints.requests(name) - (world.redirects_answered_before or 0),
-        before=world.credentials_seen_before, after=endpoints.credentials_seen_at_target(name))
+    verdicts.expect_no_credential_at_redirect_target(redirects.listener_for(where), asked=world.redirects_answered,
+                                                     arrived=world.credentials_through)
 
 
 # -- a server that never answers -----------------------------------------------------------------
 
 
 @when(parsers.parse('the credential requests "{endpoint}" with that token from a server that {silence}'))
+@each_implementation(at_once=True)  # each waits on a silent server: all at once
 def request_from_silent_server(world, endpoint, silence):
     world.request_without_answer(silence, world.latest_token.token, endpoint)
 
 
 @then('the credential gave up with a "timeout" or "network" error')
+@each_implementation
 def gave_up(world):
     verdicts.expect_gave_up(world.last)

@@ -5,6 +5,7 @@ from pytest_bdd import given, parsers, then, when
 from mm_conformance import verdicts
 from mm_conformance.deployment import require_image
 from mm_conformance.errors import NotApplicable
+from mm_conformance.world import each_implementation
 
 
 @given("the oldest selected Mattermost with a database of its own, to be upgraded to a newer one")
@@ -27,6 +28,7 @@ def tokens_in_every_state(world, name):
 
 
 @then(parsers.parse('the credential accepts the active token of "{name}" and refuses the disabled and revoked ones'))
+@each_implementation
 def token_states_before_upgrade(world, name):
     """The baseline: what the implementation makes of each token before the upgrade."""
     for state, accepted in (("active", True), ("disabled", False), ("revoked", False)):
@@ -45,6 +47,7 @@ def upgrade_in_place(world):
 
 
 @then(parsers.parse('the {state} token of "{name}" is {verdict} by the credential'))
+@each_implementation
 def token_state_after_upgrade(world, state, name, verdict):
     world.request(world.credential(world.tokens[f"{name}:{state}"].token), "users/me")
     try:

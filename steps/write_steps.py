@@ -3,6 +3,7 @@
 from pytest_bdd import given, parsers, then, when
 
 from mm_conformance import base_urls, verdicts
+from mm_conformance.world import each_implementation
 
 
 @given(parsers.parse('a regular user "{name}" in the channel "{channel}" of a team of their own'))
@@ -22,23 +23,27 @@ def user_has_posted(world, name, message, channel):
 
 
 @when(parsers.re(r'the credential posts "(?P<message>(?:[^"\\]|\\.)*)" into "(?P<channel>[^"]+)"$'))
+@each_implementation
 def credential_posts(world, message, channel):
     world.post(world.credential(world.latest_token.token), channel, message.replace('\\"', '"'))
 
 
 @when(parsers.re(r'the credential posts "(?P<message>[^"]*)" into "(?P<channel>[^"]+)" through the subpath '
                  r"server's Base URL (?P<form>.+)$"))
+@each_implementation
 def credential_posts_through_subpath(world, message, channel, form):
     base_url = base_urls.spell(world.endpoints().subpath_site(), form)
     world.post(world.credential(world.latest_token.token, base_url=base_url), channel, message)
 
 
 @when("the credential deletes that post")
+@each_implementation
 def credential_deletes(world):
     world.request(world.credential(world.latest_token.token), f"posts/{world.post_id}", "DELETE")
 
 
 @then(parsers.parse('"{channel}" has that message, written by "{name}", exactly as sent'))
+@each_implementation
 def channel_has_message(world, channel, name):
     verdicts.expect_posted(world.posts_with_text(channel, world.message), author_id=world.user(name).id,
                            others=[post["message"] for post in world.admin.channel_posts(world.channels[channel]["id"])],
@@ -46,10 +51,12 @@ def channel_has_message(world, channel, name):
 
 
 @then(parsers.parse('"{channel}" has no post with that message'))
+@each_implementation
 def channel_has_no_message(world, channel):
     verdicts.expect_not_posted(world.posts_with_text(channel, world.message), channel)
 
 
 @then("that post is gone")
+@each_implementation
 def post_gone(world):
     verdicts.expect_deleted(world.admin.post_exists(world.post_id))

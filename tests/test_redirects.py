@@ -124,7 +124,7 @@ def test_a_scenario_that_never_reached_the_redirect_gives_no_verdict(
         endpoints: Endpoints, reference: Implementation) -> None:
     scenario = world(reference, endpoints)
     steps.request_from_redirecting_base_url(scenario, "users/me", "to another host")
-    scenario.redirects_answered_before = endpoints.redirects().requests("to-another-host")  # as if never asked
+    scenario.redirects_answered = 0  # as if it had never asked
     with pytest.raises(AssertionError, match="observed nothing") as error:
         steps.token_did_not_follow_redirect(scenario, "to another host")
     assert not isinstance(error.value, ConformanceFailure)
