@@ -24,7 +24,7 @@ from . import report as matrix
 from .adapters import (KNOWN_IMPLEMENTATIONS, NPM_ADAPTERS, AdapterNotInstalled, check_implementations,
                        implementation_command, implementation_name)
 from .errors import InfrastructureError, UsageError
-from .deployment import ADMIN_TOKEN_ENV, clean
+from .deployment import ADMIN_TOKEN_ENV, clean, warm_down, warm_up
 from .images import (POSTGRES_IMAGE, WEB_APP_LABEL, ImageBuilder, docker_available, image_id, image_labels,
                      local_mattermost_images, premigrated_database)
 from .paths import SUITE_ROOT
@@ -88,6 +88,10 @@ def _parser() -> argparse.ArgumentParser:
     adapters.add_argument("action", choices=["install", "list"])
     adapters.add_argument("names", nargs="*", metavar="NAME", help=f"default: all of {', '.join(NPM_ADAPTERS)}")
 
+    up = commands.add_parser("up", help="start a warm deployment per server and keep it for later runs")
+    up.add_argument("--mattermost", metavar="SERVER", action="append", help="as for run (default: the local images)")
+    commands.add_parser("down", help="remove every warm deployment")
+
     commands.add_parser("clean", help="remove every container, network and volume the suite's runs left behind")
     return parser
 
@@ -104,6 +108,8 @@ def main(argv: list[str] | None = None) -> int:
             return _images(args, console)
         if args.command == "clean":
             return _clean()
+        if args.command in ("up", "down"):
+            return _warm(args)
         if args.command == "adapters":
             return _adapters(args, console)
         if args.command == "diff":
@@ -266,6 +272,20 @@ def _adapters(args: argparse.Namespace, console: Console) -> int:
             raise InfrastructureError(str(error)) from None
         console.print(f"{name} adapter: {'installed' if did else 'up to date'} in {adapter.modules_dir}",
                       highlight=False)
+    return 0
+
+
+def _warm(args: argparse.Namespace) -> int:
+    """A deployment per server kept between runs: ``run`` uses it (and adds its own users and tokens)."""
+    docker_available()
+    if args.command == "down":
+        removed = warm_down()
+        print(f"mm-conformance: removed the warm deployments ({len(removed)} container(s), network(s) and volume(s))"
+              if removed else "mm-conformance: no warm deployment is up")
+        return 0
+    for server in select_servers(args.mattermost, local_mattermost_images()):
+        state = warm_up(server)
+        print(f"{server}: warm at {state.base_url} (mm-conformance run uses it; mm-conformance down removes it)")
     return 0
 
 

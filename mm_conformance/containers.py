@@ -23,6 +23,7 @@ import secrets
 import ssl
 import urllib.error
 import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -67,9 +68,23 @@ def owner_running(owner: str) -> bool:
     return process_identity(pid) == owner
 
 
+_labelling: list[tuple[str, str]] = []  # (run id, owner) while labelled_as() is in force
+
+
 def suite_labels(role: str) -> dict[str, str]:
     """The labels of everything the suite creates: its role, the run and the process that made it."""
-    return {SUITE_LABEL: role, RUN_LABEL: RUN_ID, OWNER_LABEL: OWNER}
+    run_id, owner = _labelling[-1] if _labelling else (RUN_ID, OWNER)
+    return {SUITE_LABEL: role, RUN_LABEL: run_id, OWNER_LABEL: owner}
+
+
+@contextlib.contextmanager
+def labelled_as(run_id: str) -> Iterator[None]:
+    """What is created meanwhile belongs to ``run_id``, and to no process (a warm deployment, kept on purpose)."""
+    _labelling.append((run_id, run_id))
+    try:
+        yield
+    finally:
+        _labelling.pop()
 
 
 def reach_containers_on_loopback() -> None:

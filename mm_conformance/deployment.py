@@ -8,9 +8,11 @@ also when anything fails half-way. Every problem on the way is an
 from __future__ import annotations
 
 import contextlib
+import json
 import subprocess
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
 
 import docker
 import httpx
@@ -20,10 +22,11 @@ from testcontainers.core.network import Network
 from .admin import ApiClient, MattermostApiError, ServerVersion
 from .certificates import CertificateCase, CertificateCases
 from .containers import (OWNER_LABEL, RUN_ID, RUN_LABEL, SUITE_LABEL, MattermostContainer, PostgresContainer,
-                         owner_running, suite_labels, suite_network)
+                         labelled_as, owner_running, suite_labels, suite_network)
 from .errors import InfrastructureError
-from .images import POSTGRES_IMAGE, ImageBuilder, docker_available
+from .images import CACHE_DIR, POSTGRES_IMAGE, ImageBuilder, docker_available, image_id
 from .proxy import TLSProxyContainer
+from .redact import register_secret
 from .redirects import RedirectEndpoints
 from .servers import LOCAL_REPOSITORY, MattermostServer
 
@@ -42,16 +45,13 @@ class Deployment:
     admin: ApiClient
     version: ServerVersion
     container: MattermostContainer | None = field(default=None, repr=False)
+    #: A server the suite did not start (external-server mode): its settings are not the suite's to change.
+    external: bool = False
 
     @property
     def name(self) -> str:
         """The version the server reports (``11.0.3``): what results and reports call it."""
         return self.version.version
-
-    @property
-    def external(self) -> bool:
-        """True for a server the suite did not start (external-server mode)."""
-        return self.container is None
 
     def alive(self) -> bool:
         """False when the server stopped answering: a failed call is then not a verdict."""
@@ -78,7 +78,7 @@ def external_deployment(base_url: str, admin_token: str) -> Deployment:
         raise InfrastructureError(f"the admin token is not accepted by {base_url}: {error}") from None
     if "system_admin" not in admin.user.roles.split():
         raise InfrastructureError(f"the token's owner {admin.user.username!r} is not a system admin of {base_url}")
-    return Deployment(base_url, admin, version)
+    return Deployment(base_url, admin, version, external=True)
 
 
 def require_image(image: str) -> None:
@@ -121,7 +121,9 @@ class MattermostDeployment:
         self.postgres_image = postgres_image
         self.premigrated = premigrated  # start from a database this image migrated before, made on first use
         self._network: Network | None = None
+        self._owns_network = True  # False for a warm deployment a run attached to
         self._database: PostgresContainer | None = None
+        self._dsn = ""  # how a server on the deployment's network reaches the database
         #: Every container of the deployment and its role in words ("PostgreSQL", "the TLS proxy").
         self._containers: dict[object, str] = {}
         self._config_volume: str | None = None
@@ -150,10 +152,11 @@ class MattermostDeployment:
         self._database = PostgresContainer(self.postgres_image).with_network(self._network)
         self._containers[self._database] = "PostgreSQL"
         self._database.start()
+        self._dsn = self._database.dsn_on_network()
         self._config_volume = docker.from_env().volumes.create(
             f"mm-conformance-config-{uuid.uuid4().hex[:12]}", labels=suite_labels("config")).name
         server = (MattermostContainer(self.image).with_network(self._network).with_network_aliases(SERVER_ALIAS)
-                  .with_database(self._database.dsn_on_network()).with_config_volume(self._config_volume))
+                  .with_database(self._dsn).with_config_volume(self._config_volume))
         self._containers[server] = "the Mattermost server"
         server.start()
         base_url = server.base_url()
@@ -178,7 +181,7 @@ class MattermostDeployment:
         del self._containers[old.container]
         old.admin.close()
         server = (MattermostContainer(target.image).with_network(self._require_network())
-                  .with_network_aliases(SERVER_ALIAS).with_database(self._database.dsn_on_network())
+                  .with_network_aliases(SERVER_ALIAS).with_database(self._dsn)
                   .with_config_volume(self._config_volume))
         self._start_extra(server, f"{target} (the upgrade)")
         admin = ApiClient.login(server.base_url(), old.admin.user.username, old.admin.user.password)
@@ -201,7 +204,7 @@ class MattermostDeployment:
         toggles settings on this server.
         """
         server = (MattermostContainer(self.image, tls=True).with_network(self._require_network())
-                  .with_database(self._database.dsn_on_network()).with_tls(case.chain_pem, case.key_pem)
+                  .with_database(self._dsn).with_tls(case.chain_pem, case.key_pem)
                   .with_env("MM_SERVICESETTINGS_ENABLEUSERACCESSTOKENS", "true"))
         self._start_extra(server, "the TLS-terminating Mattermost server")
         return server.base_url()
@@ -222,7 +225,7 @@ class MattermostDeployment:
         requests outside the subpath into it. Only the SiteURL's path matters for that.
         """
         server = (MattermostContainer(self.image, subpath=subpath).with_network(self._require_network())
-                  .with_database(self._database.dsn_on_network())
+                  .with_database(self._dsn)
                   .with_site_url(f"http://localhost{subpath}")
                   .with_env("MM_SERVICESETTINGS_ENABLEUSERACCESSTOKENS", "true"))
         self._start_extra(server, "the subpath server")
@@ -278,12 +281,12 @@ class MattermostDeployment:
             except DockerException:
                 pass
         self._containers.clear()
-        if self._network is not None:
+        if self._network is not None and self._owns_network:
             try:
                 self._network.remove()
             except DockerException:
                 pass
-            self._network = None
+        self._network = None
         if self._config_volume is not None:
             try:
                 docker.from_env().volumes.get(self._config_volume).remove(force=True)
@@ -296,6 +299,98 @@ class MattermostDeployment:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+# -- a warm deployment, kept between runs ----------------------------------------------------
+
+#: Where ``mm-conformance up`` records each warm deployment (readable by its owner only: it holds the
+#: admin's password and the database's, so a later run can sign in).
+WARM_DIR = CACHE_DIR / "warm"
+#: The run id of everything a warm deployment is made of: no run's own, kept until ``down``.
+WARM_RUN = "warm"
+
+
+@dataclass
+class WarmState:
+    """What a run needs to use a warm deployment: where it is and how to sign in to it."""
+
+    image: str
+    image_id: str
+    base_url: str
+    admin_username: str
+    admin_password: str
+    dsn: str
+    network: str
+
+    @staticmethod
+    def path(image_id: str) -> Path:
+        return WARM_DIR / f"{image_id.removeprefix('sha256:')[:12]}.json"
+
+    def save(self) -> None:
+        WARM_DIR.mkdir(parents=True, exist_ok=True)
+        path = self.path(self.image_id)
+        path.touch(mode=0o600)
+        path.write_text(json.dumps(asdict(self)))
+
+    @classmethod
+    def of(cls, image: str) -> "WarmState | None":
+        """The warm deployment of ``image`` if one is up and answering, else None (a dead one is forgotten)."""
+        server_id = image_id(image)
+        path = cls.path(server_id) if server_id else None
+        if path is None or not path.is_file():
+            return None
+        state = cls(**json.loads(path.read_text()))
+        for secret in (state.admin_password, state.dsn):
+            register_secret(secret)
+        try:
+            state.sign_in().close()
+        except (InfrastructureError, MattermostApiError):
+            path.unlink(missing_ok=True)
+            return None
+        return state
+
+    def sign_in(self) -> ApiClient:
+        return ApiClient.login(self.base_url, self.admin_username, self.admin_password)
+
+
+class _NetworkByName:
+    """The warm deployment's network, as the suite's containers need it: by its name."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+
+def warm_up(server: MattermostServer) -> WarmState:
+    """Start ``server``'s deployment and keep it running for later runs (``mm-conformance up``)."""
+    known = WarmState.of(server.image)
+    if known is not None:
+        return known
+    with labelled_as(WARM_RUN):
+        stack = MattermostDeployment(server)
+        deployment = stack.start()
+    deployment.admin.patch_config({"ServiceSettings": {"EnableUserAccessTokens": True}})
+    state = WarmState(server.image, image_id(server.image) or "", deployment.base_url, deployment.admin.user.username,
+                      deployment.admin.user.password, stack._dsn, stack._require_network().name)
+    state.save()
+    return state
+
+
+def attach(server: MattermostServer, state: WarmState) -> MattermostDeployment:
+    """A run's view of a warm deployment: its server and database stay when the run ends, its extras go."""
+    stack = MattermostDeployment(server)
+    stack._network, stack._owns_network, stack._dsn = _NetworkByName(state.network), False, state.dsn
+    admin = state.sign_in()
+    stack.deployment = Deployment(state.base_url, admin, admin.server_version())
+    return stack
+
+
+def warm_down() -> list[str]:
+    """Remove every warm deployment (``mm-conformance down``); what was removed."""
+    removed = [f"{kind} {thing.name}" for kind, thing in _suite_things(f"{RUN_LABEL}={WARM_RUN}")]  # type: ignore[attr-defined]
+    _remove(_suite_things(f"{RUN_LABEL}={WARM_RUN}"))
+    for path in WARM_DIR.glob("*.json") if WARM_DIR.is_dir() else []:
+        path.unlink()
+    return removed
 
 
 def _suite_things(label: str) -> list[tuple[str, object]]:
@@ -325,10 +420,11 @@ def leftovers() -> list[str]:
 def earlier_runs_leftovers() -> list[str]:
     """What earlier runs left behind (a run stopped hard): the suite's things whose maker is gone.
 
-    Another run still in progress on this machine is not an earlier run: its things are in use.
+    Another run still in progress on this machine is not an earlier run: its things are in
+    use; nor is a warm deployment (``mm-conformance up``), kept on purpose.
     """
     return [f"{kind} {thing.name}" for kind, thing in _suite_things(SUITE_LABEL)  # type: ignore[attr-defined]
-            if _left_behind(thing)]
+            if _left_behind(thing) and _labels(thing).get(RUN_LABEL) != WARM_RUN]
 
 
 def clean() -> tuple[list[str], int]:
@@ -339,16 +435,29 @@ def clean() -> tuple[list[str], int]:
     without the suite's label is touched. Containers go first (they hold networks and
     volumes), then networks, then volumes.
     """
-    removed, kept = [], 0
+    removable, kept = [], 0
     for kind, thing in _suite_things(SUITE_LABEL):
         if not _left_behind(thing) and _labels(thing).get(RUN_LABEL) != RUN_ID:
             kept += 1
-            continue
-        if kind == "container":
-            thing.remove(force=True, v=True)  # type: ignore[attr-defined]
-        elif kind == "volume":
-            thing.remove(force=True)  # type: ignore[attr-defined]
         else:
-            thing.remove()  # type: ignore[attr-defined]
-        removed.append(f"{kind} {thing.name}")  # type: ignore[attr-defined]
-    return removed, kept
+            removable.append((kind, thing))
+    _remove(removable)
+    for path in WARM_DIR.glob("*.json") if WARM_DIR.is_dir() else []:
+        if WarmState.of(json.loads(path.read_text())["image"]) is None:
+            path.unlink(missing_ok=True)  # its deployment is gone
+    return [f"{kind} {thing.name}" for kind, thing in removable], kept  # type: ignore[attr-defined]
+
+
+def _remove(things: list[tuple[str, object]]) -> None:
+    """Containers first (they hold the networks and volumes), then networks, then volumes."""
+    order = {"container": 0, "network": 1, "volume": 2}
+    for kind, thing in sorted(things, key=lambda pair: order[pair[0]]):
+        try:
+            if kind == "container":
+                thing.remove(force=True, v=True)  # type: ignore[attr-defined]
+            elif kind == "volume":
+                thing.remove(force=True)  # type: ignore[attr-defined]
+            else:
+                thing.remove()  # type: ignore[attr-defined]
+        except docker.errors.NotFound:
+            pass

@@ -1,0 +1,69 @@
+"""A warm deployment (mm-conformance up / down): kept between runs, used by them, removed on request.
+
+Needs a packaged Mattermost image (skipped with the reason without one). It brings
+its own warm deployment down again, so it is not for a machine where one is in use.
+"""
+
+import os
+import stat
+import subprocess
+import sys
+from pathlib import Path
+
+import docker
+import pytest
+
+from mm_conformance.containers import RUN_LABEL
+from mm_conformance.deployment import WARM_DIR, WARM_RUN, WarmState, earlier_runs_leftovers
+from mm_conformance.images import local_mattermost_images
+from mm_conformance.servers import version_key
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def cli(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "mm_conformance", *args], cwd=ROOT, capture_output=True, text=True,
+                          timeout=600, env=os.environ.copy())
+
+
+def warm_things() -> list:
+    client = docker.from_env()
+    label = {"label": [f"{RUN_LABEL}={WARM_RUN}"]}
+    return client.containers.list(all=True, filters=label) + client.volumes.list(filters=label) + \
+        client.networks.list(filters=label)
+
+
+@pytest.fixture
+def version(docker_engine) -> str:
+    images = local_mattermost_images()
+    if not images:
+        pytest.skip("infrastructure: no Mattermost image is packaged here (mm-conformance images build --from PATH)")
+    if warm_things():
+        pytest.skip("a warm deployment is already up on this machine: this test would take it down")
+    return max(images, key=version_key)
+
+
+def test_up_keeps_a_deployment_that_runs_use_and_down_removes(version):
+    try:
+        up = cli("up", "--mattermost", version)
+        assert up.returncode == 0, up.stderr
+        image = local_mattermost_images()[version]
+        state = WarmState.of(image)
+        assert state is not None and state.base_url.startswith("http://127.0.0.1:")
+        assert stat.S_IMODE(WarmState.path(state.image_id).stat().st_mode) == 0o600  # it holds passwords
+        assert state.admin_password not in up.stdout + up.stderr
+        assert not [thing for thing in earlier_runs_leftovers() if "warm" in thing], "warm is not a leftover"
+        servers_before = {c.id for c in warm_things() if hasattr(c, "image")}
+
+        run = cli("run", "-q", "--mattermost", version, "-k", "made_up or authenticates_as_the_user")
+        assert run.returncode == 0, run.stdout[-2000:]
+        assert "(warm: mm-conformance down removes it)" in run.stdout
+        assert {c.id for c in warm_things() if hasattr(c, "image")} == servers_before, "the run left it as it was"
+        assert WarmState.of(image) is not None, "and it still answers"
+
+        again = cli("up", "--mattermost", version)  # already up: nothing new
+        assert again.returncode == 0 and WarmState.of(image).base_url == state.base_url
+    finally:
+        down = cli("down")
+    assert down.returncode == 0, down.stderr
+    assert warm_things() == [] and not list(WARM_DIR.glob("*.json"))
