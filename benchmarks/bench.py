@@ -1,15 +1,21 @@
 """Benchmarks: measure and print figures side by side, medians and ratios (never a pass/fail).
 
-    python benchmarks/bench.py [--out benchmarks/results] [--rounds 50]
+    python benchmarks/bench.py [--out benchmarks/results] [--rounds 50] [--skip-runs]
 
-Measures, in one run on this machine:
+Measures, in one run on this machine, on the Mattermost images packaged here:
 
 1. the suite's own overhead per request: a request through the implementation
    runner and the reference adapter (protocol v1 over a pipe) against the same
    request made directly with httpx, both to a loopback HTTP endpoint;
-2. a Mattermost deployment start on an empty database (full migrations) against a
-   start from the line's pre-migrated snapshot, up to the admin logged in (medians);
-3. a warm full run: every scenario × the reference × one release line.
+2. a Mattermost deployment start on an empty database (every migration) against a
+   start from the image's pre-migrated database, up to the admin logged in (medians);
+3. whole runs (``mm-conformance run``, wall time, every scenario): one implementation
+   on one server; 3 and 12 implementations side by side on it (copies of the
+   reference, so the ratio is the suite's own cost of another implementation, and
+   the reference with n8n and mattermostdriver, as users run it); a second run in a
+   row on a warm deployment (``mm-conformance up``); the newest and the oldest server
+   together; and whether each implementation's verdicts are the same side by side
+   as alone.
 
 Figures that cannot be measured here (no Mattermost image) are reported as such,
 with the reason, never estimated. Writes results.json and results.md to --out.
@@ -20,9 +26,11 @@ from __future__ import annotations
 import argparse
 import http.server
 import json
+import os
 import statistics
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from pathlib import Path
@@ -87,8 +95,9 @@ def _start_s(server, *, premigrated: bool) -> float:
 
 
 def server_start(rounds: int = 3) -> dict[str, object]:
-    """Median start of a deployment on an empty database (every migration) and from the line's snapshot."""
-    server = select_servers(None, local_mattermost_images())[0]
+    """Median start of a deployment on an empty database (every migration) and from the image's snapshot."""
+    servers = select_servers(None, local_mattermost_images())
+    server = servers[-1]
     try:
         empty = [_start_s(server, premigrated=False) for _ in range(rounds)]
         _start_s(server, premigrated=True)  # makes the snapshot on first use
@@ -97,18 +106,71 @@ def server_start(rounds: int = 3) -> dict[str, object]:
         return {"server": str(server), "not_measured": str(error)}
     empty_s, snapshot_s = statistics.median(empty), statistics.median(snapshot)
     return {"server": str(server), "rounds": rounds, "empty_database_start_s": round(empty_s, 1),
-            "premigrated_start_s": round(snapshot_s, 1), "ratio": round(empty_s / snapshot_s, 1)}
+            "premigrated_start_s": round(snapshot_s, 1), "ratio": round(empty_s / snapshot_s, 2)}
 
 
-def full_run() -> dict[str, object]:
+def _run(*args: str, report: Path | None = None) -> tuple[float, str, Path | None]:
+    """``mm-conformance run -q ARGS``: its wall time and closing line."""
+    command = [sys.executable, "-m", "mm_conformance", "run", "-q", *args]
+    if report is not None:
+        command += ["--report", str(report)]
     started = time.perf_counter()
-    run = subprocess.run([sys.executable, "-m", "mm_conformance", "run", "-q"], cwd=ROOT,
-                         capture_output=True, text=True)
-    elapsed = round(time.perf_counter() - started, 1)
+    run = subprocess.run(command, cwd=ROOT, capture_output=True, text=True)
+    elapsed = time.perf_counter() - started
     closing = (run.stdout.strip().splitlines() or ["no output"])[-1]
     if run.returncode == 2:
-        return {"not_measured": closing}
-    return {"warm_full_run_s": elapsed, "verdict": closing}
+        raise InfrastructureError(closing)
+    return elapsed, closing, report
+
+
+def _verdicts(report: Path) -> dict[tuple[str, str, str], str]:
+    scenarios = json.loads((report / "results.json").read_text())["scenarios"]
+    return {(s["implementation"], s["server"], s["title"]): s["verdict"] for s in scenarios}
+
+
+def whole_runs(work: Path) -> dict[str, object]:
+    """The run figures of issue 17, each a whole run of every scenario, measured one after the other."""
+    servers = [s.version for s in select_servers(None, local_mattermost_images())]
+    if not servers:
+        return {"not_measured": "no Mattermost image is packaged here (mm-conformance images build --from PATH)"}
+    newest, oldest = servers[-1], servers[0]
+    copies = lambda n: [f"--impl=reference-{i}=reference" for i in range(1, n + 1)]  # noqa: E731
+    real = ["--impl=reference", "--impl=n8n", "--impl=mattermostdriver"]
+    figures: dict[str, object] = {"servers": ", ".join(servers)}
+    try:
+        subprocess.run([sys.executable, "-m", "mm_conformance", "down"], cwd=ROOT, capture_output=True)
+        one, closing, _ = _run(f"--mattermost={newest}", report=work / "one")
+        figures[f"1 implementation x {newest}, from the snapshot (s)"] = round(one, 1)
+        figures["its verdict"] = closing
+        three, _, _ = _run(f"--mattermost={newest}", *copies(3))
+        twelve, _, _ = _run(f"--mattermost={newest}", *copies(12))
+        figures["3 implementations (reference copies) / 1"] = round(three / one, 2)
+        figures["12 implementations (reference copies) / 1"] = round(twelve / one, 2)
+        real_s, _, shared = _run(f"--mattermost={newest}", *real, report=work / "shared")
+        figures["reference + n8n + mattermostdriver (s)"] = round(real_s, 1)
+        figures["reference + n8n + mattermostdriver / 1"] = round(real_s / one, 2)
+        alone = {}
+        for impl in real:
+            _, _, report = _run(f"--mattermost={newest}", impl, report=work / f"alone-{impl.split('=')[1]}")
+            alone.update(_verdicts(report))
+        together = _verdicts(shared)
+        differ = sorted(key for key in alone if together.get(key) != alone[key])
+        figures["verdicts side by side = alone"] = (f"{len(alone) - len(differ)} of {len(alone)} rows the same"
+                                                    + (f"; differ: {differ[:3]}" if differ else ""))
+        both, _, _ = _run(f"--mattermost={oldest}", f"--mattermost={newest}")
+        figures[f"2 servers ({oldest}, {newest}) / 1"] = round(both / one, 2)
+        subprocess.run([sys.executable, "-m", "mm_conformance", "up", f"--mattermost={newest}"], cwd=ROOT,
+                       capture_output=True, check=True)
+        _run(f"--mattermost={newest}")  # the first run on the warm deployment
+        warm, _, _ = _run(f"--mattermost={newest}")
+        figures["second run in a row, warm deployment (s)"] = round(warm, 1)
+        no_wait, _, _ = _run(f"--mattermost={newest}", "-k", "not never_answers")
+        figures["the same without the 3 silent-server scenarios (s)"] = round(no_wait, 1)
+    except InfrastructureError as error:
+        figures["not_measured"] = str(error)
+    finally:
+        subprocess.run([sys.executable, "-m", "mm_conformance", "down"], cwd=ROOT, capture_output=True)
+    return figures
 
 
 def markdown(figures: dict[str, dict[str, object]]) -> str:
@@ -123,14 +185,24 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results")
     parser.add_argument("--rounds", type=int, default=50)
+    parser.add_argument("--skip-runs", action="store_true", help="only the per-request and start figures")
     args = parser.parse_args()
-    figures = {"overhead per request": overhead_per_request(args.rounds),
-               "Mattermost start": server_start(), "full run": full_run()}
+    figures = {"machine": {"cores": os.cpu_count(), "memory": _memory()},
+               "overhead per request": overhead_per_request(args.rounds), "Mattermost start": server_start()}
+    if not args.skip_runs:
+        figures["whole runs"] = whole_runs(Path(tempfile.mkdtemp(prefix="mm-bench-")))
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "results.json").write_text(json.dumps(figures, indent=2) + "\n")
     (args.out / "results.md").write_text(markdown(figures))
     print(markdown(figures))
     return 0
+
+
+def _memory() -> str:
+    for line in Path("/proc/meminfo").read_text().splitlines():
+        if line.startswith("MemTotal:"):
+            return f"{int(line.split()[1]) // 1024 // 1024} GiB"
+    return "?"
 
 
 if __name__ == "__main__":
