@@ -142,6 +142,8 @@ def whole_runs(work: Path) -> dict[str, object]:
         one, closing, _ = _run(f"--mattermost={newest}", report=work / "one")
         figures[f"1 implementation x {newest}, from the snapshot (s)"] = round(one, 1)
         figures["its verdict"] = closing
+        workers, _, _ = _run(f"--mattermost={newest}", "--workers=2")
+        figures["the same with --workers 2 (s)"] = round(workers, 1)
         three, _, _ = _run(f"--mattermost={newest}", *copies(3))
         twelve, _, _ = _run(f"--mattermost={newest}", *copies(12))
         figures["3 implementations (reference copies) / 1"] = round(three / one, 2)
@@ -164,6 +166,8 @@ def whole_runs(work: Path) -> dict[str, object]:
         _run(f"--mattermost={newest}")  # the first run on the warm deployment
         warm, _, _ = _run(f"--mattermost={newest}")
         figures["second run in a row, warm deployment (s)"] = round(warm, 1)
+        warm_workers, _, _ = _run(f"--mattermost={newest}", "--workers=2")
+        figures["the same with --workers 2 (s)  "] = round(warm_workers, 1)
         no_wait, _, _ = _run(f"--mattermost={newest}", "-k", "not never_answers")
         figures["the same without the 3 silent-server scenarios (s)"] = round(no_wait, 1)
     except InfrastructureError as error:

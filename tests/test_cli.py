@@ -68,9 +68,11 @@ def test_repeat_reports_each_run_and_gives_no_verdict_without_a_server(tmp_path)
     assert (tmp_path / "run-1" / "results.json").exists() and (tmp_path / "run-2" / "results.json").exists()
 
 
-def test_repeat_needs_a_positive_count():
+def test_repeat_and_workers_need_a_positive_count():
     result = run_cli("run", "--repeat", "0")
     assert result.returncode == 2 and "--repeat needs a positive number of runs" in result.stderr
+    result = run_cli("run", "--workers", "0")
+    assert result.returncode == 2 and "--workers needs a positive number of processes" in result.stderr
 
 
 @pytest.mark.usefixtures("docker_engine")
