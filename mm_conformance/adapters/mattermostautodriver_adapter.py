@@ -111,27 +111,21 @@ from __future__ import annotations
 
 import functools
 import logging
-import os
-import re
 import ssl
 import sys
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import urlsplit
 
 import httpx
 
-from ..protocol import ApiRequest, Credential, ErrorKind, Outcome, serve
-from ..redact import RedactingFilter, one_line
+from ..protocol import ApiRequest, Credential, ErrorKind, Outcome
+from ..redact import one_line
+from .driver_common import MappingError, serve_driver, server_message, site_of, tls_error_in, token_of, verifies
+from .driver_common import configured_timeout_s as configured_timeout
 
 log = logging.getLogger("mm_conformance.adapters.mattermostautodriver")
 
 TIMEOUT_ENV = "MM_CONFORMANCE_AUTODRIVER_TIMEOUT"
-_CONTROL_OR_SPACE = re.compile(r"[\x00-\x20\x7f]")
-
-
-class MappingError(ValueError):
-    """The credential cannot be expressed in the driver's options."""
 
 
 # --- the mapping ------------------------------------------------------------------
@@ -139,50 +133,17 @@ class MappingError(ValueError):
 
 def driver_options(credential: Credential, ca_file: str | None) -> dict[str, Any]:
     """The ``mattermostautodriver.TypedDriver`` options for a credential (see the module docstring)."""
-    base_url = credential.base_url
-    if not isinstance(base_url, str):
-        raise MappingError(f"baseUrl must be a string, not {type(base_url).__name__}")
-    if _CONTROL_OR_SPACE.search(base_url):
-        raise MappingError(f"baseUrl {base_url!r} contains whitespace or control characters")
-    if not re.match(r"^[A-Za-z][A-Za-z0-9+.-]*://", base_url):
-        raise MappingError(f"baseUrl {base_url!r} has no scheme; the driver needs scheme, host and port separately")
-    parts = urlsplit(base_url)
-    scheme = parts.scheme.lower()
-    if scheme not in ("http", "https"):
-        raise MappingError(f"baseUrl {base_url!r} has scheme {parts.scheme!r}; the driver speaks http or https")
-    if "@" in parts.netloc:
-        raise MappingError("baseUrl contains a user name or password; the driver has no option for them")
-    if parts.query or parts.fragment or "?" in base_url or "#" in base_url:
-        raise MappingError(f"baseUrl {base_url!r} has a query or fragment; the driver has no option for them")
-    host = parts.hostname
-    if not host:
-        raise MappingError(f"baseUrl {base_url!r} has no host")
-    try:
-        port = parts.port
-    except ValueError:
-        raise MappingError(f"baseUrl {base_url!r} has an invalid port") from None
-    if parts.path.strip("/"):
+    site, token = site_of(credential), token_of(credential)
+    if site.path.strip("/"):
         raise MappingError(
-            f"baseUrl {base_url!r} has a path ({parts.path!r}); the driver has no option for a path: "
+            f"baseUrl {credential.base_url!r} has a path ({site.path!r}); the driver has no option for a path: "
             "it requests {scheme}://{url}:{port}/api/v4/… (mattermostautodriver 11 removed basepath)"
         )
-    if port is None:
-        port = 443 if scheme == "https" else 80
-    if ":" in host:  # IPv6: the driver writes '{url}:{port}'
-        host = f"[{host}]"
-    token = credential.access_token
-    if not isinstance(token, str):
-        raise MappingError(f"accessToken must be a string, not {type(token).__name__}")
-    if credential.allow_unauthorized_certs is True:
-        verify: bool | ssl.SSLContext = False
-    elif credential.allow_unauthorized_certs is False:
-        verify = _context_with(ca_file) if ca_file else True
-    else:
-        raise MappingError("allowUnauthorizedCerts must be true or false")
+    verify: bool | ssl.SSLContext = (_context_with(ca_file) if ca_file else True) if verifies(credential) else False
     options: dict[str, Any] = {
-        "scheme": scheme,
-        "url": host,
-        "port": port,
+        "scheme": site.scheme,
+        "url": site.url,
+        "port": site.port,
         "token": token,
         "verify": verify,
     }
@@ -210,17 +171,7 @@ def _context_with(ca_file: str) -> ssl.SSLContext:
 @functools.cache  # the environment is read once: a bad value is reported once
 def configured_timeout_s() -> float | None:
     """``request_timeout`` as a user configured it (``MM_CONFORMANCE_AUTODRIVER_TIMEOUT``), or None: the driver's default."""
-    raw = os.environ.get(TIMEOUT_ENV, "").strip()
-    if not raw:
-        return None
-    try:
-        seconds = float(raw)
-    except ValueError:
-        seconds = 0.0
-    if not seconds > 0 or seconds == float("inf"):
-        log.warning("ignoring %s=%r (not a positive number of seconds): the driver's default applies", TIMEOUT_ENV, raw)
-        return None
-    return seconds
+    return configured_timeout(TIMEOUT_ENV, log)
 
 
 # --- the driver, watched ------------------------------------------------------------------
@@ -282,7 +233,7 @@ def call(operation: str, credential: Credential, ca_file: str | None, request: A
     except (httpx.LocalProtocolError, httpx.UnsupportedProtocol) as e:  # httpx refused to send it
         return Outcome.failure(ErrorKind.CONFIG, one_line(f"the driver cannot send it: {_describe(e)}", 400))
     except httpx.TransportError as e:
-        if _ssl_error_in(e):
+        if tls_error_in(e):
             return Outcome.failure(ErrorKind.TLS, one_line(f"TLS failed: {_describe(e)}", 400))
         if isinstance(e, httpx.TimeoutException):
             return Outcome.failure(ErrorKind.TIMEOUT, one_line(f"timed out: {_describe(e)}", 400))
@@ -312,7 +263,7 @@ def _answered(watch: Watch, driver_message: str | None, error_id: str | None, cr
     if 200 <= status < 300 and not crashed and driver_message is None:
         return Outcome.success(status, body)
     kind = ErrorKind.AUTH if status in (401, 403) else ErrorKind.HTTP
-    message = _server_message(body) or driver_message or f"HTTP {status} {response.reason_phrase or ''}".rstrip()
+    message = server_message(body) or driver_message or f"HTTP {status} {response.reason_phrase or ''}".rstrip()
     if crashed and driver_message:
         message = f"HTTP {status}: {driver_message}"
     if 300 <= status < 400:
@@ -324,21 +275,12 @@ def _answered(watch: Watch, driver_message: str | None, error_id: str | None, cr
 
 
 def main() -> int:
-    handler = logging.StreamHandler(sys.stderr)
-    handler.addFilter(RedactingFilter())
-    handler.setFormatter(logging.Formatter("mattermostautodriver-adapter: %(name)s: %(message)s"))
-    root = logging.getLogger()
-    root.addHandler(handler)
-    root.setLevel(logging.WARNING)
-    log.setLevel(logging.INFO)
     # The driver's own loggers ("mattermostautodriver.websocket", which client.py uses too, and
     # "mattermostautodriver.api") set their level themselves when imported: every retry
     # ("Received ConnectError(…) - retrying in 1.5 seconds") and error message lands in stderr,
     # through the redacting handler. That is the log of what the driver did; it is kept.
-    timeout_s = configured_timeout_s()
-    log.info("request_timeout: %s", "the driver's default (None: no timeout)" if timeout_s is None
-             else f"{timeout_s:g} s ({TIMEOUT_ENV})")
-    return serve(call, log)
+    return serve_driver(call, log, name="mattermostautodriver", timeout_s=configured_timeout_s(),
+                        timeout_variable=TIMEOUT_ENV)
 
 
 # --- helpers ------------------------------------------------------------------------------
@@ -352,30 +294,6 @@ def _json_body(response: httpx.Response) -> object:
         return response.json()
     except (ValueError, httpx.HTTPError):
         return None
-
-
-def _server_message(body: object) -> str | None:
-    if isinstance(body, dict):
-        message, error_id = body.get("message"), body.get("id")
-        if isinstance(message, str) and message:
-            return f"{message} ({error_id})" if isinstance(error_id, str) and error_id else message
-    return None
-
-
-def _ssl_error_in(error: BaseException) -> bool:
-    seen: set[int] = set()
-    stack: list[BaseException] = [error]
-    while stack:
-        current = stack.pop()
-        if id(current) in seen:
-            continue
-        seen.add(id(current))
-        if isinstance(current, ssl.SSLError | ssl.CertificateError):
-            return True
-        for nested in (current.__cause__, current.__context__, *[a for a in current.args if isinstance(a, BaseException)]):
-            if nested is not None:
-                stack.append(nested)
-    return False
 
 
 def _describe(error: BaseException) -> str:

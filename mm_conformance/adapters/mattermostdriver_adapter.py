@@ -95,30 +95,25 @@ import functools
 import logging
 import os
 import re
-import ssl
 import sys
 import tempfile
 import threading
 from typing import Any
-from urllib.parse import urlsplit
 
 import requests
 import requests.api
 import requests.certs
 
-from ..protocol import ApiRequest, Credential, ErrorKind, Outcome, serve
-from ..redact import RedactingFilter, one_line
+from ..protocol import ApiRequest, Credential, ErrorKind, Outcome
+from ..redact import one_line
+from .driver_common import MappingError, serve_driver, server_message, site_of, tls_error_in, token_of, verifies
+from .driver_common import configured_timeout_s as configured_timeout
 
 log = logging.getLogger("mm_conformance.adapters.mattermostdriver")
 
 TIMEOUT_ENV = "MM_CONFORMANCE_DRIVER_TIMEOUT"
 #: Temporary CA bundles are named ``<prefix><pid>-…``: see :func:`_remove_bundles_of_dead_adapters`.
 _BUNDLE_PREFIX = "mm-conformance-driver-ca-"
-_CONTROL_OR_SPACE = re.compile(r"[\x00-\x20\x7f]")
-
-
-class MappingError(ValueError):
-    """The credential cannot be expressed in the driver's options."""
 
 
 # --- the mapping ------------------------------------------------------------------
@@ -126,46 +121,13 @@ class MappingError(ValueError):
 
 def driver_options(credential: Credential, ca_file: str | None) -> dict[str, Any]:
     """The ``mattermostdriver.Driver`` options for a credential (see the module docstring)."""
-    base_url = credential.base_url
-    if not isinstance(base_url, str):
-        raise MappingError(f"baseUrl must be a string, not {type(base_url).__name__}")
-    if _CONTROL_OR_SPACE.search(base_url):
-        raise MappingError(f"baseUrl {base_url!r} contains whitespace or control characters")
-    if not re.match(r"^[A-Za-z][A-Za-z0-9+.-]*://", base_url):
-        raise MappingError(f"baseUrl {base_url!r} has no scheme; the driver needs scheme, host and port separately")
-    parts = urlsplit(base_url)
-    scheme = parts.scheme.lower()
-    if scheme not in ("http", "https"):
-        raise MappingError(f"baseUrl {base_url!r} has scheme {parts.scheme!r}; the driver speaks http or https")
-    if "@" in parts.netloc:
-        raise MappingError("baseUrl contains a user name or password; the driver has no option for them")
-    if parts.query or parts.fragment or "?" in base_url or "#" in base_url:
-        raise MappingError(f"baseUrl {base_url!r} has a query or fragment; the driver has no option for them")
-    host = parts.hostname
-    if not host:
-        raise MappingError(f"baseUrl {base_url!r} has no host")
-    try:
-        port = parts.port
-    except ValueError:
-        raise MappingError(f"baseUrl {base_url!r} has an invalid port") from None
-    if port is None:
-        port = 443 if scheme == "https" else 80
-    if ":" in host:  # IPv6: the driver writes '{url}:{port}'
-        host = f"[{host}]"
-    token = credential.access_token
-    if not isinstance(token, str):
-        raise MappingError(f"accessToken must be a string, not {type(token).__name__}")
-    if credential.allow_unauthorized_certs is True:
-        verify: bool | str = False
-    elif credential.allow_unauthorized_certs is False:
-        verify = _ca_bundle(ca_file) if ca_file else True
-    else:
-        raise MappingError("allowUnauthorizedCerts must be true or false")
+    site, token = site_of(credential), token_of(credential)
+    verify: bool | str = (_ca_bundle(ca_file) if ca_file else True) if verifies(credential) else False
     options: dict[str, Any] = {
-        "scheme": scheme,
-        "url": host,
-        "port": port,
-        "basepath": parts.path.rstrip("/") + "/api/v4",
+        "scheme": site.scheme,
+        "url": site.url,
+        "port": site.port,
+        "basepath": site.path.rstrip("/") + "/api/v4",
         "token": token,
         "verify": verify,
     }
@@ -231,17 +193,7 @@ def _remove_bundles_of_dead_adapters() -> None:
 @functools.cache  # the environment is read once: a bad value is reported once
 def configured_timeout_s() -> float | None:
     """``request_timeout`` as a user configured it (``MM_CONFORMANCE_DRIVER_TIMEOUT``), or None: the driver's default."""
-    raw = os.environ.get(TIMEOUT_ENV, "").strip()
-    if not raw:
-        return None
-    try:
-        seconds = float(raw)
-    except ValueError:
-        seconds = 0.0
-    if not seconds > 0 or seconds == float("inf"):
-        log.warning("ignoring %s=%r (not a positive number of seconds): the driver's default applies", TIMEOUT_ENV, raw)
-        return None
-    return seconds
+    return configured_timeout(TIMEOUT_ENV, log)
 
 
 # --- watching what the server answered ------------------------------------------------
@@ -304,7 +256,7 @@ def call(operation: str, credential: Credential, ca_file: str | None, request: A
     except requests.exceptions.Timeout as e:  # before ConnectionError: ConnectTimeout is both
         return Outcome.failure(ErrorKind.TIMEOUT, one_line(f"timed out: {_describe(e)}", 400))
     except requests.exceptions.ConnectionError as e:
-        kind = ErrorKind.TLS if _ssl_error_in(e) else ErrorKind.NETWORK
+        kind = ErrorKind.TLS if tls_error_in(e) else ErrorKind.NETWORK
         return Outcome.failure(kind, one_line(_describe(e), 400))
     except requests.exceptions.InvalidHeader:
         # requests quotes the header value, i.e. the token: say what it is without it.
@@ -332,7 +284,7 @@ def classify(response: requests.Response, driver_message: str | None) -> Outcome
     if 200 <= status < 300:
         return Outcome.success(status, body)
     kind = ErrorKind.AUTH if status in (401, 403) else ErrorKind.HTTP
-    message = _server_message(body) or driver_message or f"HTTP {status} {response.reason or ''}".rstrip()
+    message = server_message(body) or driver_message or f"HTTP {status} {response.reason or ''}".rstrip()
     if 300 <= status < 400:
         message = f"HTTP {status} (redirect to {response.headers.get('location', 'nowhere')}) returned by the driver"
     return Outcome.failure(kind, one_line(message, 400), status=status, body=body)
@@ -342,21 +294,11 @@ def classify(response: requests.Response, driver_message: str | None) -> Outcome
 
 
 def main() -> int:
-    handler = logging.StreamHandler(sys.stderr)
-    handler.addFilter(RedactingFilter())
-    handler.setFormatter(logging.Formatter("mattermostdriver-adapter: %(name)s: %(message)s"))
-    root = logging.getLogger()
-    root.addHandler(handler)
-    root.setLevel(logging.WARNING)
-    log.setLevel(logging.INFO)
     # The driver logs every error body at ERROR; that is what the answer says already.
     logging.getLogger("mattermostdriver").setLevel(logging.CRITICAL)
-
     _remove_bundles_of_dead_adapters()
-    timeout_s = configured_timeout_s()
-    log.info("request_timeout: %s", "the driver's default (None: no timeout)" if timeout_s is None
-             else f"{timeout_s:g} s ({TIMEOUT_ENV})")
-    return serve(call, log)
+    return serve_driver(call, log, name="mattermostdriver", timeout_s=configured_timeout_s(),
+                        timeout_variable=TIMEOUT_ENV)
 
 
 # --- helpers ------------------------------------------------------------------------------
@@ -369,33 +311,6 @@ def _json_body(response: requests.Response) -> object:
         return response.json()
     except ValueError:
         return None
-
-
-def _server_message(body: object) -> str | None:
-    if isinstance(body, dict):
-        message, error_id = body.get("message"), body.get("id")
-        if isinstance(message, str) and message:
-            return f"{message} ({error_id})" if isinstance(error_id, str) and error_id else message
-    return None
-
-
-def _ssl_error_in(error: BaseException) -> bool:
-    seen: set[int] = set()
-    stack: list[BaseException] = [error]
-    while stack:
-        current = stack.pop()
-        if id(current) in seen:
-            continue
-        seen.add(id(current))
-        if isinstance(current, ssl.SSLError):
-            return True
-        for nested in (current.__cause__, current.__context__, *[a for a in current.args if isinstance(a, BaseException)]):
-            if nested is not None:
-                stack.append(nested)
-        reason = getattr(current, "reason", None)
-        if isinstance(reason, BaseException):
-            stack.append(reason)
-    return False
 
 
 def _describe(error: BaseException) -> str:

@@ -72,64 +72,33 @@
 // timeouts -> `timeout`, connection errors -> `network`, a non-http(s) URL -> `config`); a
 // TypeError before any connection (URL that cannot be parsed, header value fetch refuses,
 // body on GET) -> `config`. stdout carries protocol lines only; stderr gets one line per
-// request and never the token.
+// request and never the token. That plumbing (parsing requests, answering them, redaction)
+// and the mechanism that turns an error into an error kind are ../node_protocol.js, shared
+// with the other Node adapter; the tables of undici's and Node's codes are here.
 
 'use strict';
 
 const fs = require('node:fs');
 const path = require('node:path');
 const tls = require('node:tls');
-const readline = require('node:readline');
 const { createRequire } = require('node:module');
 const { AsyncLocalStorage } = require('node:async_hooks');
+const protocol = require(path.join(__dirname, '..', 'node_protocol.js'));
 
-const PROTOCOL_VERSION = 1;
+const { log, failure, success, statusKind, ConfigError } = protocol;
+
 const TIMEOUT_ENV = 'MM_CONFORMANCE_CLIENT_TIMEOUT';
 
-// --- output: protocol on stdout, everything else on stderr ------------------------
-
-const protocolOut = process.stdout.write.bind(process.stdout);
-process.stdout.write = (chunk, encoding, callback) => process.stderr.write(chunk, encoding, callback);
-for (const level of ['log', 'info', 'debug']) console[level] = (...args) => console.error(...args);
-
-const secrets = new Set();
-function redact(text) {
-  let out = String(text);
-  for (const secret of secrets) out = out.split(secret).join('[redacted]');
-  return out.replace(/(Bearer\s+)[^\s"',]+/gi, '$1[redacted]');
-}
-function log(message) {
-  process.stderr.write(`mattermost-client-adapter: ${redact(message)}\n`);
-}
-function oneLine(text, limit = 400) {
-  const flat = redact(String(text)).split(/\s+/).join(' ').trim();
-  return flat.length <= limit ? flat : `${flat.slice(0, limit - 1)}…`;
-}
-
-// --- where the client is installed ---------------------------------------------------
-
-function modulesDir() {
-  const i = process.argv.indexOf('--modules');
-  if (i !== -1 && process.argv[i + 1]) return path.resolve(process.argv[i + 1]);
-  if (process.env.MM_CONFORMANCE_MATTERMOST_CLIENT_MODULES) return path.resolve(process.env.MM_CONFORMANCE_MATTERMOST_CLIENT_MODULES);
-  const cache = process.env.MM_CONFORMANCE_CACHE || '/var/cache/mm-conformance';
-  return path.join(cache, 'mattermost-client-adapter');
-}
+// stdout carries protocol lines only: a stray console.log goes to stderr.
+protocol.setUp('mattermost-client-adapter');
 
 // The timeout a user configured on the dispatcher (MM_CONFORMANCE_CLIENT_TIMEOUT, seconds),
 // or null: undici's defaults.
 function configuredTimeoutMs() {
-  const raw = process.env[TIMEOUT_ENV];
-  if (raw === undefined || raw.trim() === '') return null;
-  const seconds = Number(raw);
-  if (!Number.isFinite(seconds) || seconds <= 0) {
-    log(`ignoring ${TIMEOUT_ENV}=${JSON.stringify(raw)} (not a positive number of seconds): undici's defaults apply`);
-    return null;
-  }
-  return Math.max(1, Math.round(seconds * 1000));
+  return protocol.configuredTimeoutMs(TIMEOUT_ENV, "undici's defaults apply");
 }
 
-function load(dir) {
+function loadClient(dir) {
   const req = createRequire(path.join(dir, 'package.json'));
   let client;
   try {
@@ -176,8 +145,6 @@ async function bodyOf(store) {
 
 // --- the credential onto the client and the dispatcher ---------------------------------
 
-class ConfigError extends Error {}
-
 function caCertificates(caFile) {
   let pem;
   try {
@@ -185,9 +152,7 @@ function caCertificates(caFile) {
   } catch (error) {
     throw new ConfigError(`caFile ${caFile} cannot be read: ${error.message}`);
   }
-  const certs = pem.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g);
-  if (!certs) throw new ConfigError(`caFile ${caFile} contains no PEM certificate`);
-  return certs;
+  return protocol.pemCertificates(pem, caFile);
 }
 
 function dispatcherFor(lib, credential, caFile, timeoutMs) {
@@ -213,70 +178,22 @@ async function call(lib, operation, credential, request) {
 
 // --- classification ----------------------------------------------------------------------
 
-// Every OpenSSL X509 verify error Node names (X509ErrorCode in Node's crypto_common.cc;
-// any other is "UNSPECIFIED"), and OpenSSL's other X509_V_ERR_* names.
-const X509_CODES = new Set([
-  'UNABLE_TO_GET_ISSUER_CERT', 'UNABLE_TO_GET_CRL', 'UNABLE_TO_DECRYPT_CERT_SIGNATURE',
-  'UNABLE_TO_DECRYPT_CRL_SIGNATURE', 'UNABLE_TO_DECODE_ISSUER_PUBLIC_KEY', 'CERT_SIGNATURE_FAILURE',
-  'CRL_SIGNATURE_FAILURE', 'CERT_NOT_YET_VALID', 'CERT_HAS_EXPIRED', 'CRL_NOT_YET_VALID', 'CRL_HAS_EXPIRED',
-  'ERROR_IN_CERT_NOT_BEFORE_FIELD', 'ERROR_IN_CERT_NOT_AFTER_FIELD', 'ERROR_IN_CRL_LAST_UPDATE_FIELD',
-  'ERROR_IN_CRL_NEXT_UPDATE_FIELD', 'OUT_OF_MEM', 'DEPTH_ZERO_SELF_SIGNED_CERT', 'SELF_SIGNED_CERT_IN_CHAIN',
-  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY', 'UNABLE_TO_VERIFY_LEAF_SIGNATURE', 'CERT_CHAIN_TOO_LONG', 'CERT_REVOKED',
-  'INVALID_CA', 'PATH_LENGTH_EXCEEDED', 'INVALID_PURPOSE', 'CERT_UNTRUSTED', 'CERT_REJECTED', 'HOSTNAME_MISMATCH',
-  'SUBJECT_ISSUER_MISMATCH', 'AKID_SKID_MISMATCH', 'AKID_ISSUER_SERIAL_MISMATCH', 'KEYUSAGE_NO_CERTSIGN',
-  'KEYUSAGE_NO_CRL_SIGN', 'KEYUSAGE_NO_DIGITAL_SIGNATURE', 'UNHANDLED_CRITICAL_EXTENSION', 'INVALID_NON_CA',
-  'PROXY_PATH_LENGTH_EXCEEDED', 'INVALID_EXTENSION', 'INVALID_POLICY_EXTENSION', 'NO_EXPLICIT_POLICY',
-  'PERMITTED_VIOLATION', 'EXCLUDED_VIOLATION', 'EMAIL_MISMATCH', 'IP_ADDRESS_MISMATCH', 'EE_KEY_TOO_SMALL',
-  'CA_KEY_TOO_SMALL', 'CA_MD_TOO_WEAK', 'PATH_LOOP', 'UNSUPPORTED_SIGNATURE_ALGORITHM', 'INVALID_CA_BASIC_CONSTRAINTS',
-  'KU_KEY_CERT_SIGN_INVALID_FOR_NON_CA', 'CA_CERT_MISSING_KEY_USAGE', 'EC_KEY_EXPLICIT_PARAMS',
-  'ERR_TLS_CERT_ALTNAME_INVALID', 'ERR_TLS_HANDSHAKE_TIMEOUT', 'ERR_TLS_CERT_ALTNAME_FORMAT',
-]);
-const TLS_CODE_PREFIXES = ['CERT_', 'UNABLE_TO_', 'CRL_', 'ERROR_IN_', 'KEYUSAGE_', 'X509_V_ERR_', 'ERR_SSL_', 'ERR_TLS_',
-  'ERR_OSSL_X509', 'ERR_OSSL_SSL', 'ERR_OSSL_ASN1', 'ERR_OSSL_PEM'];
-const TLS_WORDS = /certificat|\bssl\b|\btls\b|x\.?509|handshake|openssl|altnames|self[- ]signed|issuer/i;
-const TIMEOUT_CODES = new Set(['ETIMEDOUT', 'UND_ERR_CONNECT_TIMEOUT', 'UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT']);
-const NETWORK_CODES = new Set([
-  'ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'ECONNRESET', 'EHOSTUNREACH', 'ENETUNREACH', 'EPIPE', 'EADDRNOTAVAIL',
-  'EPROTO', 'UND_ERR_SOCKET', 'UND_ERR_CLOSED', 'UND_ERR_RESPONSE_STATUS_CODE', 'UND_ERR_CONTENT_LENGTH_MISMATCH',
-  'HPE_INVALID_CONSTANT', 'HPE_INVALID_VERSION', 'HPE_INVALID_STATUS', 'HPE_INVALID_HEADER_TOKEN',
-]);
-const CONFIG_CODES = new Set([
-  'ERR_INVALID_URL', 'ERR_INVALID_ARG_TYPE', 'ERR_INVALID_ARG_VALUE', 'ERR_INVALID_CHAR', 'ERR_INVALID_HTTP_TOKEN',
-  'ERR_HTTP_INVALID_HEADER_VALUE', 'UND_ERR_INVALID_ARG', 'UND_ERR_NOT_SUPPORTED',
-]);
-
-function saysTls(error) {
-  return ['message', 'reason', 'library'].some((key) => typeof error[key] === 'string' && TLS_WORDS.test(error[key]));
-}
-
-// The error and everything it wraps, outermost first (fetch's TypeError -> `cause`; an
-// AggregateError's `errors` when several addresses were tried).
-function errorChain(error) {
-  const chain = [];
-  const seen = new Set();
-  const pending = [error];
-  while (pending.length && chain.length < 20) {
-    const current = pending.shift();
-    if (!current || typeof current !== 'object' || seen.has(current)) continue;
-    seen.add(current);
-    chain.push(current);
-    pending.push(current.cause);
-    if (Array.isArray(current.errors)) pending.push(...current.errors);
-  }
-  return chain;
-}
-
-function kindOfError(error) {
-  const code = typeof error.code === 'string' ? error.code : '';
-  if (!code) return null;
-  if (X509_CODES.has(code) || TLS_CODE_PREFIXES.some((prefix) => code.startsWith(prefix))) return 'tls';
-  if (['UNSPECIFIED', 'EPROTO', 'ECONNRESET', 'EPIPE', 'UND_ERR_SOCKET'].includes(code) && saysTls(error)) return 'tls';
-  if (TIMEOUT_CODES.has(code)) return 'timeout';
-  if (NETWORK_CODES.has(code)) return 'network';
-  if (CONFIG_CODES.has(code)) return 'config';
-  if (saysTls(error) && !/^E[A-Z]+$/.test(code)) return 'tls';
-  return null;
-}
+// The codes of undici's and Node's errors, in the shared mechanism (../node_protocol.js:
+// X509/TLS codes first, then these tables, then the words of codes nobody listed). The error
+// and everything it wraps, outermost first: fetch's TypeError -> `cause`; an AggregateError's
+// `errors` when several addresses were tried.
+const { errorChain, kindOfChain, kindOfFailure } = protocol.errorClassifier({
+  timeoutCodes: new Set(['ETIMEDOUT', 'UND_ERR_CONNECT_TIMEOUT', 'UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT']),
+  networkCodes: new Set([
+    'ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'ECONNRESET', 'EHOSTUNREACH', 'ENETUNREACH', 'EPIPE', 'EADDRNOTAVAIL',
+    'EPROTO', 'UND_ERR_SOCKET', 'UND_ERR_CLOSED', 'UND_ERR_RESPONSE_STATUS_CODE', 'UND_ERR_CONTENT_LENGTH_MISMATCH',
+    'HPE_INVALID_CONSTANT', 'HPE_INVALID_VERSION', 'HPE_INVALID_STATUS', 'HPE_INVALID_HEADER_TOKEN',
+  ]),
+  configCodes: new Set([
+    'ERR_INVALID_URL', 'ERR_INVALID_ARG_TYPE', 'ERR_INVALID_ARG_VALUE', 'ERR_INVALID_CHAR', 'ERR_INVALID_HTTP_TOKEN',
+    'ERR_HTTP_INVALID_HEADER_VALUE', 'UND_ERR_INVALID_ARG', 'UND_ERR_NOT_SUPPORTED',
+  ]),
+});
 
 function describeError(error) {
   const texts = [];
@@ -285,26 +202,6 @@ function describeError(error) {
     if (text && !texts.includes(text)) texts.push(text);
   }
   return texts.join(': ') || String(error);
-}
-
-function serverMessage(body) {
-  if (body && typeof body === 'object' && !Array.isArray(body) && typeof body.message === 'string' && body.message) {
-    return typeof body.id === 'string' && body.id ? `${body.message} (${body.id})` : body.message;
-  }
-  return null;
-}
-
-function failure(kind, message, status = null, body = null) {
-  return { ok: false, status, body, error: { kind, message: oneLine(message) } };
-}
-
-// The kind the innermost error with an opinion gives, or null.
-function kindOfChain(chain) {
-  for (const e of chain.slice().reverse()) { // innermost first
-    const kind = kindOfError(e);
-    if (kind) return kind;
-  }
-  return null;
 }
 
 async function fromRejection(lib, error, store) {
@@ -321,7 +218,6 @@ async function fromRejection(lib, error, store) {
     // An HTTP answer came back and the client rejected it.
     const status = response.status;
     const body = await bodyOf(store);
-    const kind = status === 401 || status === 403 ? 'auth' : 'http';
     let message;
     if (error instanceof lib.ClientError) {
       // Client4's message is the body's `message` ('' when the body has none).
@@ -331,11 +227,10 @@ async function fromRejection(lib, error, store) {
       message = `Client4 failed on the HTTP ${status} answer: ${describeError(error)}`;
     }
     if (status >= 300 && status < 400) message += `; redirect to ${response.headers.get('location') || 'nowhere'} not followed`;
-    return failure(kind, message, status, body);
+    return failure(statusKind(status), message, status, body);
   }
   const chain = errorChain(error);
-  let kind = kindOfChain(chain);
-  if (!kind && chain.some((e) => (typeof e.library === 'string' || typeof e.reason === 'string') && saysTls(e))) kind = 'tls';
+  let kind = kindOfFailure(chain);
   if (!kind && chain.some((e) => /URL scheme must be a HTTP\(S\) scheme|unknown scheme|Failed to parse URL|Invalid URL/i.test(e.message || ''))) kind = 'config';
   if (!kind && chain.some((e) => /redirect count exceeded/i.test(e.message || ''))) kind = 'http';
   if (!kind && error instanceof TypeError && error.message === 'fetch failed') kind = 'network';
@@ -348,7 +243,6 @@ async function fromRejection(lib, error, store) {
 
 async function handle(lib, parsed) {
   const { operation, credential, caFile, request } = parsed;
-  if (typeof credential.accessToken === 'string' && credential.accessToken.length >= 4) secrets.add(credential.accessToken);
   let dispatcher;
   try {
     dispatcher = dispatcherFor(lib, credential, credential.allowUnauthorizedCerts === true ? null : caFile, lib.timeoutMs);
@@ -368,7 +262,7 @@ async function handle(lib, parsed) {
       }
       const response = store.response;
       if (!response) return failure('network', 'Client4 resolved without a response being observed');
-      return { ok: true, status: response.status, body: await bodyOf(store), error: null };
+      return success(response.status, await bodyOf(store));
     });
   } finally {
     dispatcher.close().catch(() => {}); // the request is over: close its sockets
@@ -377,79 +271,16 @@ async function handle(lib, parsed) {
 
 // --- the loop -------------------------------------------------------------------------------
 
-function answer(id, outcome) {
-  protocolOut(`${JSON.stringify({ id, ok: outcome.ok, status: outcome.status, body: outcome.body, error: outcome.error })}\n`);
-}
-
-function parseRequest(line) {
-  let value;
-  try {
-    value = JSON.parse(line);
-  } catch {
-    return { id: null, problem: 'a line that is not JSON' };
-  }
-  if (!value || typeof value !== 'object' || Array.isArray(value)) return { id: null, problem: 'a line that is not a JSON object' };
-  const id = Number.isInteger(value.id) ? value.id : null;
-  if (id === null) return { id: null, problem: 'a request without an integer "id"' };
-  if (value.protocol !== PROTOCOL_VERSION) return { id, problem: 'unsupported protocol version' };
-  if (value.operation !== 'test' && value.operation !== 'request') return { id, problem: `unknown operation ${JSON.stringify(value.operation)}` };
-  const credential = value.credential;
-  if (!credential || typeof credential !== 'object' || Array.isArray(credential)) return { id, problem: '"credential" is not a JSON object' };
-  if (!('accessToken' in credential) || !('baseUrl' in credential)) return { id, problem: '"credential" needs "accessToken" and "baseUrl"' };
-  const caFile = value.caFile === undefined ? null : value.caFile;
-  if (caFile !== null && typeof caFile !== 'string') return { id, problem: '"caFile" is not a string or null' };
-  let request = null;
-  if (value.operation === 'request') {
-    request = value.request;
-    if (!request || typeof request !== 'object') return { id, problem: '"request" is not a JSON object' };
-    if (typeof request.method !== 'string' || !request.method) return { id, problem: '"request.method" is not a non-empty string' };
-    if (typeof request.endpoint !== 'string') return { id, problem: '"request.endpoint" is not a string' };
-    if (request.query !== undefined && request.query !== null && (typeof request.query !== 'object' || Array.isArray(request.query))) {
-      return { id, problem: '"request.query" is not a JSON object' };
-    }
-  }
-  return { id, operation: value.operation, credential, caFile, request };
-}
-
-async function main() {
-  const dir = modulesDir();
-  let lib = null;
-  let loadError = null;
-  try {
-    lib = load(dir);
+const dir = protocol.modulesDir('MM_CONFORMANCE_MATTERMOST_CLIENT_MODULES', 'mattermost-client-adapter');
+protocol.serve({
+  what: 'the client',
+  testLabel: 'test (getMe)',
+  async load() {
+    const lib = loadClient(dir);
     lib.timeoutMs = configuredTimeoutMs();
     const timeouts = lib.timeoutMs === null ? "undici's default timeouts" : `timeouts of ${lib.timeoutMs / 1000} s (${TIMEOUT_ENV})`;
     log(`loaded @mattermost/client ${lib.version} from ${dir} (Node ${process.version}, bundled undici ${process.versions.undici}); ${timeouts}`);
-  } catch (error) {
-    loadError = error;
-    log(`cannot load the client: ${error.message}`);
-  }
-  const rl = readline.createInterface({ input: process.stdin, crlfDelay: Infinity });
-  for await (const line of rl) {
-    if (!line.trim()) continue;
-    const parsed = parseRequest(line);
-    if (parsed.id === null) {
-      log(`skipping ${parsed.problem}`);
-      continue;
-    }
-    if (parsed.problem) {
-      answer(parsed.id, failure('config', parsed.problem));
-      continue;
-    }
-    if (!lib) {
-      // Not a verdict on the credential: exit so the suite records an adapter failure.
-      log(`request ${parsed.id}: the client is not loaded (${loadError && loadError.message})`);
-      process.exit(3);
-    }
-    const outcome = await handle(lib, parsed);
-    const what = parsed.operation === 'test' ? 'test (getMe)' : `${parsed.request.method} ${parsed.request.endpoint}`;
-    log(`request ${parsed.id}: ${what} -> ${outcome.status ?? '-'} ${outcome.ok ? 'ok' : `${outcome.error.kind}: ${outcome.error.message}`}`);
-    answer(parsed.id, outcome);
-  }
-  process.exit(0);
-}
-
-main().catch((error) => {
-  log(`adapter crashed: ${error && error.stack ? error.stack : error}`);
-  process.exit(1);
+    return lib;
+  },
+  handle,
 });

@@ -16,7 +16,9 @@
 // The adapter only observes: it reads what the server answered (an axios
 // response interceptor and the error n8n reports), and maps it to protocol v1.
 // stdout carries protocol lines only; stderr gets one line per request and never
-// the token.
+// the token. That plumbing (parsing requests, answering them, redaction) and the
+// mechanism that turns an error into an error kind are ../node_protocol.js, shared
+// with the other Node adapter; the tables of axios's and Node's codes are here.
 //
 // Timeouts: n8n's own, and no deadline of the adapter's. Both operations end in
 // @n8n/backend-network's httpRequest -> axios, with n8n's timeout of 300 s:
@@ -43,56 +45,22 @@ const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
 const tls = require('node:tls');
-const readline = require('node:readline');
 const { createRequire } = require('node:module');
 const { AsyncLocalStorage } = require('node:async_hooks');
+const protocol = require(path.join(__dirname, '..', 'node_protocol.js'));
 
-const PROTOCOL_VERSION = 1;
+const { log, failure, success, statusKind, serverMessage } = protocol;
+
 const CREDENTIAL_TYPE = 'mattermostApi';
 const NODE_TYPE = 'n8n-nodes-base.mattermost';
 const TIMEOUT_ENV = 'MM_CONFORMANCE_N8N_TIMEOUT';
 
-// --- output: protocol on stdout, everything else on stderr ------------------------
-
-const protocolOut = process.stdout.write.bind(process.stdout);
-// A stray console.log from any n8n module must not corrupt the protocol stream.
-process.stdout.write = (chunk, encoding, callback) => process.stderr.write(chunk, encoding, callback);
-for (const level of ['log', 'info', 'debug']) console[level] = (...args) => console.error(...args);
-
-const secrets = new Set();
-function redact(text) {
-  let out = String(text);
-  for (const secret of secrets) out = out.split(secret).join('[redacted]');
-  return out.replace(/(Bearer\s+)[^\s"',]+/gi, '$1[redacted]');
-}
-function log(message) {
-  process.stderr.write(`n8n-adapter: ${redact(message)}\n`);
-}
-function oneLine(text, limit = 400) {
-  const flat = redact(String(text)).split(/\s+/).join(' ').trim();
-  return flat.length <= limit ? flat : `${flat.slice(0, limit - 1)}…`;
-}
-
-// --- where n8n is installed ----------------------------------------------------------
-
-function modulesDir() {
-  const i = process.argv.indexOf('--modules');
-  if (i !== -1 && process.argv[i + 1]) return path.resolve(process.argv[i + 1]);
-  if (process.env.MM_CONFORMANCE_N8N_MODULES) return path.resolve(process.env.MM_CONFORMANCE_N8N_MODULES);
-  const cache = process.env.MM_CONFORMANCE_CACHE || '/var/cache/mm-conformance';
-  return path.join(cache, 'n8n-adapter');
-}
+// stdout carries protocol lines only: a stray console.log from any n8n module goes to stderr.
+protocol.setUp('n8n-adapter');
 
 // The timeout a user configured (MM_CONFORMANCE_N8N_TIMEOUT, seconds), or null: n8n's own.
 function configuredTimeoutMs() {
-  const raw = process.env[TIMEOUT_ENV];
-  if (raw === undefined || raw.trim() === '') return null;
-  const seconds = Number(raw);
-  if (!Number.isFinite(seconds) || seconds <= 0) {
-    log(`ignoring ${TIMEOUT_ENV}=${JSON.stringify(raw)} (not a positive number of seconds): n8n's own timeout applies`);
-    return null;
-  }
-  return Math.max(1, Math.round(seconds * 1000));
+  return protocol.configuredTimeoutMs(TIMEOUT_ENV, "n8n's own timeout applies");
 }
 
 // --- caFile: what NODE_EXTRA_CA_CERTS does, per request ---------------------------------
@@ -119,12 +87,8 @@ function useCaFile(caFile) {
     return;
   }
   const pem = fs.readFileSync(caFile, 'utf8'); // an unreadable file is a config error (caught by the caller)
-  const certs = pem.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g);
-  if (!certs) throw new ConfigError(`caFile ${caFile} contains no PEM certificate`);
-  extraCa = certs;
+  extraCa = protocol.pemCertificates(pem, caFile);
 }
-
-class ConfigError extends Error {}
 
 // --- loading n8n ---------------------------------------------------------------------
 
@@ -355,103 +319,27 @@ async function runRequest(n8n, credential, request) {
 
 // --- classification ----------------------------------------------------------------------
 
-// Every OpenSSL X509 verify error Node names (src/crypto/crypto_common.cc,
-// X509ErrorCode: X509_V_ERR_<CODE> -> "<CODE>"; any other verify error is
-// "UNSPECIFIED", e.g. "key usage does not include certificate signing"), plus
-// OpenSSL's names that other runtimes or later Node versions may pass through.
-const X509_CODES = new Set([
-  // what Node 20/22 name
-  'UNABLE_TO_GET_ISSUER_CERT', 'UNABLE_TO_GET_CRL', 'UNABLE_TO_DECRYPT_CERT_SIGNATURE',
-  'UNABLE_TO_DECRYPT_CRL_SIGNATURE', 'UNABLE_TO_DECODE_ISSUER_PUBLIC_KEY', 'CERT_SIGNATURE_FAILURE',
-  'CRL_SIGNATURE_FAILURE', 'CERT_NOT_YET_VALID', 'CERT_HAS_EXPIRED', 'CRL_NOT_YET_VALID', 'CRL_HAS_EXPIRED',
-  'ERROR_IN_CERT_NOT_BEFORE_FIELD', 'ERROR_IN_CERT_NOT_AFTER_FIELD', 'ERROR_IN_CRL_LAST_UPDATE_FIELD',
-  'ERROR_IN_CRL_NEXT_UPDATE_FIELD', 'OUT_OF_MEM', 'DEPTH_ZERO_SELF_SIGNED_CERT', 'SELF_SIGNED_CERT_IN_CHAIN',
-  'UNABLE_TO_GET_ISSUER_CERT_LOCALLY', 'UNABLE_TO_VERIFY_LEAF_SIGNATURE', 'CERT_CHAIN_TOO_LONG', 'CERT_REVOKED',
-  'INVALID_CA', 'PATH_LENGTH_EXCEEDED', 'INVALID_PURPOSE', 'CERT_UNTRUSTED', 'CERT_REJECTED', 'HOSTNAME_MISMATCH',
-  // OpenSSL's other X509_V_ERR_* names (Node reports these as UNSPECIFIED)
-  'SUBJECT_ISSUER_MISMATCH', 'AKID_SKID_MISMATCH', 'AKID_ISSUER_SERIAL_MISMATCH', 'KEYUSAGE_NO_CERTSIGN',
-  'KEYUSAGE_NO_CRL_SIGN', 'KEYUSAGE_NO_DIGITAL_SIGNATURE', 'UNHANDLED_CRITICAL_EXTENSION',
-  'UNHANDLED_CRITICAL_CRL_EXTENSION', 'INVALID_NON_CA', 'PROXY_PATH_LENGTH_EXCEEDED', 'PROXY_CERTIFICATES_NOT_ALLOWED',
-  'INVALID_EXTENSION', 'INVALID_POLICY_EXTENSION', 'NO_EXPLICIT_POLICY', 'DIFFERENT_CRL_SCOPE',
-  'UNSUPPORTED_EXTENSION_FEATURE', 'UNNESTED_RESOURCE', 'PERMITTED_VIOLATION', 'EXCLUDED_VIOLATION',
-  'SUBTREE_MINMAX', 'APPLICATION_VERIFICATION', 'UNSUPPORTED_CONSTRAINT_TYPE', 'UNSUPPORTED_CONSTRAINT_SYNTAX',
-  'UNSUPPORTED_NAME_SYNTAX', 'CRL_PATH_VALIDATION_ERROR', 'PATH_LOOP', 'SUITE_B_INVALID_VERSION',
-  'SUITE_B_INVALID_ALGORITHM', 'SUITE_B_INVALID_CURVE', 'SUITE_B_INVALID_SIGNATURE_ALGORITHM',
-  'SUITE_B_LOS_NOT_ALLOWED', 'SUITE_B_CANNOT_SIGN_P_384_WITH_P_256', 'EMAIL_MISMATCH', 'IP_ADDRESS_MISMATCH',
-  'DANE_NO_MATCH', 'EE_KEY_TOO_SMALL', 'CA_KEY_TOO_SMALL', 'CA_MD_TOO_WEAK', 'INVALID_CALL', 'STORE_LOOKUP',
-  'NO_VALID_SCTS', 'PROXY_SUBJECT_NAME_VIOLATION', 'OCSP_VERIFY_NEEDED', 'OCSP_VERIFY_FAILED', 'OCSP_CERT_UNKNOWN',
-  'UNSUPPORTED_SIGNATURE_ALGORITHM', 'SIGNATURE_ALGORITHM_MISMATCH', 'SIGNATURE_ALGORITHM_INCONSISTENCY',
-  'INVALID_CA_BASIC_CONSTRAINTS', 'PATHLEN_INVALID_FOR_NON_CA', 'PATHLEN_WITHOUT_KU_KEY_CERT_SIGN',
-  'KU_KEY_CERT_SIGN_INVALID_FOR_NON_CA', 'ISSUER_NAME_EMPTY', 'SUBJECT_NAME_EMPTY', 'MISSING_AUTHORITY_KEY_IDENTIFIER',
-  'MISSING_SUBJECT_KEY_IDENTIFIER', 'EMPTY_SUBJECT_ALT_NAME', 'EMPTY_SUBJECT_SAN_NOT_CRITICAL',
-  'CA_BCONS_NOT_CRITICAL', 'AUTHORITY_KEY_IDENTIFIER_CRITICAL', 'SUBJECT_KEY_IDENTIFIER_CRITICAL',
-  'CA_CERT_MISSING_KEY_USAGE', 'EXTENSIONS_REQUIRE_VERSION_3', 'EC_KEY_EXPLICIT_PARAMS', 'RPK_UNTRUSTED',
-  // Node's own: checkServerIdentity, and a handshake that never finished
-  'ERR_TLS_CERT_ALTNAME_INVALID', 'ERR_TLS_HANDSHAKE_TIMEOUT', 'ERR_TLS_CERT_ALTNAME_FORMAT',
-]);
-// Families of the same: X509_V_ERR_CERT_*, _UNABLE_TO_*, _CRL_*, _ERROR_IN_*, _KEYUSAGE_*;
-// Node's ERR_SSL_* (OpenSSL's SSL library: ERR_SSL_WRONG_VERSION_NUMBER, alerts, …),
-// ERR_TLS_* (Node's TLS layer) and ERR_OSSL_X509_* / ERR_OSSL_SSL_* (OpenSSL 3 library errors).
-const TLS_CODE_PREFIXES = ['CERT_', 'UNABLE_TO_', 'CRL_', 'ERROR_IN_', 'KEYUSAGE_', 'X509_V_ERR_', 'ERR_SSL_', 'ERR_TLS_',
-  'ERR_OSSL_X509', 'ERR_OSSL_SSL', 'ERR_OSSL_ASN1', 'ERR_OSSL_PEM'];
-// What an error's message, OpenSSL `reason` or `library` says when it is a certificate/TLS problem.
-const TLS_WORDS = /certificat|\bssl\b|\btls\b|x\.?509|handshake|openssl|\bSSL routines\b|altnames|self[- ]signed|issuer/i;
-
-function isTlsCode(code) {
-  return X509_CODES.has(code) || TLS_CODE_PREFIXES.some((prefix) => code.startsWith(prefix));
-}
-
-function saysTls(error) {
-  return ['message', 'reason', 'library', 'description'].some((key) => typeof error[key] === 'string' && TLS_WORDS.test(error[key]));
-}
-
-const NETWORK_CODES = new Set([
-  'ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'ECONNRESET', 'EHOSTUNREACH', 'ENETUNREACH', 'EPIPE',
-  'EADDRNOTAVAIL', 'ERR_SOCKET_CLOSED', 'ERR_STREAM_PREMATURE_CLOSE', 'HPE_INVALID_CONSTANT',
-]);
-const TIMEOUT_CODES = new Set(['ETIMEDOUT', 'ECONNABORTED', 'ESOCKETTIMEDOUT', 'ERR_CANCELED']);
-// Without a response, axios's ERR_BAD_REQUEST means it refused to send ("Unsupported protocol ftp:").
-const CONFIG_CODES = new Set([
-  'ERR_BAD_REQUEST', 'ERR_BAD_OPTION', 'ERR_BAD_OPTION_VALUE', 'ERR_NOT_SUPPORT', 'ERR_INVALID_URL', 'ERR_INVALID_PROTOCOL', 'ERR_UNESCAPED_CHARACTERS', 'ERR_INVALID_CHAR',
-  'ERR_INVALID_HTTP_TOKEN', 'ERR_HTTP_INVALID_HEADER_VALUE', 'ERR_INVALID_ARG_TYPE', 'ERR_INVALID_ARG_VALUE',
-]);
-
-// The error and everything it wraps, outermost first: n8n's NodeApiError -> `cause`
-// (the axios error; AxiosError.from keeps the system error as `cause` and copies
-// its `code`) -> the system/TLS error; also AggregateError's `errors` (a connection
-// tried on several addresses) and undici's `error.error`.
-function errorChain(error) {
-  const chain = [];
-  const seen = new Set();
-  const pending = [error];
-  while (pending.length && chain.length < 20) {
-    const current = pending.shift();
-    if (!current || typeof current !== 'object' || seen.has(current)) continue;
-    seen.add(current);
-    chain.push(current);
-    pending.push(current.cause, current.error);
-    if (Array.isArray(current.errors)) pending.push(...current.errors);
-  }
-  return chain;
-}
-
-// One error's kind from its code (and, for codes that do not say, its words); null: no opinion.
-function kindOfError(error) {
-  const code = typeof error.code === 'string' ? error.code : '';
-  if (!code) return null;
-  if (isTlsCode(code)) return 'tls';
-  // Node: "UNSPECIFIED" for X509 verify errors it has no name for; EPROTO for some
-  // handshake failures; a reset or EOF "before secure TLS connection was established".
-  if (code === 'UNSPECIFIED' || code === 'EPROTO' || code === 'ECONNRESET' || code === 'EPIPE') {
-    if (saysTls(error)) return 'tls';
-  }
-  if (TIMEOUT_CODES.has(code)) return 'timeout';
-  if (NETWORK_CODES.has(code) || code === 'EPROTO') return 'network';
-  if (CONFIG_CODES.has(code)) return 'config';
-  // A code nobody listed: TLS when its words say so, otherwise no opinion.
-  if (saysTls(error) && !/^E[A-Z]+$/.test(code) && !code.startsWith('ERR_BAD_')) return 'tls';
-  return null;
-}
+// The codes of Node's and axios's errors, in the shared mechanism (../node_protocol.js:
+// X509/TLS codes first, then these tables, then the words of codes nobody listed).
+const { errorChain, kindOfFailure } = protocol.errorClassifier({
+  timeoutCodes: new Set(['ETIMEDOUT', 'ECONNABORTED', 'ESOCKETTIMEDOUT', 'ERR_CANCELED']),
+  networkCodes: new Set([
+    'ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'ECONNRESET', 'EHOSTUNREACH', 'ENETUNREACH', 'EPIPE',
+    'EADDRNOTAVAIL', 'ERR_SOCKET_CLOSED', 'ERR_STREAM_PREMATURE_CLOSE', 'HPE_INVALID_CONSTANT', 'EPROTO',
+  ]),
+  // Without a response, axios's ERR_BAD_REQUEST means it refused to send ("Unsupported protocol ftp:").
+  configCodes: new Set([
+    'ERR_BAD_REQUEST', 'ERR_BAD_OPTION', 'ERR_BAD_OPTION_VALUE', 'ERR_NOT_SUPPORT', 'ERR_INVALID_URL', 'ERR_INVALID_PROTOCOL', 'ERR_UNESCAPED_CHARACTERS', 'ERR_INVALID_CHAR',
+    'ERR_INVALID_HTTP_TOKEN', 'ERR_HTTP_INVALID_HEADER_VALUE', 'ERR_INVALID_ARG_TYPE', 'ERR_INVALID_ARG_VALUE',
+  ]),
+  // The error and everything it wraps, outermost first: n8n's NodeApiError -> `cause`
+  // (the axios error; AxiosError.from keeps the system error as `cause` and copies
+  // its `code`) -> the system/TLS error; also AggregateError's `errors` (a connection
+  // tried on several addresses) and undici's `error.error`.
+  wrapperKeys: ['cause', 'error'],
+  textKeys: ['message', 'reason', 'library', 'description'], // n8n's errors describe themselves in `description`
+  notTlsPrefixes: ['ERR_BAD_'], // axios's: a response or a request it refused, whatever its words
+});
 
 function jsonBody(response) {
   if (!response) return null;
@@ -465,23 +353,15 @@ function jsonBody(response) {
   return data === undefined ? null : data;
 }
 
-function serverMessage(body) {
-  if (body && typeof body === 'object' && !Array.isArray(body) && typeof body.message === 'string' && body.message) {
-    return typeof body.id === 'string' && body.id ? `${body.message} (${body.id})` : body.message;
-  }
-  return null;
-}
-
 function fromResponse(response, prefix) {
   const status = response.status;
   const body = jsonBody(response);
-  if (status >= 200 && status < 300) return { ok: true, status, body, error: null };
-  const kind = status === 401 || status === 403 ? 'auth' : 'http';
+  if (status >= 200 && status < 300) return success(status, body);
   const parts = [prefix, serverMessage(body) || `HTTP ${status} ${response.statusText || ''}`.trim()];
   if (status >= 300 && status < 400 && response.headers && response.headers.location) {
     parts.push(`redirect to ${response.headers.location}`);
   }
-  return { ok: false, status, body, error: { kind, message: oneLine(parts.filter(Boolean).join(': ')) } };
+  return failure(statusKind(status), parts.filter(Boolean).join(': '), status, body);
 }
 
 function describeError(error) {
@@ -499,29 +379,24 @@ function describeError(error) {
 function fromError(error, store, prefix) {
   const chain = errorChain(error);
   const response = chain.map((e) => e.response).find((r) => r && typeof r.status === 'number') || store.response;
-  const success = response && response.status >= 200 && response.status < 300;
-  if (response && !success) return fromResponse(response, prefix);
+  const is2xx = response && response.status >= 200 && response.status < 300;
+  if (response && !is2xx) return fromResponse(response, prefix);
   // No answer; or a 2xx and yet n8n failed: its body never arrived (axios "stream has been
   // aborted" when the socket closes or times out mid-body), or n8n failed on it. The error decides.
-  let kind = null;
-  for (const e of chain.slice().reverse()) { // innermost first: the system error decides
-    kind = kindOfError(e);
-    if (kind) break;
-  }
-  // No code decided: an error of OpenSSL's (it has `library`/`reason`) or Node's TLS layer.
-  if (!kind && chain.some((e) => (typeof e.library === 'string' || typeof e.reason === 'string') && saysTls(e))) kind = 'tls';
+  // The innermost error with a code that says decides; else an OpenSSL/TLS error that says so.
+  let kind = kindOfFailure(chain);
   if (!kind && chain.some((e) => e instanceof TypeError && /Invalid URL/i.test(e.message))) kind = 'config';
   if (!kind && chain.some((e) => e.isAxiosError || e.name === 'AxiosError')) kind = 'network';
   const received = response ? `HTTP ${response.status} received, then` : null;
   if (!kind && response) {
     // n8n failed on a 2xx answer it received in full: not a success, and not a transport failure.
     const message = [prefix, `${received}: ${describeError(error)}`].filter(Boolean).join(': ');
-    return { ok: false, status: response.status, body: jsonBody(response), error: { kind: 'http', message: oneLine(message) } };
+    return failure('http', message, response.status, jsonBody(response));
   }
   // No HTTP request was attempted (n8n failed while building it from the credential).
   if (!kind) kind = store.requested ? 'network' : 'config';
   const message = [prefix, received, describeError(error)].filter(Boolean).join(': ');
-  return { ok: false, status: null, body: null, error: { kind, message: oneLine(message) } };
+  return failure(kind, message);
 }
 
 function testOutcome(result, store) {
@@ -529,62 +404,23 @@ function testOutcome(result, store) {
   const reported = store.reported[store.reported.length - 1];
   if (verdict && verdict.status === 'OK') {
     if (store.response) return fromResponse(store.response, null);
-    return { ok: false, status: null, body: null, error: { kind: 'network', message: 'n8n reported success but no response was observed' } };
+    return failure('network', 'n8n reported success but no response was observed');
   }
   const prefix = `n8n credential test: ${verdict ? verdict.message : 'no verdict'}`;
   if (reported) return fromError(reported, store, prefix);
   if (store.response) return fromResponse(store.response, prefix);
   // Failed before any request (e.g. the credential could not be prepared).
-  return { ok: false, status: null, body: null, error: { kind: store.requested ? 'network' : 'config', message: oneLine(prefix) } };
+  return failure(store.requested ? 'network' : 'config', prefix);
 }
 
-// --- the loop -------------------------------------------------------------------------------
-
-function answer(id, outcome) {
-  protocolOut(`${JSON.stringify({ id, ok: outcome.ok, status: outcome.status, body: outcome.body, error: outcome.error })}\n`);
-}
-
-function configError(message) {
-  return { ok: false, status: null, body: null, error: { kind: 'config', message: oneLine(message) } };
-}
-
-function parseRequest(line) {
-  let value;
-  try {
-    value = JSON.parse(line);
-  } catch {
-    return { id: null, problem: 'a line that is not JSON' };
-  }
-  if (!value || typeof value !== 'object' || Array.isArray(value)) return { id: null, problem: 'a line that is not a JSON object' };
-  const id = Number.isInteger(value.id) ? value.id : null;
-  if (id === null) return { id: null, problem: 'a request without an integer "id"' };
-  if (value.protocol !== PROTOCOL_VERSION) return { id, problem: 'unsupported protocol version' };
-  if (value.operation !== 'test' && value.operation !== 'request') return { id, problem: `unknown operation ${JSON.stringify(value.operation)}` };
-  const credential = value.credential;
-  if (!credential || typeof credential !== 'object' || Array.isArray(credential)) return { id, problem: '"credential" is not a JSON object' };
-  if (!('accessToken' in credential) || !('baseUrl' in credential)) return { id, problem: '"credential" needs "accessToken" and "baseUrl"' };
-  const caFile = value.caFile === undefined ? null : value.caFile;
-  if (caFile !== null && typeof caFile !== 'string') return { id, problem: '"caFile" is not a string or null' };
-  let request = null;
-  if (value.operation === 'request') {
-    request = value.request;
-    if (!request || typeof request !== 'object') return { id, problem: '"request" is not a JSON object' };
-    if (typeof request.method !== 'string' || !request.method) return { id, problem: '"request.method" is not a non-empty string' };
-    if (typeof request.endpoint !== 'string') return { id, problem: '"request.endpoint" is not a string' };
-    if (request.query !== undefined && request.query !== null && (typeof request.query !== 'object' || Array.isArray(request.query))) {
-      return { id, problem: '"request.query" is not a JSON object' };
-    }
-  }
-  return { id, operation: value.operation, credential, caFile, request };
-}
+// --- one request ------------------------------------------------------------------------------
 
 async function handle(n8n, parsed) {
   const { operation, credential, caFile, request } = parsed;
-  if (typeof credential.accessToken === 'string' && credential.accessToken.length >= 4) secrets.add(credential.accessToken);
   try {
     useCaFile(credential.allowUnauthorizedCerts === true ? null : caFile);
   } catch (error) {
-    return configError(`caFile ${caFile} cannot be used: ${error.message}`);
+    return failure('config', `caFile ${caFile} cannot be used: ${error.message}`);
   }
   const store = { reported: [], response: null, requested: false };
   // No deadline here: the answer is n8n's, however long n8n takes (see the top of the file).
@@ -593,52 +429,25 @@ async function handle(n8n, parsed) {
       const result = operation === 'test' ? await runTest(n8n, credential) : await runRequest(n8n, credential, request);
       if (operation === 'test') return testOutcome(result, store);
       if (store.response) return fromResponse(store.response, null);
-      return { ok: false, status: null, body: null, error: { kind: 'network', message: 'n8n returned without a response being observed' } };
+      return failure('network', 'n8n returned without a response being observed');
     } catch (error) {
       return fromError(error, store, null);
     }
   });
 }
 
-async function main() {
-  const dir = modulesDir();
-  const started = Date.now();
-  let n8n = null;
-  let loadError = null;
-  try {
-    n8n = await loadN8n(dir);
+// --- the loop -------------------------------------------------------------------------------
+
+const dir = protocol.modulesDir('MM_CONFORMANCE_N8N_MODULES', 'n8n-adapter');
+protocol.serve({
+  what: 'n8n',
+  testLabel: 'test',
+  async load() {
+    const started = Date.now();
+    const n8n = await loadN8n(dir);
     const timeouts = n8n.timeoutMs === null ? "n8n's own timeouts (300 s)" : `a timeout of ${n8n.timeoutMs / 1000} s (${TIMEOUT_ENV})`;
     log(`loaded n8n from ${dir} in ${Date.now() - started} ms; ${timeouts}`);
-  } catch (error) {
-    loadError = error;
-    log(`cannot load n8n: ${error.message}`);
-  }
-  const rl = readline.createInterface({ input: process.stdin, crlfDelay: Infinity });
-  for await (const line of rl) {
-    if (!line.trim()) continue;
-    const parsed = parseRequest(line);
-    if (parsed.id === null) {
-      log(`skipping ${parsed.problem}`);
-      continue;
-    }
-    if (parsed.problem) {
-      answer(parsed.id, configError(parsed.problem));
-      continue;
-    }
-    if (!n8n) {
-      // Not a verdict on the credential: exit so the suite records an adapter failure.
-      log(`request ${parsed.id}: n8n is not loaded (${loadError && loadError.message})`);
-      process.exit(3);
-    }
-    const outcome = await handle(n8n, parsed);
-    const what = parsed.operation === 'test' ? 'test' : `${parsed.request.method} ${parsed.request.endpoint}`;
-    log(`request ${parsed.id}: ${what} -> ${outcome.status ?? '-'} ${outcome.ok ? 'ok' : `${outcome.error.kind}: ${outcome.error.message}`}`);
-    answer(parsed.id, outcome);
-  }
-  process.exit(0); // n8n may leave timers or sockets behind; stdin closed means we are done
-}
-
-main().catch((error) => {
-  log(`adapter crashed: ${error && error.stack ? error.stack : error}`);
-  process.exit(1);
+    return n8n;
+  },
+  handle,
 });
