@@ -225,7 +225,7 @@ def _run_once(args: argparse.Namespace, report: Path | None,
         print(f"mm-conformance: {line}")
     if stale and exit_code == 0:
         exit_code = EXIT_DEVIATES
-    print(results.closing_line(collector.results, exit_code))
+    print(results.closing_line(collector.results, exit_code, interrupted=int(code) == pytest.ExitCode.INTERRUPTED))
     return collector.results, exit_code
 
 

@@ -27,6 +27,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from docker.errors import DockerException
 from testcontainers.core.config import ConnectionMode, testcontainers_config
 from testcontainers.core.container import DockerContainer
 from testcontainers.core.network import Network
@@ -290,6 +291,21 @@ class MattermostContainer(DockerContainer):
             return False
 
 
+def remove_network(network: Network) -> None:
+    """Remove a stack's private network and any container still on it.
+
+    A container can be created in the instant an interruption arrives, before
+    testcontainers knows of it; on the stack's own network it is still found.
+    """
+    with contextlib.suppress(DockerException):
+        attached = network._network  # type: ignore[attr-defined]
+        attached.reload()
+        for container in attached.containers:
+            with contextlib.suppress(DockerException):
+                container.remove(force=True, v=True)
+        network.remove()
+
+
 def suite_network() -> Network:
     """A new private Docker network, labelled so that a leftover one can be found."""
     return Network(docker_network_kw={"labels": suite_labels("network")}).create()
@@ -313,5 +329,4 @@ def migrate_and_snapshot(server_image: str, postgres_image: str, snapshot_image:
         for container in (server, database):
             with contextlib.suppress(Exception):
                 container.stop()
-        with contextlib.suppress(Exception):
-            network.remove()
+        remove_network(network)

@@ -22,7 +22,7 @@ from testcontainers.core.network import Network
 from .admin import ApiClient, MattermostApiError, ServerVersion
 from .certificates import CertificateCase, CertificateCases
 from .containers import (OWNER_LABEL, RUN_ID, RUN_LABEL, SUITE_LABEL, MattermostContainer, PostgresContainer,
-                         labelled_as, owner_running, suite_labels, suite_network)
+                         labelled_as, owner_running, remove_network, suite_labels, suite_network)
 from .errors import InfrastructureError
 from .images import CACHE_DIR, POSTGRES_IMAGE, ImageBuilder, docker_available, image_id
 from .proxy import TLSProxyContainer
@@ -282,10 +282,7 @@ class MattermostDeployment:
                 pass
         self._containers.clear()
         if self._network is not None and self._owns_network:
-            try:
-                self._network.remove()
-            except DockerException:
-                pass
+            remove_network(self._network)
         self._network = None
         if self._config_volume is not None:
             try:

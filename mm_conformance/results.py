@@ -185,7 +185,7 @@ def exit_code(results: list[ScenarioResult], *, pytest_exit: int) -> int:
     return 0
 
 
-def closing_line(results: list[ScenarioResult], code: int) -> str:
+def closing_line(results: list[ScenarioResult], code: int, *, interrupted: bool = False) -> str:
     """The run's verdict in one line, with the first reason when there is no verdict."""
     counts = Counter(r.verdict for r in results)
     tally = ", ".join(f"{counts[v]} {v}" for v in VERDICTS)
@@ -193,7 +193,8 @@ def closing_line(results: list[ScenarioResult], code: int) -> str:
         return f"mm-conformance: conforms ({tally})"
     if code == 1:
         return f"mm-conformance: does not conform ({tally})"
-    fallback = "no scenario passed" if results else "no scenario ran (does -k select any?)"
+    fallback = ("interrupted (Ctrl-C or SIGTERM) before it ended" if interrupted else
+                "no scenario passed" if results else "no scenario ran (does -k select any?)")
     first = next((r.reason for r in results if r.verdict == "error"), fallback)
     return f"mm-conformance: no verdict ({tally}): {first}"
 

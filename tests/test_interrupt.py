@@ -13,6 +13,9 @@ import time
 
 import pytest
 
+import docker
+
+from mm_conformance.containers import OWNER_LABEL, process_identity
 from mm_conformance.deployment import leftovers
 from mm_conformance.images import NGINX_IMAGE, POSTGRES_IMAGE, image_labels
 
@@ -28,7 +31,9 @@ def test_an_interruption_while_the_server_starts_removes_every_container(interru
                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=os.environ.copy())
     try:
         deadline = time.monotonic() + 60
-        while len([c for c in leftovers() if c.startswith("container")]) < 2:  # PostgreSQL, "server"
+        # The interrupted run's own containers (PostgreSQL, "server"), not what an earlier test is still removing.
+        owner = f"{OWNER_LABEL}={process_identity(run.pid)}"
+        while len(docker.from_env().containers.list(all=True, filters={"label": owner})) < 2:
             assert run.poll() is None, f"the run ended before it was interrupted: {run.stdout.read()}"
             assert time.monotonic() < deadline, "the containers did not start within 60 s"
             time.sleep(0.2)
@@ -39,3 +44,4 @@ def test_an_interruption_while_the_server_starts_removes_every_container(interru
             run.kill()
     assert run.returncode == 2, output
     assert leftovers() == []
+    assert "interrupted" in output.strip().splitlines()[-1], output
