@@ -29,6 +29,7 @@ from .proxy import TLSProxyContainer
 from .redact import register_secret
 from .redirects import RedirectEndpoints
 from .servers import LOCAL_REPOSITORY, MattermostServer
+from .background import CleanUp, UserPool
 
 #: Where external-server mode takes the admin's token: an environment variable, never an
 #: argument (arguments show in process lists and CI logs).
@@ -47,6 +48,10 @@ class Deployment:
     container: MattermostContainer | None = field(default=None, repr=False)
     #: A server the suite did not start (external-server mode): its settings are not the suite's to change.
     external: bool = False
+    #: Users made ahead of time for its scenarios (None: each scenario makes its own, named after it).
+    user_pool: "UserPool | None" = field(default=None, repr=False)
+    #: Removes what scenarios made, behind them (None: each scenario removes its own before it ends).
+    clean_up: "CleanUp | None" = field(default=None, repr=False)
 
     @property
     def name(self) -> str:
@@ -243,6 +248,11 @@ class MattermostDeployment:
                 raise
             raise InfrastructureError(f"{role} for {self.server} did not start: {error}") from None
         return container
+
+    @property
+    def warm(self) -> bool:
+        """A warm deployment (``mm-conformance up``) this run attached to: it goes on running after the run."""
+        return not self._owns_network
 
     def stopped_containers(self) -> list[str]:
         """This deployment's containers that are no longer running, by role and state ("PostgreSQL exited")."""

@@ -20,6 +20,7 @@ from collections.abc import Callable
 from typing import Any
 
 from .admin import AccessToken, ApiClient, MattermostApiError, User
+from .background import Step, run_steps
 from .console import TOKEN_ROLE, SystemConsole
 from .deployment import Deployment
 from .endpoints import Endpoints
@@ -135,6 +136,8 @@ class ScenarioWorld:
     #: The implementations under test (one, or several side by side).
     implementations: Any
     settings: ServerSettings
+    #: How messages name the scenario (its test's name).
+    name: str = "the scenario"
     #: The deployment's extra endpoints (TLS cases, redirects, a subpath server), started on first use.
     endpoints_of_deployment: Callable[[], Endpoints] | None = None
     #: What is wrong with the deployment and every container of it (see MattermostDeployment.health).
@@ -235,9 +238,12 @@ class ScenarioWorld:
     # -- things a scenario creates ----------------------------------------------------
 
     def user(self, name: str) -> User:
-        """The scenario's user called ``name``, created on first use with a unique username."""
+        """The scenario's user called ``name``, created on first use with a unique username
+        (or taken from the deployment's pool of users made ahead: never handed out before)."""
         if name not in self.users:
-            self.users[name] = self.admin.create_user(f"{name[:12]}-{self._suffix}".lower())
+            pool = self.deployment.user_pool
+            self.users[name] = (pool.take() if pool is not None and self.upgrade is None
+                                else self.admin.create_user(f"{name[:12]}-{self._suffix}".lower()))
         return self.users[name]
 
     def token_for(self, name: str, description: str = "n8n integration", **options: Any) -> AccessToken:
@@ -363,28 +369,34 @@ class ScenarioWorld:
         scenario made (each step on its own: one failure does not stop the others), and
         close the scenario's sessions. Raises one error naming everything that failed.
 
+        Settings are put back at once. The rest is left to the deployment's
+        :class:`~mm_conformance.background.CleanUp` when it has one (a deployment the
+        suite started): done behind the next scenarios, its failures reported when the
+        run ends.
+
         Removing is not only for servers the suite did not start: unlicensed Mattermost
         caps active users, and a run with several implementations shares one server.
         """
-        problems: list[str] = []
         if self.upgrade is not None:  # the scenario's own server: removing it removes everything
             self._close_sessions()
             self.upgrade[0].stop()
             return
-        steps: list[tuple[str, Callable[[], None]]] = [("restoring settings", self.settings.restore)]
+        problems = run_steps([("restoring settings", self.settings.restore)])  # before the next scenario
+        clean_up = self.deployment.clean_up
+        admin = clean_up.admin if clean_up is not None else self.admin
+        steps: list[Step] = []
         if self.team_id is not None:  # its channels and posts go with it
-            steps.append((f"archiving team {self.team_id}", lambda: self.admin.archive_team(self.team_id)))
+            steps.append((f"archiving team {self.team_id}", lambda team=self.team_id: admin.archive_team(team)))
         # The admin's own tokens first: on a server the suite did not start they are what matters most.
         admin_first = sorted(self._made_tokens, key=lambda token: token.user_id != self.admin.user.id)
-        steps += [(f"revoking token {token.id}", lambda token=token: self._revoke(token)) for token in admin_first]
-        steps += [(f"deactivating {user.username}", lambda user=user: self.admin.deactivate_user(user))
+        steps += [(f"revoking token {token.id}", lambda token=token: _revoke(admin, token)) for token in admin_first]
+        steps += [(f"deactivating {user.username}", lambda user=user: admin.deactivate_user(user))
                   for user in self.users.values()]
-        for what, step in steps:
-            try:
-                step()
-            except (MattermostApiError, InfrastructureError) as error:
-                problems.append(f"{what}: {error}")
         self._close_sessions()
+        if clean_up is not None:  # done behind the next scenarios; a failure is reported when the run ends
+            clean_up.after(self.name, steps)
+        else:
+            problems += run_steps(steps)
         if problems:
             raise InfrastructureError(f"cleaning up after the scenario failed: {'; '.join(problems)}")
 
@@ -393,13 +405,6 @@ class ScenarioWorld:
             session.close()
         if self._console is not None:
             self._console.close()
-
-    def _revoke(self, token: AccessToken) -> None:
-        try:
-            self.admin.revoke_token(token)
-        except MattermostApiError as error:
-            if error.status not in (400, 404):  # already revoked by the scenario
-                raise
 
     @property
     def latest_token(self) -> AccessToken:
@@ -511,6 +516,14 @@ class ScenarioWorld:
         if places:
             raise TokenExposure(f"the credential leaked the access token into {' and '.join(places)}")
 
+
+
+def _revoke(admin: ApiClient, token: AccessToken) -> None:
+    try:
+        admin.revoke_token(token)
+    except MattermostApiError as error:
+        if error.status not in (400, 404):  # already revoked by the scenario
+            raise
 
 
 def each_implementation(step: Callable[..., None] | None = None, *, at_once: bool = False) -> Any:

@@ -6,6 +6,7 @@ import pytest
 
 from mm_conformance.admin import AccessToken, MattermostApiError, User
 from mm_conformance.errors import InfrastructureError, NotApplicable
+from mm_conformance.background import CleanUp
 from mm_conformance.world import TOKEN_ALPHABET, ScenarioWorld, ServerSettings, made_up_token
 
 
@@ -54,9 +55,16 @@ class RecordingAdmin:
     def deactivate_user(self, user):
         self._record(f"deactivate {user.username}")
 
+    def create_user(self, username):
+        self._record(f"create {username}")
+        return User(f"{username}-id", username, "pw", "system_user")
+
+    def close(self):
+        pass
+
 
 def world_on(admin: RecordingAdmin) -> ScenarioWorld:
-    deployment = SimpleNamespace(admin=admin, external=True)
+    deployment = SimpleNamespace(admin=admin, external=True, user_pool=None, clean_up=None)
     return ScenarioWorld(deployment, None, ServerSettings(admin))  # type: ignore[arg-type]
 
 
@@ -77,3 +85,20 @@ def test_clean_up_revokes_every_token_admin_first_and_goes_on_past_failures():
     with pytest.raises(InfrastructureError, match="revoking token id1: .*revoke id1 failed"):
         world.close()
     assert admin.calls == ["revoke id9", "revoke id1", "revoke id2", "deactivate alice-1"]
+
+
+def test_clean_up_behind_the_scenario_does_the_same_and_names_the_scenario_when_the_run_ends():
+    admin = RecordingAdmin(failing=("deactivate alice-1",))
+    world = world_on(admin)
+    world.name = "test_alice_posts[mm11.0.3]"
+    world.deployment.clean_up = CleanUp(admin)  # type: ignore[arg-type]
+    world.users["alice"] = User("alice-id", "alice-1", "pw", "system_user")
+    world.remember("alice", token(1))
+    world.settings.change({"ServiceSettings": {"EnableUserAccessTokens": False}})
+    world.close()  # settings at once; the rest behind, without raising
+    assert admin.calls[:2] == ["patch {'ServiceSettings': {'EnableUserAccessTokens': False}}",
+                               "patch {'ServiceSettings': {'EnableUserAccessTokens': True}}"]
+    problems = world.deployment.clean_up.close()
+    assert admin.calls[2:] == ["revoke id1", "deactivate alice-1"]
+    assert problems == ["cleaning up after test_alice_posts[mm11.0.3] failed: deactivating alice-1: "
+                        "POST /x -> 500 app.error: deactivate alice-1 failed"]
