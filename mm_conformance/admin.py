@@ -8,11 +8,14 @@ redaction before it is returned.
 
 from __future__ import annotations
 
+import functools
 import secrets
+import ssl
 import time
 from dataclasses import dataclass
 from typing import Any
 
+import certifi
 import httpx
 
 from .errors import InfrastructureError
@@ -258,7 +261,15 @@ class ApiClient:
 def _client(base_url: str, timeout_s: float = 30.0, headers: dict[str, str] | None = None) -> httpx.Client:
     # trust_env=False: a proxy from the environment must never see the admin's password or
     # session, nor stand between the suite and its own servers on 127.0.0.1.
-    return httpx.Client(base_url=base_url, timeout=timeout_s, headers=headers, trust_env=False)
+    return httpx.Client(base_url=base_url, timeout=timeout_s, headers=headers, trust_env=False,
+                        verify=_system_roots())
+
+
+@functools.cache
+def _system_roots() -> ssl.SSLContext:
+    """httpx's default verification, made once: loading the roots costs ~30 ms a client, and a
+    scenario makes several clients (a login, a page of the site)."""
+    return ssl.create_default_context(cafile=certifi.where())
 
 
 def _send(client: httpx.Client, method: str, path: str, **kwargs: Any) -> httpx.Response:

@@ -62,6 +62,7 @@ reports an adapter failure rather than a wrong verdict.
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import os
@@ -246,12 +247,27 @@ def _check_sendable(method: str, url: str, query: dict[str, str], body: object) 
 def _verify(allow_unauthorized_certs: bool, ca_file: str | None) -> ssl.SSLContext | bool:
     if allow_unauthorized_certs:
         return False
-    context = ssl.create_default_context()  # system roots, host name checked
+    if ca_file is None:
+        return _strict_context(None, None)
+    try:
+        stat = os.stat(ca_file)
+        return _strict_context(ca_file, (stat.st_mtime_ns, stat.st_size))
+    except (OSError, ssl.SSLError) as e:
+        raise ConfigError(f"caFile {ca_file!r} cannot be loaded: {e}") from None
+
+
+@functools.lru_cache(maxsize=16)
+def _strict_context(ca_file: str | None, version: tuple[int, int] | None) -> ssl.SSLContext:
+    """System roots (plus ``ca_file``), host names checked; made once per CA file and version of it.
+
+    Loading the system roots costs about 30 ms, as much as the request itself. A context
+    is configuration only: it carries no connection and no TLS session from one request
+    to the next (the client, made per call, does), so sharing it decides nothing for a
+    later credential. A changed file (``version``: mtime and size) gets a new context.
+    """
+    context = ssl.create_default_context()
     if ca_file is not None:
-        try:
-            context.load_verify_locations(ca_file)
-        except (OSError, ssl.SSLError) as e:
-            raise ConfigError(f"caFile {ca_file!r} cannot be loaded: {e}") from None
+        context.load_verify_locations(ca_file)
     return context
 
 

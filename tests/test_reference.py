@@ -355,3 +355,17 @@ def test_reference_through_implementation(monkeypatch: pytest.MonkeyPatch) -> No
 
 def _forbidden_client(*args: object, **kwargs: object) -> None:
     raise AssertionError("a config error must be found before any HTTP client is made")
+
+
+def test_a_ca_file_is_loaded_once_and_again_when_it_changes(tmp_path: Path) -> None:
+    ca_file = tmp_path / "ca.pem"
+    trustme.CA().cert_pem.write_to_path(str(ca_file))
+    first = reference._verify(False, str(ca_file))
+    assert reference._verify(False, str(ca_file)) is first  # the same file: the same context
+    trustme.CA().cert_pem.write_to_path(str(ca_file))  # another CA in its place
+    os.utime(ca_file, ns=(0, 0))  # a different version whatever the clock's resolution
+    assert reference._verify(False, str(ca_file)) is not first
+    ca_file.write_text("not a certificate")
+    with pytest.raises(ConfigError, match="cannot be loaded"):
+        reference._verify(False, str(ca_file))
+    assert reference._verify(True, str(ca_file)) is False  # Ignore SSL Issues: no context at all
