@@ -8,6 +8,7 @@ also when anything fails half-way. Every problem on the way is an
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import json
 import subprocess
 import uuid
@@ -133,6 +134,8 @@ class MattermostDeployment:
         self._containers: dict[object, str] = {}
         self._config_volume: str | None = None
         self.deployment: Deployment | None = None
+        #: Set when other runs may use the same server at once (a warm deployment).
+        self.server_wide_lock: ServerWideLock | None = None
 
     def start(self) -> Deployment:
         docker_available()
@@ -285,6 +288,8 @@ class MattermostDeployment:
         """Remove every container and the network, whatever state they are in."""
         if self.deployment is not None:
             self.deployment.admin.close()
+        if self.server_wide_lock is not None:
+            self.server_wide_lock.close()
         for container in reversed(list(self._containers)):
             try:
                 container.stop()
@@ -359,6 +364,40 @@ class WarmState:
     def sign_in(self) -> ApiClient:
         return ApiClient.login(self.base_url, self.admin_username, self.admin_password)
 
+    def server_wide_lock(self) -> "ServerWideLock":
+        return ServerWideLock(self.path(self.image_id).with_suffix(".lock"))
+
+
+class ServerWideLock:
+    """Scenarios on a server several runs (or workers) share at once: any number of them side by
+    side, but one that changes server-wide settings runs alone.
+
+    Every scenario holds the lock shared; the first change of a setting turns it exclusive,
+    which waits until every other scenario on the server has ended, and holds the others'
+    next scenarios until this one has put the settings back and ended. (``flock``: released
+    by the kernel if a run dies.)
+    """
+
+    def __init__(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._file = path.open("a")
+        self.exclusive = False
+
+    def scenario_starts(self) -> None:
+        fcntl.flock(self._file, fcntl.LOCK_SH)
+
+    def before_settings_change(self) -> None:
+        if not self.exclusive:
+            fcntl.flock(self._file, fcntl.LOCK_EX)  # drops the shared lock first: two of these never deadlock
+            self.exclusive = True
+
+    def scenario_ends(self) -> None:
+        fcntl.flock(self._file, fcntl.LOCK_UN)
+        self.exclusive = False
+
+    def close(self) -> None:
+        self._file.close()
+
 
 class _NetworkByName:
     """The warm deployment's network, as the suite's containers need it: by its name."""
@@ -385,6 +424,7 @@ def warm_up(server: MattermostServer) -> WarmState:
 def attach(server: MattermostServer, state: WarmState) -> MattermostDeployment:
     """A run's view of a warm deployment: its server and database stay when the run ends, its extras go."""
     stack = MattermostDeployment(server)
+    stack.server_wide_lock = state.server_wide_lock()
     stack._network, stack._owns_network, stack._dsn = _NetworkByName(state.network), False, state.dsn
     admin = state.sign_in()
     stack.deployment = Deployment(state.base_url, admin, admin.server_version())

@@ -37,12 +37,17 @@ class ServerSettings:
     would alter anything makes the scenario not applicable instead.
     """
 
-    def __init__(self, admin: ApiClient, *, allow_changes: bool = True) -> None:
+    def __init__(self, admin: ApiClient, *, allow_changes: bool = True,
+                 before_change: Callable[[], None] | None = None) -> None:
         self._admin = admin
         self._allow_changes = allow_changes
+        #: Called before anything changes (a server other runs share: wait until this scenario is alone).
+        self._before_change = before_change
         self._originals: list[dict[str, Any]] = []
 
     def change(self, patch: dict[str, Any]) -> None:
+        if self._before_change is not None and _pick(self._admin.config(), patch) != patch:
+            self._before_change()  # then read again: another run may have changed it meanwhile
         current = self._admin.config()
         original = _pick(current, patch)
         if original == patch:

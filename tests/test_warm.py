@@ -67,3 +67,29 @@ def test_up_keeps_a_deployment_that_runs_use_and_down_removes(version):
         down = cli("down")
     assert down.returncode == 0, down.stderr
     assert warm_things() == [] and not list(WARM_DIR.glob("*.json"))
+
+
+def test_a_scenario_that_changes_settings_on_a_shared_server_waits_until_it_is_alone(tmp_path):
+    """Two runs on one warm server: a settings change waits for the other's scenario to end."""
+    import threading
+
+    from mm_conformance.deployment import ServerWideLock
+
+    mine, theirs = ServerWideLock(tmp_path / "s.lock"), ServerWideLock(tmp_path / "s.lock")
+    theirs.scenario_starts()
+    mine.scenario_starts()  # side by side: both shared
+    changed = threading.Event()
+    changer = threading.Thread(target=lambda: (mine.before_settings_change(), changed.set()))
+    changer.start()
+    assert not changed.wait(0.5)  # their scenario is still running
+    theirs.scenario_ends()
+    assert changed.wait(5)
+    holds = threading.Event()
+    other = threading.Thread(target=lambda: (theirs.scenario_starts(), holds.set()))
+    other.start()
+    assert not holds.wait(0.5)  # their next scenario waits until mine has put the settings back
+    mine.scenario_ends()
+    assert holds.wait(5)
+    theirs.scenario_ends()
+    changer.join(), other.join()
+    mine.close(), theirs.close()
