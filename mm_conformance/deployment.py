@@ -136,6 +136,7 @@ class MattermostDeployment:
         self.deployment: Deployment | None = None
         #: Set when other runs may use the same server at once (a warm deployment).
         self.server_wide_lock: ServerWideLock | None = None
+        self._removing = False  # stop() has begun: no extra may start any more
 
     def start(self) -> Deployment:
         docker_available()
@@ -240,16 +241,24 @@ class MattermostDeployment:
         return f"{server.base_url()}{subpath}"
 
     def _start_extra(self, container, role: str):
+        # Extras may start in a background thread (see fixtures' DeploymentPool) while the run
+        # ends: one that finishes starting after stop() is removed at once, not left behind.
+        if self._removing:
+            raise InfrastructureError(f"{role} for {self.server} was not started: the deployment is being removed")
         self._containers[container] = role  # listed first: an interrupt while it starts still removes it
         try:
             container.start()
         except (InfrastructureError, DockerException, TimeoutError, OSError) as error:
-            del self._containers[container]
+            self._containers.pop(container, None)
             with contextlib.suppress(DockerException):  # a half-started server must not linger on the database
                 container.stop()
             if isinstance(error, InfrastructureError):
                 raise
             raise InfrastructureError(f"{role} for {self.server} did not start: {error}") from None
+        if self._removing:
+            with contextlib.suppress(DockerException):
+                container.stop()
+            raise InfrastructureError(f"{role} for {self.server} started as the deployment was being removed")
         return container
 
     @property
@@ -260,11 +269,13 @@ class MattermostDeployment:
     def stopped_containers(self) -> list[str]:
         """This deployment's containers that are no longer running, by role and state ("PostgreSQL exited")."""
         stopped = []
-        for container, role in self._containers.items():
+        for container, role in list(self._containers.items()):  # extras may be added meanwhile
             try:
+                if container._container is None:  # type: ignore[attr-defined]
+                    continue  # not created yet: an extra starting in the background
                 wrapped = container.get_wrapped_container()
                 wrapped.reload()
-                if wrapped.status != "running":
+                if wrapped.status not in ("running", "created"):  # created: still starting (in the background)
                     stopped.append(f"{role} {wrapped.status}")
             except DockerException:
                 stopped.append(f"{role} removed")
@@ -286,6 +297,7 @@ class MattermostDeployment:
 
     def stop(self) -> None:
         """Remove every container and the network, whatever state they are in."""
+        self._removing = True
         if self.deployment is not None:
             self.deployment.admin.close()
         if self.server_wide_lock is not None:

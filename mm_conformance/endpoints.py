@@ -14,8 +14,10 @@ that answer with a redirect (:meth:`Endpoints.redirects`), which serve the
 
 from __future__ import annotations
 
+import re
 import tempfile
-from collections.abc import Callable
+import threading
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +36,27 @@ SERVER_TERMINATED = "mattermost-tls"
 SUBPATH = "/mattermost"
 
 
+#: The extras a scenario will ask for, by the words of its steps: started ahead of it, in the
+#: background, while the scenarios before it run. Only a head start: an extra nobody
+#: started ahead still starts on first use, so a step worded otherwise is merely slower.
+EXTRAS_BY_STEP_WORDS: tuple[tuple[re.Pattern[str], str], ...] = (
+    (re.compile(r'through the "mattermost-tls" endpoint'), SERVER_TERMINATED),
+    (re.compile(r"from a Base URL that redirects"), "redirects"),
+    (re.compile(r"the subpath server's Base URL|site root of a subpath deployment"), "subpath"),
+)
+#: Words of steps that need the TLS proxy (and the run's certificates), which every extra needs too.
+TLS_PROXY_STEP_WORDS = re.compile(r'through the "[^"]+" endpoint|from a Base URL that redirects|from a server that')
+
+
+def extras_for(step_texts: Iterable[str]) -> set[str]:
+    """The extras (``tls-proxy``, ``redirects``, ``subpath``, ``mattermost-tls``) these steps will ask for."""
+    texts = list(step_texts)
+    wanted = {extra for pattern, extra in EXTRAS_BY_STEP_WORDS if any(pattern.search(t) for t in texts)}
+    if wanted or any(TLS_PROXY_STEP_WORDS.search(t) for t in texts):
+        wanted.add("tls-proxy")
+    return wanted
+
+
 class Endpoints:
     def __init__(self, deployment: MattermostDeployment) -> None:
         self._deployment = deployment
@@ -42,6 +65,19 @@ class Endpoints:
         self.proxy: TLSProxyContainer = deployment.start_tls_proxy(self.cases)
         self._started: dict[str, Any] = {}
         self._failed: dict[str, str] = {}
+        self._starting = threading.Lock()  # a scenario that asks while the background starts it waits
+
+    def start_ahead(self, extras: set[str]) -> None:
+        """Start these extras now (the background does, before any scenario asks); a failure waits
+        for the scenario that asks, which then gets it at once."""
+        starts = {"subpath": self.subpath_site, "redirects": self.redirects,
+                  SERVER_TERMINATED: lambda: self.url(SERVER_TERMINATED)}
+        for extra in ("subpath", "redirects", SERVER_TERMINATED):
+            if extra in extras:
+                try:
+                    starts[extra]()
+                except InfrastructureError:
+                    pass  # remembered by _once: the scenario that asks gets it
 
     @property
     def ca_file(self) -> str:
@@ -73,15 +109,16 @@ class Endpoints:
 
     def _once(self, name: str, start: Callable[[], Any]) -> Any:
         """``start()`` on first use; later, its result or, at once, the same failure (no retry per scenario)."""
-        if name in self._failed:
-            raise InfrastructureError(self._failed[name])
-        if name not in self._started:
-            try:
-                self._started[name] = start()
-            except InfrastructureError as error:
-                self._failed[name] = str(error)
-                raise
-        return self._started[name]
+        with self._starting:
+            if name in self._failed:
+                raise InfrastructureError(self._failed[name])
+            if name not in self._started:
+                try:
+                    self._started[name] = start()
+                except InfrastructureError as error:
+                    self._failed[name] = str(error)
+                    raise
+            return self._started[name]
 
     def close(self) -> None:
         """Stop the silent listeners and remove the certificates; the containers go with the deployment."""

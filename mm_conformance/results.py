@@ -146,7 +146,8 @@ def _verdict(report: pytest.TestReport) -> str | None:
     if report.when == "call":
         if report.passed:
             return "pass"
-        return "error" if infrastructure else "fail"
+        # Only a conformance failure carries a severity: anything else that ended it is no verdict.
+        return "fail" if not infrastructure and any(k == "severity" for k, _ in report.user_properties) else "error"
     if report.failed:  # setup or teardown broke: no verdict
         return "error"
     return None
@@ -171,7 +172,10 @@ def _reason(report: pytest.TestReport, properties: dict[str, str]) -> str:
         text = getattr(report.longrepr, "reprcrash", None)
         message = text.message if text is not None else str(report.longrepr)
         # "mm_conformance.verdicts.ConformanceFailure: the token …": a reader wants the words only.
-        return _EXCEPTION_PREFIX.sub("", message.splitlines()[0]) if message else "failed"
+        words = _EXCEPTION_PREFIX.sub("", message.splitlines()[0]) if message else "failed"
+        if report.when == "call" and "severity" not in properties:
+            return f"suite error (no verdict): {words}"
+        return words
     return ""
 
 

@@ -38,3 +38,18 @@ def test_warnings_conform_but_show():
     warned.warnings = ["the token crossed the network in clear (http://)"]
     assert exit_code([warned], pytest_exit=0) == 0
     assert "warning: the token crossed the network in clear" in markdown_summary([warned])
+
+
+def test_only_a_conformance_failure_is_a_fail_whatever_else_ended_the_scenario():
+    """A crash of the suite's own hooks (no severity recorded) must never read as a verdict."""
+    from _pytest.reports import TestReport
+
+    from mm_conformance.results import _reason, _verdict
+
+    def failed(*properties):
+        return TestReport("x", ("x", 1, "x"), {}, "failed", "RuntimeError: Container is not started", "call",
+                          user_properties=list(properties))
+
+    assert _verdict(failed(("severity", "must"))) == "fail"
+    assert _verdict(failed()) == "error"
+    assert _reason(failed(), {}).startswith("suite error (no verdict): ")
