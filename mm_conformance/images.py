@@ -63,6 +63,8 @@ SOURCE_DIGEST_LABEL = "io.github.mm-conformance.source-digest"
 WEB_APP_LABEL = "io.github.mm-conformance.web-app"
 #: On a pre-migrated database: the ID of the server image that migrated it.
 SERVER_IMAGE_LABEL = "io.github.mm-conformance.server-image-id"
+#: ... and of the PostgreSQL image it is a container of (its entrypoint comes with it).
+POSTGRES_IMAGE_LABEL = "io.github.mm-conformance.postgres-image-id"
 #: What a Mattermost distribution holds beside its binary, as a release tarball lays it out.
 DISTRIBUTION_PARTS = ("bin/mattermost", "i18n", "templates", "fonts")
 
@@ -159,8 +161,19 @@ def premigrated_database(server_image: str, postgres_image: str) -> str:
     if server_id is None:
         return postgres_image
     snapshot = premigrated_image_name(server_id)
-    labels = image_labels(snapshot)
-    return snapshot if labels is not None and labels.get(SERVER_IMAGE_LABEL) == server_id else postgres_image
+    return snapshot if is_current_snapshot(snapshot, server_id) else postgres_image
+
+
+def snapshot_labels(server_image_id: str) -> dict[str, str]:
+    """The labels of a current snapshot: the server image that migrated it, and the PostgreSQL image under it."""
+    return {SERVER_IMAGE_LABEL: server_image_id, POSTGRES_IMAGE_LABEL: image_id(POSTGRES_IMAGE) or ""}
+
+
+def is_current_snapshot(snapshot: str, server_image_id: str) -> bool:
+    """``snapshot`` is there, made by this server image on today's PostgreSQL image (a rebuilt one
+    brings a new entrypoint: the snapshot is made again on first use)."""
+    labels = image_labels(snapshot) or {}
+    return all(labels.get(key) == value for key, value in snapshot_labels(server_image_id).items())
 
 
 # -- Mattermost distributions -------------------------------------------------------
@@ -311,7 +324,8 @@ class ImageBuilder:
     # -- pre-migrated databases ------------------------------------------------------
 
     def ensure_premigrated(self, server_image: str) -> str:
-        """A database ``server_image`` migrated, kept as an image; made once per server image ID.
+        """A database ``server_image`` migrated, kept as an image; made once per server image ID
+        (and again when the suite's PostgreSQL image was rebuilt).
 
         A server then starts without running every migration on an empty database
         (seconds instead of a minute on 2 cores). The snapshot has no user: each
@@ -323,14 +337,14 @@ class ImageBuilder:
             raise ImageBuildError(f"image {server_image} is not present")
         snapshot = premigrated_image_name(server_id)
         with self._lock(f"premigrated-{server_id[-12:]}"):
-            labels = image_labels(snapshot)
-            if labels is not None and labels.get(SERVER_IMAGE_LABEL) == server_id:
+            if is_current_snapshot(snapshot, server_id):
                 return snapshot
             self.ensure_postgres()
+            wanted = snapshot_labels(server_id)
             started = time.monotonic()
             with self._status(f"migrating an empty database with {server_image} (once per server image)"):
                 try:
-                    migrate_and_snapshot(server_image, POSTGRES_IMAGE, snapshot, {SERVER_IMAGE_LABEL: server_id})
+                    migrate_and_snapshot(server_image, POSTGRES_IMAGE, snapshot, wanted)
                 except InfrastructureError:
                     raise
                 except Exception as error:  # Docker's, testcontainers' or a timeout: one line, with its cause

@@ -7,6 +7,7 @@ which database image a deployment picks (from image labels only: nothing is star
 """
 
 import subprocess
+import threading
 
 import docker
 import pytest
@@ -16,7 +17,7 @@ from mm_conformance.deployment import MattermostDeployment, leftovers
 from mm_conformance.endpoints import Endpoints
 from mm_conformance.errors import InfrastructureError
 from mm_conformance.images import (BASE_IMAGE, POSTGRES_IMAGE, SERVER_IMAGE_LABEL, image_id, image_labels,
-                                   premigrated_database, premigrated_image_name)
+                                   premigrated_database, premigrated_image_name, snapshot_labels)
 from mm_conformance.servers import MattermostServer
 
 pytestmark = pytest.mark.usefixtures("docker_engine")
@@ -113,7 +114,9 @@ def test_a_deployment_starts_from_the_database_its_own_server_image_migrated():
         _labelled_image(other, {"test": "other"})
         assert premigrated_database(server, POSTGRES_IMAGE) == POSTGRES_IMAGE  # no snapshot yet
         snapshot = premigrated_image_name(image_id(server))
-        _labelled_image(snapshot, {SERVER_IMAGE_LABEL: image_id(server)})
+        _labelled_image(snapshot, {SERVER_IMAGE_LABEL: image_id(server)})  # made on another PostgreSQL image
+        assert premigrated_database(server, POSTGRES_IMAGE) == POSTGRES_IMAGE
+        _labelled_image(snapshot, snapshot_labels(image_id(server)))
         assert premigrated_database(server, POSTGRES_IMAGE) == snapshot
         # Not for another server image (another ID), nor when another PostgreSQL was asked for.
         assert premigrated_database(other, POSTGRES_IMAGE) == POSTGRES_IMAGE
@@ -135,7 +138,7 @@ def test_an_extra_server_that_fails_to_start_is_removed_at_once(postgres_image):
 
 def test_an_endpoint_that_failed_to_start_fails_again_at_once():
     endpoints = Endpoints.__new__(Endpoints)  # only its bookkeeping: no deployment behind it
-    endpoints._started, endpoints._failed = {}, {}
+    endpoints._started, endpoints._failed, endpoints._starting = {}, {}, threading.Lock()
     attempts = []
 
     def start():

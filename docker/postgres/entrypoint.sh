@@ -6,7 +6,12 @@ user=${POSTGRES_USER:-postgres}
 password=${POSTGRES_PASSWORD:?POSTGRES_PASSWORD must be set}
 db=${POSTGRES_DB:-$user}
 mkdir -p "$PGDATA" /run/postgresql
-chown -R postgres:postgres "$PGDATA" /run/postgresql
+chown postgres:postgres /run/postgresql
+# Only when needed: on a snapshot's data (already the postgres user's) a recursive chown copies
+# every file up through the overlay filesystem, seconds of a deployment's start.
+if [ "$(stat -c %U "$PGDATA")" != postgres ]; then
+    chown -R postgres:postgres "$PGDATA"
+fi
 if [ ! -s "$PGDATA/PG_VERSION" ]; then
     pwfile=$(mktemp)
     printf '%s\n' "$password" > "$pwfile"
