@@ -22,13 +22,20 @@ from mm_conformance.images import NGINX_IMAGE, POSTGRES_IMAGE, image_labels
 pytestmark = pytest.mark.usefixtures("docker_engine")
 
 
-@pytest.mark.parametrize("interruption", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
-def test_an_interruption_while_the_server_starts_removes_every_container(interruption):
+def _ignore_sigint() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # as a shell without job control starts a background command
+
+
+@pytest.mark.parametrize("interruption, started", [(signal.SIGINT, None), (signal.SIGTERM, None),
+                                                   (signal.SIGINT, _ignore_sigint)],
+                         ids=["SIGINT", "SIGTERM", "SIGINT-started-ignored"])
+def test_an_interruption_while_the_server_starts_removes_every_container(interruption, started):
     for image in (NGINX_IMAGE, POSTGRES_IMAGE):
         if image_labels(image) is None:
             pytest.skip(f"infrastructure: {image} is not built (mm-conformance images build)")
     run = subprocess.Popen([sys.executable, "-m", "mm_conformance", "run", "-q", "--mattermost", NGINX_IMAGE],
-                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=os.environ.copy())
+                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=os.environ.copy(),
+                           preexec_fn=started)
     try:
         deadline = time.monotonic() + 60
         # The interrupted run's own containers (PostgreSQL, "server"), not what an earlier test is still removing.
