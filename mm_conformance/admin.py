@@ -88,7 +88,8 @@ class ApiClient:
         self._session_token = session_token
         #: True when this client is a personal access token (external-server mode), not a login session.
         self.signed_in_with_token = False
-        self._known_config: dict[str, Any] | None = None  # see only_writer_of_config
+        self._sole_writer = False  # see only_writer_of_config
+        self._known_config: dict[str, Any] | None = None
         self._http = _client(f"{self.base_url}/api/v4", timeout_s,
                              {"Authorization": f"Bearer {session_token}", "X-Requested-With": "XMLHttpRequest"})
 
@@ -144,24 +145,23 @@ class ApiClient:
 
     def patch_config(self, patch: dict[str, Any]) -> dict[str, Any]:
         """``PUT /api/v4/config/patch``: change server-wide settings (System Console)."""
-        answer = self._call("PUT", "/config/patch", json=patch)
-        if self._known_config is not None:
-            self._known_config = copy.deepcopy(answer)  # Mattermost answers with the whole new config
-        return answer
+        return self._remember_config(self._call("PUT", "/config/patch", json=patch))  # the whole new config
 
     def config(self) -> dict[str, Any]:
         """``GET /api/v4/config``; after :meth:`only_writer_of_config`, the config as this client last saw it."""
-        if self._known_config:
-            return copy.deepcopy(self._known_config)
-        answer = self._call("GET", "/config")
         if self._known_config is not None:
-            self._known_config = copy.deepcopy(answer)
-        return answer
+            return copy.deepcopy(self._known_config)
+        return self._remember_config(self._call("GET", "/config"))
 
     def only_writer_of_config(self) -> None:
         """Nobody else changes this server's settings (a deployment this run started and has to itself):
         :meth:`config` may answer from what this client last read or wrote, without asking again."""
-        self._known_config = {}
+        self._sole_writer = True
+
+    def _remember_config(self, config: dict[str, Any]) -> dict[str, Any]:
+        if self._sole_writer:
+            self._known_config = copy.deepcopy(config)  # callers may change what they are given
+        return config
 
     # -- users ----------------------------------------------------------------------
 

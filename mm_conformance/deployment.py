@@ -21,6 +21,7 @@ from docker.errors import DockerException
 from testcontainers.core.network import Network
 
 from .admin import ApiClient, MattermostApiError, ServerVersion
+from .background import CleanUp, UserPool
 from .certificates import CertificateCase, CertificateCases
 from .containers import (OWNER_LABEL, RUN_ID, RUN_LABEL, SUITE_LABEL, MattermostContainer, PostgresContainer,
                          labelled_as, owner_running, remove_network, suite_labels, suite_network)
@@ -30,7 +31,6 @@ from .proxy import TLSProxyContainer
 from .redact import register_secret
 from .redirects import RedirectEndpoints
 from .servers import LOCAL_REPOSITORY, MattermostServer
-from .background import CleanUp, UserPool
 
 #: Where external-server mode takes the admin's token: an environment variable, never an
 #: argument (arguments show in process lists and CI logs).

@@ -44,8 +44,8 @@ EXTRAS_BY_STEP_WORDS: tuple[tuple[re.Pattern[str], str], ...] = (
     (re.compile(r"from a Base URL that redirects"), "redirects"),
     (re.compile(r"the subpath server's Base URL|site root of a subpath deployment"), "subpath"),
 )
-#: Words of steps that need the TLS proxy (and the run's certificates), which every extra needs too.
-TLS_PROXY_STEP_WORDS = re.compile(r'through the "[^"]+" endpoint|from a Base URL that redirects|from a server that')
+#: Words of other steps that need the TLS proxy (and the run's certificates), which every extra needs too.
+TLS_PROXY_STEP_WORDS = re.compile(r'through the "[^"]+" endpoint|from a server that')
 
 
 def extras_for(step_texts: Iterable[str]) -> set[str]:
@@ -70,12 +70,12 @@ class Endpoints:
     def start_ahead(self, extras: set[str]) -> None:
         """Start these extras now (the background does, before any scenario asks); a failure waits
         for the scenario that asks, which then gets it at once."""
-        starts = {"subpath": self.subpath_site, "redirects": self.redirects,
+        starts = {"subpath": self.subpath_site, "redirects": self.redirects,  # in the order they start
                   SERVER_TERMINATED: lambda: self.url(SERVER_TERMINATED)}
-        for extra in ("subpath", "redirects", SERVER_TERMINATED):
+        for extra, start in starts.items():
             if extra in extras:
                 try:
-                    starts[extra]()
+                    start()
                 except InfrastructureError:
                     pass  # remembered by _once: the scenario that asks gets it
 

@@ -12,6 +12,7 @@ import json
 import re
 from collections import Counter
 from dataclasses import dataclass, field
+from typing import Any
 
 import pytest
 
@@ -112,13 +113,18 @@ def scenario_properties(item: pytest.Item) -> list[tuple[str, str]]:
             ("implementation", implementation_name(impl) if isinstance(impl, str) else "")]
 
 
-def _title(item: pytest.Item, params: dict) -> str:
-    """The scenario's name as the feature file words it, with its Examples values."""
+def scenario_template(item: pytest.Item) -> Any:
+    """pytest-bdd's scenario (a ``ScenarioTemplate``) behind ``item``, or None for a plain test."""
     # Imported here, not at the top: the CLI imports this module before pytest starts, and
     # pytest wants to load pytest-bdd itself (to rewrite its asserts).
     from pytest_bdd.scenario import scenario_wrapper_template_registry
 
-    scenario = scenario_wrapper_template_registry.get(getattr(item, "obj", None))
+    return scenario_wrapper_template_registry.get(getattr(item, "obj", None))
+
+
+def _title(item: pytest.Item, params: dict) -> str:
+    """The scenario's name as the feature file words it, with its Examples values."""
+    scenario = scenario_template(item)
     if scenario is None:
         return item.name
     values = [str(value) for value in (params.get("_pytest_bdd_example") or {}).values()]

@@ -46,9 +46,10 @@ class ServerSettings:
         self._originals: list[dict[str, Any]] = []
 
     def change(self, patch: dict[str, Any]) -> None:
-        if self._before_change is not None and _pick(self._admin.config(), patch) != patch:
-            self._before_change()  # then read again: another run may have changed it meanwhile
         current = self._admin.config()
+        if self._before_change is not None and _pick(current, patch) != patch:
+            self._before_change()
+            current = self._admin.config()  # read again: another run may have changed it meanwhile
         original = _pick(current, patch)
         if original == patch:
             return  # already so: nothing to change, nothing to restore
@@ -247,7 +248,7 @@ class ScenarioWorld:
         (or taken from the deployment's pool of users made ahead: never handed out before)."""
         if name not in self.users:
             pool = self.deployment.user_pool
-            self.users[name] = (pool.take() if pool is not None and self.upgrade is None
+            self.users[name] = (pool.take() if pool is not None
                                 else self.admin.create_user(f"{name[:12]}-{self._suffix}".lower()))
         return self.users[name]
 
