@@ -17,9 +17,10 @@ way Mattermost accepts one (``Authorization`` header, ``access_token`` query
 parameter, ``MMAUTHTOKEN`` cookie), never its value: nginx maps the three to
 ``present`` or ``absent`` before logging, and the line holds the path without
 the query string. A client that refuses the certificate aborts the handshake
-before sending any HTTP, so its listener logs nothing at all. nginx writes a
-line in the same step that sends the response's last byte, so a client that
-has its answer finds the line already there.
+before sending any HTTP, so its listener logs nothing at all. The suite reads
+the logs over HTTP (:class:`AccessLogs`), only once nginx counts no request in
+progress: every request that reached a listener is in its log by then, also
+one whose client answered before the response's last byte.
 
 **Forwarding** follows Mattermost's documented nginx configuration ("Set up an
 NGINX proxy"): ``Host`` as the client sent it (port included), ``X-Real-IP``, ``X-Forwarded-For``, ``X-Forwarded-Proto``,
@@ -40,11 +41,13 @@ import json
 import re
 import socket
 import ssl
+import threading
 import time
 from collections.abc import Iterable
 from typing import Any
 from urllib.parse import urlsplit
 
+import httpx
 from testcontainers.core.container import DockerContainer
 from testcontainers.core.waiting_utils import WaitStrategy
 
@@ -84,6 +87,7 @@ class TLSProxyContainer(DockerContainer):
         self.ports_by_case = {name: FIRST_PORT + i for i, name in enumerate(self.cases)}
         self._upstream: str | None = None  # "host:port", or "" for the static upstream
         self._upstream_scheme = "http"
+        self.logs = AccessLogs(self, "TLS proxy")
         for name, case in self.cases.items():
             if not _SAFE_NAME.match(name):
                 raise ValueError(f"certificate case name {name!r} is not lower-case letters, digits and dashes")
@@ -117,6 +121,10 @@ class TLSProxyContainer(DockerContainer):
         self._upstream = ""
         return self
 
+    def stop(self, force: bool = True, delete_volume: bool = True) -> None:
+        self.logs.close()
+        super().stop(force, delete_volume)
+
     # --- what tests read ---------------------------------------------------------
 
     @property
@@ -131,7 +139,7 @@ class TLSProxyContainer(DockerContainer):
         """The listener's access log, one line per HTTP request: time, method, path, status,
         ``credentials=present|absent``, upstream address. Never a token or a query string."""
         self._port(case_name)
-        return read_access_log(self, case_name)
+        return self.logs.lines(case_name)
 
     def requests(self, case_name: str) -> int:
         """How many HTTP requests reached this listener (a refused handshake sends none)."""
@@ -248,18 +256,95 @@ http {{
 """
 
 
-def read_access_log(container: DockerContainer, name: str) -> list[str]:
-    """The lines of listener ``name``'s access log in one of the suite's nginx containers."""
-    result = container.exec(["cat", f"{_LOG_DIR}/{name}.log"])
-    if result.exit_code != 0:
-        raise InfrastructureError(f"cannot read the access log of {name!r}: {result.output.decode().strip()}")
-    return result.output.decode().splitlines()
+class AccessLogs:
+    """The access logs of one of the suite's nginx containers, read over its log listener.
+
+    nginx here runs one worker, which writes a request's log line when it finishes
+    the request, and counts the request as *reading* or *writing* until then
+    (``stub_status``). So :meth:`lines` first waits until nginx reports no request
+    in progress but its own question, then reads the log: every request that
+    reached the container is in it, also one whose client answered before the
+    response's last byte (an earlier read right after the answer could miss it).
+    A request still in progress after ``settle_timeout_s`` is an error, never a
+    count that may be short. The listener is published on 127.0.0.1 only and logs
+    nothing itself; what it serves holds no secret (see :data:`CREDENTIAL_LOG`).
+    """
+
+    def __init__(self, container: DockerContainer, role: str, *, settle_timeout_s: float = 5.0) -> None:
+        self._container = container
+        self._role = role
+        self._settle_timeout_s = settle_timeout_s
+        self._client: httpx.Client | None = None
+        self._lock = threading.Lock()  # one question at a time: ours must be the only one in progress
+        container.ports[f"{LOG_LISTENER_PORT}/tcp"] = (HOST, None)  # type: ignore[assignment]
+
+    def lines(self, name: str) -> list[str]:
+        """The lines of log ``name`` (a listener's), once every request nginx was serving is in it."""
+        with self._lock:
+            try:
+                client = self._connected()
+                self._wait_until_nothing_in_progress(client)
+                answer = client.get(f"/mmc/logs/{name}.log")
+            except httpx.HTTPError as error:
+                raise InfrastructureError(f"cannot read the {self._role}'s access log {name!r}: {error}") from None
+        if answer.status_code != 200:
+            raise InfrastructureError(f"cannot read the {self._role}'s access log {name!r}: "
+                                      f"status {answer.status_code}")
+        return answer.text.splitlines()
+
+    def close(self) -> None:
+        if self._client is not None:
+            self._client.close()
+            self._client = None
+
+    def _connected(self) -> httpx.Client:
+        if self._client is None:  # kept open: a read is then a round trip on loopback, ~1 ms
+            port = self._container.get_exposed_port(LOG_LISTENER_PORT)
+            self._client = httpx.Client(base_url=f"http://{HOST}:{port}", timeout=5, trust_env=False)
+        return self._client
+
+    def _wait_until_nothing_in_progress(self, client: httpx.Client) -> None:
+        deadline = time.monotonic() + self._settle_timeout_s
+        while True:
+            status = client.get("/mmc/in-progress").text
+            counts = dict(re.findall(r"(Reading|Writing): (\d+)", status))
+            if len(counts) != 2:
+                raise InfrastructureError(f"the {self._role} answered no request counts: {status[:80]!r}")
+            in_progress = int(counts["Reading"]) + int(counts["Writing"]) - 1  # less our own question
+            if in_progress <= 0:
+                return
+            if time.monotonic() > deadline:
+                raise InfrastructureError(
+                    f"the {self._role} was still serving {in_progress} request(s) {self._settle_timeout_s:.0f} s "
+                    "after the implementation answered: what reached it cannot be counted")
+            time.sleep(0.005)  # polling interval while nginx finishes a request
 
 
 def nginx_conf(servers: str, directives: str = "") -> str:
     """A complete nginx.conf for the suite's nginx containers: one worker, TLS 1.2+, no
-    session resumption and the credential-only access log, around ``servers``."""
-    return _NGINX_CONF.format(directives=directives, credential_log=CREDENTIAL_LOG, servers=servers)
+    session resumption, the credential-only access log and the log listener, around ``servers``."""
+    return _NGINX_CONF.format(directives=directives, credential_log=CREDENTIAL_LOG,
+                              servers=servers + _LOG_LISTENER)
+
+
+#: The container port of the listener the suite reads access logs through (:class:`AccessLogs`).
+LOG_LISTENER_PORT = 8399
+
+_LOG_LISTENER = f"""
+    # Where the suite reads the access logs, and how many requests are in progress; never logged.
+    server {{
+        listen {LOG_LISTENER_PORT};
+        access_log off;
+        location = /mmc/in-progress {{
+            stub_status;
+        }}
+        location /mmc/logs/ {{
+            alias {_LOG_DIR}/;
+            types {{ }}
+            default_type text/plain;
+        }}
+    }}
+"""
 
 _UPSTREAM = """
     upstream mattermost {{

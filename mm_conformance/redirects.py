@@ -65,7 +65,7 @@ from testcontainers.core.waiting_utils import WaitStrategy
 from .certificates import CertificateCase
 from .containers import raise_if_exited, suite_labels
 from .images import NGINX_IMAGE
-from .proxy import CREDENTIAL_PRESENT, HOST, nginx_conf, read_access_log
+from .proxy import CREDENTIAL_PRESENT, HOST, AccessLogs, nginx_conf
 
 #: The redirect's status: temporary, and the method and body are kept (RFC 9110, 15.4.8).
 STATUS = 307
@@ -122,6 +122,7 @@ class _NginxContainer(DockerContainer):
         self.with_copy_into_container(certificate.chain_pem, f"{_CONFIG_DIR}/server.crt")
         self.with_copy_into_container(certificate.key_pem, f"{_CONFIG_DIR}/server.key", mode=0o600)
         self.waiting_for(_EveryListenerAnswers().with_startup_timeout(startup_timeout_s).with_poll_interval(0.1))
+        self.logs = AccessLogs(self, f"{role} nginx")
 
     def nginx_conf(self) -> str:
         raise NotImplementedError
@@ -140,9 +141,10 @@ class _NginxContainer(DockerContainer):
     def access_log(self, name: str) -> list[str]:
         """One line per request: time, method, path, status, ``credentials=present|absent``, ``upstream=-``."""
         self._listener(name)
-        return read_access_log(self, name)
+        return self.logs.lines(name)
 
     def stop(self, force: bool = True, delete_volume: bool = True) -> None:
+        self.logs.close()
         if self._container is not None:
             try:
                 self._container.remove(force=force, v=delete_volume)

@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import json
 import secrets
+import socket
 import ssl
+import threading
 from collections.abc import Iterator
 
 import docker
@@ -26,7 +28,8 @@ from mm_conformance.certificates import CertificateCases, make_cases
 from mm_conformance.containers import ContainerExited, suite_labels, suite_network
 from mm_conformance.implementation import Implementation, Observation, reference_command
 from mm_conformance.protocol import ApiRequest, Credential
-from mm_conformance.proxy import STATIC_USER, TLSProxyContainer
+from mm_conformance.errors import InfrastructureError
+from mm_conformance.proxy import STATIC_USER, AccessLogs, TLSProxyContainer
 
 #: A fresh token per run; the reference registers it for redaction.
 TOKEN = secrets.token_urlsafe(24)
@@ -117,6 +120,27 @@ def test_logs_say_whether_a_token_came_but_never_show_it(proxy: TLSProxyContaine
     everything = "\n".join(line for name in proxy.case_names for line in proxy.access_log(name))
     stdout, stderr = proxy.get_logs()
     assert TOKEN not in everything + stdout.decode() + stderr.decode()
+
+
+def test_a_log_is_read_only_once_no_request_is_in_progress(proxy: TLSProxyContainer, cases: CertificateCases) -> None:
+    """A request that reached a listener must be counted, even if its client has not finished it: the
+    read waits until nginx has finished (and logged) it, and says so when it never does."""
+    context = ssl.create_default_context(cafile=str(cases.ca_file))
+    port = int(proxy.url("trusted").rsplit(":", 1)[1].rstrip("/"))
+    before = proxy.authorized_requests("trusted")
+    with socket.create_connection(("127.0.0.1", port)) as raw, \
+            context.wrap_socket(raw, server_hostname="127.0.0.1") as tls:
+        tls.sendall(f"GET /api/v4/users/me HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer {TOKEN}\r\n".encode())
+        patient = AccessLogs(proxy, "TLS proxy", settle_timeout_s=0.5)
+        with pytest.raises(InfrastructureError, match=r"still serving 1 request\(s\)"):
+            patient.lines("trusted")  # half a request: nginx is still reading it
+        patient.close()
+        finishing = threading.Timer(0.3, lambda: tls.sendall(b"Connection: close\r\n\r\n"))
+        finishing.start()
+        try:
+            assert proxy.authorized_requests("trusted") == before + 1  # waited for it, then found its line
+        finally:
+            finishing.join()
 
 
 @pytest.mark.parametrize("scheme", ["http", "https"])
