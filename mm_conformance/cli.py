@@ -12,7 +12,6 @@ runs exactly the scenarios ``pytest`` runs. Exit codes:
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import os
 import sys
 import tempfile
@@ -60,9 +59,10 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--report", type=Path, metavar="DIR", help="write JUnit XML and a Markdown summary here")
     run.add_argument("--expect", type=Path, metavar="FILE",
                      help="TOML file of declared deviations; the run fails on any other, and on stale ones")
-    run.add_argument("--workers", type=int, default=1, metavar="N",
+    run.add_argument("--workers", type=int, default=None, metavar="N",
                      help="run the scenarios in N processes at once (pytest-xdist; each starts its deployment, or "
-                          "shares the warm one): faster on a machine with cores to spare (default 1)")
+                          "shares the warm one); with several servers each server's scenarios go to one process "
+                          "(default: one per server, at most one per core)")
     run.add_argument("--repeat", type=int, default=1, metavar="N",
                      help="the flake check: run N times and report every scenario whose outcome changed (exit 2)")
     run.add_argument("-k", dest="keyword", metavar="EXPR", help="only scenarios matching this pytest -k expression")
@@ -151,16 +151,17 @@ def _run(args: argparse.Namespace) -> int:
     deviations = runs.load_expectations(args.expect) if args.expect else []
     if args.repeat < 1:
         raise UsageError("--repeat needs a positive number of runs")
-    if args.workers < 1:
+    if args.workers is not None and args.workers < 1:
         raise UsageError("--workers needs a positive number of processes")
-    if args.workers > 1 and importlib.util.find_spec("xdist") is None:
-        raise UsageError("--workers needs pytest-xdist (pip install 'mm-conformance[test]')")
     if args.mattermost_url:
         if not os.environ.get(ADMIN_TOKEN_ENV):
             raise UsageError(f"--mattermost-url needs a system admin's personal access token in ${ADMIN_TOKEN_ENV}")
+        servers = 1
     else:
         docker_available()
-        select_servers(args.mattermost, local_mattermost_images())  # a bad --mattermost: usage error now
+        servers = len(select_servers(args.mattermost, local_mattermost_images()))  # a bad --mattermost: usage error now
+    if args.workers is None:  # several servers run side by side, each in a process of its own
+        args.workers = max(1, min(servers, os.cpu_count() or 1))
     if args.repeat == 1:
         return _run_once(args, args.report, deviations)[1]
     # The flake check: the same run N times; any scenario whose verdict, status or

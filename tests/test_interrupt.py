@@ -5,6 +5,7 @@ never becomes ready, so the run is certain to be interrupted while it waits.
 Nothing stands in for Mattermost in a scenario: the run gives no verdict.
 """
 
+import io
 import os
 import signal
 import subprocess
@@ -49,6 +50,57 @@ def test_an_interruption_while_the_server_starts_removes_every_container(interru
     finally:
         if run.poll() is None:
             run.kill()
+    assert run.returncode == 2, output
+    assert leftovers() == []
+    assert "interrupted" in output.strip().splitlines()[-1], output
+
+
+def _descendants_of(pid: int) -> set[int]:
+    parents = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                parents[int(entry)] = int(open(f"/proc/{entry}/stat").read().rsplit(")", 1)[1].split()[1])
+            except OSError:
+                continue  # gone meanwhile
+    found, frontier = set(), {pid}
+    while frontier:
+        frontier = {child for child, parent in parents.items() if parent in frontier} - found
+        found |= frontier
+    return found
+
+
+@pytest.mark.parametrize("interruption", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+def test_an_interrupted_run_on_two_servers_side_by_side_removes_every_container(interruption):
+    """Two servers run in two worker processes (pytest-xdist); the signal reaches the run, not the
+    workers, and still every container either worker started is removed."""
+    for image in (NGINX_IMAGE, POSTGRES_IMAGE):
+        if image_labels(image) is None:
+            pytest.skip(f"infrastructure: {image} is not built (mm-conformance images build)")
+    engine = docker.from_env()
+    # Another image (its own ID: a server of its own, with a database snapshot of its own to make).
+    second = f"{NGINX_IMAGE.split(':')[0]}:second-server-{os.getpid()}"
+    dockerfile = f"FROM {NGINX_IMAGE}\nLABEL io.github.mm-conformance.test=second-server\n"
+    engine.images.build(fileobj=io.BytesIO(dockerfile.encode()), tag=second, rm=True)
+    run = subprocess.Popen([sys.executable, "-m", "mm_conformance", "run", "-q", "--mattermost", NGINX_IMAGE,
+                            "--mattermost", second], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                           env=os.environ.copy())
+    try:
+        deadline = time.monotonic() + 60
+        while True:  # each worker's PostgreSQL and "server": four containers owned by the run's workers
+            owners = {f"{OWNER_LABEL}={process_identity(pid)}" for pid in _descendants_of(run.pid)}
+            mine = [c for owner in owners for c in engine.containers.list(all=True, filters={"label": owner})]
+            if len(mine) >= 4:
+                break
+            assert run.poll() is None, f"the run ended before it was interrupted: {run.stdout.read()}"
+            assert time.monotonic() < deadline, "the containers did not start within 60 s"
+            time.sleep(0.2)
+        run.send_signal(interruption)
+        output, _ = run.communicate(timeout=60)
+    finally:
+        if run.poll() is None:
+            run.kill()
+        engine.images.remove(second)
     assert run.returncode == 2, output
     assert leftovers() == []
     assert "interrupted" in output.strip().splitlines()[-1], output

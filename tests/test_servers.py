@@ -60,3 +60,17 @@ def test_ids_name_the_version_or_the_image():
     assert image_server("mattermost/mattermost-team-edition:latest").id == "mattermost-team-edition-latest"
     assert external("https://staging.example.com/").id == "external"
     assert str(external("https://staging.example.com/")) == "the Mattermost at https://staging.example.com"
+
+
+def test_with_several_servers_each_server_s_scenarios_share_one_scope():
+    """pytest-xdist gives each server's scenarios to one worker: the scope is the server a test id names."""
+    from fixtures.plugin import server_scope
+
+    servers = [MattermostServer("a:11.0", "11.0"), MattermostServer("b:11.0.3", "11.0.3"),
+               MattermostServer("c:5.37.0", "5.37.0")]
+    scenario = "steps/test_scenarios.py::test_tokens"
+    assert server_scope(f"{scenario}[mm11.0.3-self-signed]", servers) == "11.0.3"
+    assert server_scope(f"{scenario}[mm11.0.3]", servers) == "11.0.3"
+    assert server_scope(f"{scenario}[mm11.0-self-signed]", servers) == "11.0"
+    assert server_scope("steps/test_scenarios.py::test_upgrade[mm5.37.0-to-11.0.3]", servers) == "5.37.0"
+    assert server_scope("tests/test_cli.py::test_other", servers) == "tests/test_cli.py::test_other"
