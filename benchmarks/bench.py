@@ -14,8 +14,8 @@ Measures, in one run on this machine, on the Mattermost images packaged here:
    reference, so the ratio is the suite's own cost of another implementation, and
    the reference with n8n and mattermostdriver, as users run it); a second run in a
    row on a warm deployment (``mm-conformance up``); the newest and the oldest server
-   together; and whether each implementation's verdicts are the same side by side
-   as alone.
+   together (side by side, as by default, and one after the other); and whether
+   each implementation's verdicts are the same side by side as alone.
 
 Figures that cannot be measured here (no Mattermost image) are reported as such,
 with the reason, never estimated. Writes results.json and results.md to --out.
@@ -146,6 +146,8 @@ def whole_runs(work: Path) -> dict[str, object]:
         figures["its verdict"] = closing
         workers, _, _ = _run(f"--mattermost={newest}", "--workers=2")
         figures["the same with --workers 2 (s)"] = round(workers, 1)
+        no_wait_cold, _, _ = _run(f"--mattermost={newest}", "-k", "not never_answers")
+        figures["the same without the 3 silent-server scenarios (s) "] = round(no_wait_cold, 1)
         three, _, _ = _run(f"--mattermost={newest}", *copies(3))
         twelve, _, _ = _run(f"--mattermost={newest}", *copies(12))
         figures["3 implementations (reference copies) / 1"] = round(three / one, 2)
@@ -162,7 +164,9 @@ def whole_runs(work: Path) -> dict[str, object]:
         figures["verdicts side by side = alone"] = (f"{len(alone) - len(differ)} of {len(alone)} rows the same"
                                                     + (f"; differ: {differ[:3]}" if differ else ""))
         both, _, _ = _run(f"--mattermost={oldest}", f"--mattermost={newest}")
-        figures[f"2 servers ({oldest}, {newest}) / 1"] = round(both / one, 2)
+        figures[f"2 servers ({oldest}, {newest}) side by side (the default) / 1"] = round(both / one, 2)
+        in_turn, _, _ = _run(f"--mattermost={oldest}", f"--mattermost={newest}", "--workers=1")
+        figures["2 servers one after the other (--workers 1) / 1"] = round(in_turn / one, 2)
         subprocess.run([sys.executable, "-m", "mm_conformance", "up", f"--mattermost={newest}"], cwd=ROOT,
                        capture_output=True, check=True)
         _run(f"--mattermost={newest}")  # the first run on the warm deployment
