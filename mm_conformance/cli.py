@@ -208,6 +208,8 @@ def _run_once(args: argparse.Namespace, report: Path | None,
         pytest_args += ["-p", "no:terminal", "-o", "addopts=--strict-markers"]
         plugins.append(LiveProgress(collector))
     code = pytest.main(pytest_args, plugins=plugins)
+    # Workers hand over their secrets only as they end: redact what they reported once more.
+    collector.redact_again()
     if os.environ.get(SECRET_DIGESTS_ENV):
         # For the hygiene scan: digests of every secret the run saw, never the secrets themselves.
         digests = Path(os.environ[SECRET_DIGESTS_ENV])

@@ -67,6 +67,14 @@ class Collector:
     def __init__(self) -> None:
         self.results: list[ScenarioResult] = []
 
+    def redact_again(self) -> None:
+        """Redact every text once more, with every secret known by now (pytest-xdist workers hand
+        theirs over only as they end; a report of theirs came redacted by the worker alone)."""
+        for result in self.results:
+            result.reason = redact(result.reason)
+            for texts in (result.observations, result.errata, result.warnings):
+                texts[:] = [redact(text) for text in texts]
+
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         known = next((r for r in self.results if r.nodeid == report.nodeid), None)
         if known is not None:

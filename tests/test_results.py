@@ -1,4 +1,7 @@
-from mm_conformance.results import ScenarioResult, exit_code, markdown_summary
+import secrets
+
+from mm_conformance.redact import register_secret
+from mm_conformance.results import Collector, ScenarioResult, exit_code, markdown_summary
 
 
 def result(verdict, reason=""):
@@ -53,3 +56,15 @@ def test_only_a_conformance_failure_is_a_fail_whatever_else_ended_the_scenario()
     assert _verdict(failed(("severity", "must"))) == "fail"
     assert _verdict(failed()) == "error"
     assert _reason(failed(), {}).startswith("suite error (no verdict): ")
+
+
+def test_a_secret_registered_after_a_result_came_in_is_redacted_from_it_too():
+    """pytest-xdist workers hand their secrets to the controller only as they end."""
+    token = secrets.token_hex(13)
+    collector = Collector()
+    collector.results.append(ScenarioResult("n", "n", "fail", "", reason=f"sent {token}",
+                                            observations=[f"ok {token}"], warnings=[token], errata=[token]))
+    register_secret(token)
+    collector.redact_again()
+    result = collector.results[0]
+    assert token not in repr([result.reason, result.observations, result.warnings, result.errata])
