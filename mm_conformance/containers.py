@@ -291,6 +291,27 @@ class MattermostContainer(DockerContainer):
             return False
 
 
+class PublishedPorts:
+    """The host ports a container's ports are published on, each asked of the engine once: they do
+    not change while the container runs (:meth:`forget` them when it stops).
+
+    >>> published = PublishedPorts(container)
+    >>> published[8443]          # the engine is asked now; later, the answer is remembered
+    """
+
+    def __init__(self, container: DockerContainer) -> None:
+        self._container = container
+        self._known: dict[int, int] = {}
+
+    def __getitem__(self, port: int) -> int:
+        if port not in self._known:
+            self._known[port] = int(self._container.get_exposed_port(port))
+        return self._known[port]
+
+    def forget(self) -> None:
+        self._known.clear()
+
+
 def remove_network(network: Network) -> None:
     """Remove a stack's private network and any container still on it.
 

@@ -52,7 +52,7 @@ from testcontainers.core.container import DockerContainer
 from testcontainers.core.waiting_utils import WaitStrategy
 
 from .certificates import CertificateCase
-from .containers import raise_if_exited, suite_labels
+from .containers import PublishedPorts, raise_if_exited, suite_labels
 from .errors import InfrastructureError
 from .images import NGINX_IMAGE
 
@@ -88,7 +88,7 @@ class TLSProxyContainer(DockerContainer):
         self._upstream: str | None = None  # "host:port", or "" for the static upstream
         self._upstream_scheme = "http"
         self.logs = AccessLogs(self, "TLS proxy")
-        self._published: dict[int, int] = {}  # container port: host port
+        self.published = PublishedPorts(self)
         for name, case in self.cases.items():
             if not _SAFE_NAME.match(name):
                 raise ValueError(f"certificate case name {name!r} is not lower-case letters, digits and dashes")
@@ -124,7 +124,7 @@ class TLSProxyContainer(DockerContainer):
 
     def stop(self, force: bool = True, delete_volume: bool = True) -> None:
         self.logs.close()
-        self._published.clear()
+        self.published.forget()
         super().stop(force, delete_volume)
 
     # --- what tests read ---------------------------------------------------------
@@ -135,10 +135,7 @@ class TLSProxyContainer(DockerContainer):
 
     def url(self, case_name: str) -> str:
         """The base URL of one case's listener: ``https://127.0.0.1:<port>/``."""
-        port = self._port(case_name)
-        if port not in self._published:  # asked of the engine once: it does not change while running
-            self._published[port] = int(self.get_exposed_port(port))
-        return f"https://{HOST}:{self._published[port]}/"
+        return f"https://{HOST}:{self.published[self._port(case_name)]}/"
 
     def access_log(self, case_name: str) -> list[str]:
         """The listener's access log, one line per HTTP request: time, method, path, status,

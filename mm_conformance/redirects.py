@@ -63,7 +63,7 @@ from testcontainers.core.container import DockerContainer
 from testcontainers.core.waiting_utils import WaitStrategy
 
 from .certificates import CertificateCase
-from .containers import raise_if_exited, suite_labels
+from .containers import PublishedPorts, raise_if_exited, suite_labels
 from .images import NGINX_IMAGE
 from .proxy import CREDENTIAL_PRESENT, HOST, AccessLogs, nginx_conf
 
@@ -123,7 +123,7 @@ class _NginxContainer(DockerContainer):
         self.with_copy_into_container(certificate.key_pem, f"{_CONFIG_DIR}/server.key", mode=0o600)
         self.waiting_for(_EveryListenerAnswers().with_startup_timeout(startup_timeout_s).with_poll_interval(0.1))
         self.logs = AccessLogs(self, f"{role} nginx")
-        self._published: dict[int, int] = {}  # container port: host port
+        self.published = PublishedPorts(self)
 
     def nginx_conf(self) -> str:
         raise NotImplementedError
@@ -133,10 +133,7 @@ class _NginxContainer(DockerContainer):
         self.with_copy_into_container(self.nginx_conf().encode(), "/etc/nginx/nginx.conf")
 
     def published_port(self, name: str) -> int:
-        port = self._listener(name)[0]
-        if port not in self._published:  # asked of the engine once: it does not change while running
-            self._published[port] = int(self.get_exposed_port(port))
-        return self._published[port]
+        return self.published[self._listener(name)[0]]
 
     def base_url(self, name: str) -> str:
         scheme = "https" if self._listener(name)[1] else "http"
@@ -149,7 +146,7 @@ class _NginxContainer(DockerContainer):
 
     def stop(self, force: bool = True, delete_volume: bool = True) -> None:
         self.logs.close()
-        self._published.clear()
+        self.published.forget()
         if self._container is not None:
             try:
                 self._container.remove(force=force, v=delete_volume)
