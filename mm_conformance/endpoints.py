@@ -19,7 +19,7 @@ import tempfile
 import threading
 from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from .certificates import CertificateCases, make_cases
 from .deployment import MattermostDeployment
@@ -31,6 +31,9 @@ from .silent import SilentEndpoints
 #: The case served by Mattermost itself rather than by the proxy.
 SERVER_TERMINATED = "mattermost-tls"
 
+
+K = TypeVar("K")
+V = TypeVar("V")
 
 #: Where the subpath server serves Mattermost (its SiteURL's path).
 SUBPATH = "/mattermost"
@@ -57,15 +60,43 @@ def extras_for(step_texts: Iterable[str]) -> set[str]:
     return wanted
 
 
+class StartedOnce(Generic[K, V]):
+    """Things started once each, on first use: later the same thing or, at once, the same failure
+    (an InfrastructureError is not retried by every scenario that asks). One asked for while
+    another thread (the background) is starting something waits for it.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._started: dict[K, V] = {}
+        self._failed: dict[K, str] = {}
+
+    def get(self, key: K, start: Callable[[], V]) -> V:
+        """``start()`` the first time ``key`` is asked for; its result, or its failure, ever after."""
+        with self._lock:
+            if key in self._failed:
+                raise InfrastructureError(self._failed[key])
+            if key not in self._started:
+                try:
+                    self._started[key] = start()
+                except InfrastructureError as error:
+                    self._failed[key] = str(error)
+                    raise
+            return self._started[key]
+
+    def started(self) -> dict[K, V]:
+        """What has been started so far, by key."""
+        with self._lock:
+            return dict(self._started)
+
+
 class Endpoints:
     def __init__(self, deployment: MattermostDeployment) -> None:
         self._deployment = deployment
         self._directory = tempfile.TemporaryDirectory(prefix="mm-conformance-certs-")
         self.cases: CertificateCases = make_cases(Path(self._directory.name))
         self.proxy: TLSProxyContainer = deployment.start_tls_proxy(self.cases)
-        self._started: dict[str, Any] = {}
-        self._failed: dict[str, str] = {}
-        self._starting = threading.Lock()  # a scenario that asks while the background starts it waits
+        self._extras: StartedOnce[str, Any] = StartedOnce()  # a scenario that asks while the background starts it waits
 
     def start_ahead(self, extras: set[str]) -> None:
         """Start these extras now (the background does, before any scenario asks); a failure waits
@@ -77,7 +108,7 @@ class Endpoints:
                 try:
                     start()
                 except InfrastructureError:
-                    pass  # remembered by _once: the scenario that asks gets it
+                    pass  # remembered: the scenario that asks gets it
 
     @property
     def ca_file(self) -> str:
@@ -87,7 +118,7 @@ class Endpoints:
     def url(self, case: str) -> str:
         """The base URL of the endpoint serving ``case``."""
         if case == SERVER_TERMINATED:
-            return self._once(SERVER_TERMINATED, lambda: self._deployment.start_tls_server(self.cases["trusted"]))
+            return self._extras.get(SERVER_TERMINATED, lambda: self._deployment.start_tls_server(self.cases["trusted"]))
         return self.proxy.url(case)
 
     def credentials_seen(self, case: str) -> int | None:
@@ -96,32 +127,20 @@ class Endpoints:
 
     def redirects(self) -> RedirectEndpoints:
         """The Base URLs that answer with a redirect, and the recorder of what followed; started on first use."""
-        return self._once("redirects", lambda: self._deployment.start_redirects(self.cases["trusted"]))
+        return self._extras.get("redirects", lambda: self._deployment.start_redirects(self.cases["trusted"]))
 
     def silent(self) -> SilentEndpoints:
         """The listeners in front of the server that never answer; started on first use."""
         upstream = self._deployment.deployment.base_url if self._deployment.deployment else ""
-        return self._once("silent", lambda: SilentEndpoints(upstream=upstream, certificate=self.cases["trusted"]))
+        return self._extras.get("silent", lambda: SilentEndpoints(upstream=upstream, certificate=self.cases["trusted"]))
 
     def subpath_site(self) -> str:
         """The site URL of a server whose SiteURL has the path ``/mattermost`` (same users and tokens)."""
-        return self._once("subpath", lambda: self._deployment.start_subpath_server(SUBPATH))
-
-    def _once(self, name: str, start: Callable[[], Any]) -> Any:
-        """``start()`` on first use; later, its result or, at once, the same failure (no retry per scenario)."""
-        with self._starting:
-            if name in self._failed:
-                raise InfrastructureError(self._failed[name])
-            if name not in self._started:
-                try:
-                    self._started[name] = start()
-                except InfrastructureError as error:
-                    self._failed[name] = str(error)
-                    raise
-            return self._started[name]
+        return self._extras.get("subpath", lambda: self._deployment.start_subpath_server(SUBPATH))
 
     def close(self) -> None:
         """Stop the silent listeners and remove the certificates; the containers go with the deployment."""
-        if "silent" in self._started:
-            self._started["silent"].close()
+        silent = self._extras.started().get("silent")
+        if silent is not None:
+            silent.close()
         self._directory.cleanup()

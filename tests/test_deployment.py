@@ -7,14 +7,13 @@ which database image a deployment picks (from image labels only: nothing is star
 """
 
 import subprocess
-import threading
 
 import docker
 import pytest
 
 from mm_conformance.containers import NO_OUTGOING_TRAFFIC, ContainerExited, MattermostContainer, PostgresContainer
 from mm_conformance.deployment import MattermostDeployment, leftovers
-from mm_conformance.endpoints import Endpoints
+from mm_conformance.endpoints import StartedOnce
 from mm_conformance.errors import InfrastructureError
 from mm_conformance.images import (BASE_IMAGE, POSTGRES_IMAGE, SERVER_IMAGE_LABEL, image_id, image_labels,
                                    premigrated_database, premigrated_image_name, snapshot_labels)
@@ -137,8 +136,7 @@ def test_an_extra_server_that_fails_to_start_is_removed_at_once(postgres_image):
 
 
 def test_an_endpoint_that_failed_to_start_fails_again_at_once():
-    endpoints = Endpoints.__new__(Endpoints)  # only its bookkeeping: no deployment behind it
-    endpoints._started, endpoints._failed, endpoints._starting = {}, {}, threading.Lock()
+    endpoints = StartedOnce()  # the bookkeeping of Endpoints' extras (and of the pool's endpoints)
     attempts = []
 
     def start():
@@ -147,5 +145,5 @@ def test_an_endpoint_that_failed_to_start_fails_again_at_once():
 
     for _ in range(3):
         with pytest.raises(InfrastructureError, match="did not start: timeout"):
-            endpoints._once("subpath", start)
+            endpoints.get("subpath", start)
     assert attempts == ["start"]
