@@ -27,32 +27,10 @@ def _ignore_sigint() -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # as a shell without job control starts a background command
 
 
-@pytest.mark.parametrize("interruption, started", [(signal.SIGINT, None), (signal.SIGTERM, None),
-                                                   (signal.SIGINT, _ignore_sigint)],
-                         ids=["SIGINT", "SIGTERM", "SIGINT-started-ignored"])
-def test_an_interruption_while_the_server_starts_removes_every_container(interruption, started):
+def _require_images() -> None:
     for image in (NGINX_IMAGE, POSTGRES_IMAGE):
         if image_labels(image) is None:
             pytest.skip(f"infrastructure: {image} is not built (mm-conformance images build)")
-    run = subprocess.Popen([sys.executable, "-m", "mm_conformance", "run", "-q", "--mattermost", NGINX_IMAGE],
-                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=os.environ.copy(),
-                           preexec_fn=started)
-    try:
-        deadline = time.monotonic() + 60
-        # The interrupted run's own containers (PostgreSQL, "server"), not what an earlier test is still removing.
-        owner = f"{OWNER_LABEL}={process_identity(run.pid)}"
-        while len(docker.from_env().containers.list(all=True, filters={"label": owner})) < 2:
-            assert run.poll() is None, f"the run ended before it was interrupted: {run.stdout.read()}"
-            assert time.monotonic() < deadline, "the containers did not start within 60 s"
-            time.sleep(0.2)
-        run.send_signal(interruption)
-        output, _ = run.communicate(timeout=60)
-    finally:
-        if run.poll() is None:
-            run.kill()
-    assert run.returncode == 2, output
-    assert leftovers() == []
-    assert "interrupted" in output.strip().splitlines()[-1], output
 
 
 def _descendants_of(pid: int) -> set[int]:
@@ -70,37 +48,61 @@ def _descendants_of(pid: int) -> set[int]:
     return found
 
 
-@pytest.mark.parametrize("interruption", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
-def test_an_interrupted_run_on_two_servers_side_by_side_removes_every_container(interruption):
-    """Two servers run in two worker processes (pytest-xdist); the signal reaches the run, not the
-    workers, and still every container either worker started is removed."""
-    for image in (NGINX_IMAGE, POSTGRES_IMAGE):
-        if image_labels(image) is None:
-            pytest.skip(f"infrastructure: {image} is not built (mm-conformance images build)")
+def _interrupt_once_started(run: subprocess.Popen, containers: int, interruption: signal.Signals) -> str:
+    """Send ``interruption`` once ``containers`` containers of the run's own exist; the run's output.
+
+    Its own: owned by the run or by its workers (pytest-xdist), not what an earlier test is still removing.
+    """
     engine = docker.from_env()
-    # Another image (its own ID: a server of its own, with a database snapshot of its own to make).
-    second = f"{NGINX_IMAGE.split(':')[0]}:second-server-{os.getpid()}"
-    dockerfile = f"FROM {NGINX_IMAGE}\nLABEL io.github.mm-conformance.test=second-server\n"
-    engine.images.build(fileobj=io.BytesIO(dockerfile.encode()), tag=second, rm=True)
-    run = subprocess.Popen([sys.executable, "-m", "mm_conformance", "run", "-q", "--mattermost", NGINX_IMAGE,
-                            "--mattermost", second], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                           env=os.environ.copy())
     try:
         deadline = time.monotonic() + 60
-        while True:  # each worker's PostgreSQL and "server": four containers owned by the run's workers
-            owners = {f"{OWNER_LABEL}={process_identity(pid)}" for pid in _descendants_of(run.pid)}
-            mine = [c for owner in owners for c in engine.containers.list(all=True, filters={"label": owner})]
-            if len(mine) >= 4:
+        while True:
+            owners = {f"{OWNER_LABEL}={process_identity(pid)}" for pid in {run.pid} | _descendants_of(run.pid)}
+            if sum(len(engine.containers.list(all=True, filters={"label": owner})) for owner in owners) >= containers:
                 break
             assert run.poll() is None, f"the run ended before it was interrupted: {run.stdout.read()}"
             assert time.monotonic() < deadline, "the containers did not start within 60 s"
             time.sleep(0.2)
         run.send_signal(interruption)
-        output, _ = run.communicate(timeout=60)
+        return run.communicate(timeout=60)[0]
     finally:
         if run.poll() is None:
             run.kill()
-        engine.images.remove(second)
+
+
+def _assert_ended_interrupted_leaving_nothing(run: subprocess.Popen, output: str) -> None:
     assert run.returncode == 2, output
     assert leftovers() == []
     assert "interrupted" in output.strip().splitlines()[-1], output
+
+
+@pytest.mark.parametrize("interruption, started", [(signal.SIGINT, None), (signal.SIGTERM, None),
+                                                   (signal.SIGINT, _ignore_sigint)],
+                         ids=["SIGINT", "SIGTERM", "SIGINT-started-ignored"])
+def test_an_interruption_while_the_server_starts_removes_every_container(interruption, started):
+    _require_images()
+    run = subprocess.Popen([sys.executable, "-m", "mm_conformance", "run", "-q", "--mattermost", NGINX_IMAGE],
+                           stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=os.environ.copy(),
+                           preexec_fn=started)
+    output = _interrupt_once_started(run, 2, interruption)  # PostgreSQL and the "server"
+    _assert_ended_interrupted_leaving_nothing(run, output)
+
+
+@pytest.mark.parametrize("interruption", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+def test_an_interrupted_run_on_two_servers_side_by_side_removes_every_container(interruption):
+    """Two servers run in two worker processes (pytest-xdist); the signal reaches the run, not the
+    workers, and still every container either worker started is removed."""
+    _require_images()
+    engine = docker.from_env()
+    # Another image (its own ID: a server of its own, with a database snapshot of its own to make).
+    second = f"{NGINX_IMAGE.split(':')[0]}:second-server-{os.getpid()}"
+    dockerfile = f"FROM {NGINX_IMAGE}\nLABEL io.github.mm-conformance.test=second-server\n"
+    engine.images.build(fileobj=io.BytesIO(dockerfile.encode()), tag=second, rm=True)
+    try:
+        run = subprocess.Popen([sys.executable, "-m", "mm_conformance", "run", "-q", "--mattermost", NGINX_IMAGE,
+                                "--mattermost", second], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                               env=os.environ.copy())
+        output = _interrupt_once_started(run, 4, interruption)  # each worker's PostgreSQL and "server"
+    finally:
+        engine.images.remove(second)
+    _assert_ended_interrupted_leaving_nothing(run, output)
