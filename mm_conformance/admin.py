@@ -13,7 +13,7 @@ import functools
 import secrets
 import ssl
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import certifi
@@ -37,7 +37,7 @@ class MattermostApiError(Exception):
 class User:
     id: str
     username: str
-    password: str
+    password: str = field(repr=False)  # a traceback shows a user: never their password
     roles: str
 
 

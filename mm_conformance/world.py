@@ -167,7 +167,7 @@ class ScenarioWorld:
     _endpoints: Endpoints | None = None
     #: Every token the scenario made, also those a later one replaced in ``tokens``: all are revoked.
     _made_tokens: list[AccessToken] = field(default_factory=list)
-    _unhonoured: dict[str, str] = field(default_factory=dict)
+    _unhonoured: dict[str, str] = field(default_factory=dict, repr=False)  # tokens: a traceback shows the world
     _suffix: str = field(default_factory=lambda: secrets.token_hex(3))
 
     def __post_init__(self) -> None:

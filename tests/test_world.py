@@ -102,3 +102,15 @@ def test_clean_up_behind_the_scenario_does_the_same_and_names_the_scenario_when_
     assert admin.calls[2:] == ["revoke id1", "deactivate alice-1"]
     assert problems == ["cleaning up after test_alice_posts[mm11.0.3] failed: deactivating alice-1: "
                         "POST /x -> 500 app.error: deactivate alice-1 failed"]
+
+
+def test_the_world_s_repr_shows_no_token_and_no_password():
+    """A traceback (in the console, in JUnit) shows the world: its secrets must not be in it."""
+    world = ScenarioWorld(None, None, None)  # type: ignore[arg-type]
+    world.users["alice"] = User("alice-id", "alice-1", "pw-of-alice-1234", "system_user")
+    world.remember("alice", token(1))
+    world._unhonoured["revoked"] = "revokedtokenstillasecret01"
+    shown = repr(world)
+    assert "alice-1" in shown and "id1" in shown  # the world is still described
+    for secret in ("pw-of-alice-1234", "secret-token-01", "revokedtokenstillasecret01"):
+        assert secret not in shown
