@@ -316,12 +316,14 @@ def remove_network(network: Network) -> None:
     """Remove a stack's private network and any container still on it.
 
     A container can be created in the instant an interruption arrives, before
-    testcontainers knows of it; on the stack's own network it is still found.
+    testcontainers knows of it; on the stack's own network it is still found. By the
+    engine's container list, not the network's own: a container only created (never
+    started) is on the network, but not yet in what the network lists as attached.
     """
     with contextlib.suppress(DockerException):
         attached = network._network  # type: ignore[attr-defined]
-        attached.reload()
-        for container in attached.containers:
+        # By name: a container only created names its network, but is not yet on it by the network's id.
+        for container in attached.client.containers.list(all=True, filters={"network": attached.name}):
             with contextlib.suppress(DockerException):
                 container.remove(force=True, v=True)
         network.remove()

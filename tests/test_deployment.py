@@ -11,7 +11,8 @@ import subprocess
 import docker
 import pytest
 
-from mm_conformance.containers import NO_OUTGOING_TRAFFIC, ContainerExited, MattermostContainer, PostgresContainer
+from mm_conformance.containers import (NO_OUTGOING_TRAFFIC, ContainerExited, MattermostContainer, PostgresContainer,
+                                       remove_network, suite_labels, suite_network)
 from mm_conformance.deployment import MattermostDeployment, leftovers
 from mm_conformance.endpoints import StartedOnce
 from mm_conformance.errors import InfrastructureError
@@ -147,3 +148,13 @@ def test_an_endpoint_that_failed_to_start_fails_again_at_once():
         with pytest.raises(InfrastructureError, match="did not start: timeout"):
             endpoints.get("subpath", start)
     assert attempts == ["start"]
+
+
+def test_removing_a_stack_s_network_removes_a_container_only_created_on_it(nginx_image):
+    """An interrupt can come between a container's creation and its start: the network does not
+    list such a container as attached, and it must still go with the network."""
+    network = suite_network()
+    created = docker.from_env().containers.create(nginx_image, network=network.name,
+                                                  labels=suite_labels("interrupted-start"))
+    remove_network(network)
+    assert leftovers() == [], f"{created.name} was left behind"
