@@ -65,3 +65,21 @@ def test_verdicts_are_the_same_when_pytest_xdist_spreads_the_scenarios(pytester)
     pytester.runpytest_inprocess("-p", "fixtures.plugin", "-p", "no:cacheprovider", "-n", "2", plugins=[collector])
     results = {r.name: r for r in collector.results}
     assert {name: results[name].verdict for name in EXPECTED} == {name: v for name, (v, _) in EXPECTED.items()}
+
+
+def test_an_interrupt_pytest_cannot_describe_still_ends_the_run_as_interrupted(pytester, monkeypatch):
+    """CPython 3.11 can give a frame no line number, and pytest's terminal then fails (a TypeError)
+    to describe the interrupt. The run must still end as interrupted, without a traceback."""
+    pytester.makeconftest('''
+import pytest
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_keyboard_interrupt(excinfo):
+    raise TypeError("unsupported operand type(s) for -: 'NoneType' and 'int'")  # as pytest's lineno
+''')
+    pytester.makepyfile(test_interrupted="def test_interrupted():\n    raise KeyboardInterrupt\n")
+    monkeypatch.setenv("PYTHONPATH", str(ROOT))  # the run imports fixtures/ from the checkout
+    result = pytester.runpytest_subprocess("-p", "fixtures.plugin", "-p", "no:cacheprovider")
+    output = result.stdout.str() + result.stderr.str()
+    assert result.ret == pytest.ExitCode.INTERRUPTED, output
+    assert "Traceback" not in output and "KeyboardInterrupt" in output, output
