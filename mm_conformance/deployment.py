@@ -12,6 +12,7 @@ import contextlib
 import fcntl
 import json
 import subprocess
+import time
 import uuid
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -284,8 +285,21 @@ class MattermostDeployment:
         return [f"{role} {states.get(cid, 'removed')}" for cid, (_, role) in created.items()
                 if states.get(cid) not in ("running", "created")]
 
-    def health(self) -> str | None:
-        """What is wrong with the running deployment (a container stopped, the server silent), or None."""
+    def health(self, *, settle_s: float = 0.0) -> str | None:
+        """What is wrong with the running deployment (a container stopped, the server silent), or None.
+
+        ``settle_s``: something just failed; give the engine up to that long to see a container
+        stop. A killed container's processes die at once, but the engine records the exit about
+        100 ms later (measured), and a server answers 500 on its dead database well before that.
+        """
+        deadline = time.monotonic() + settle_s
+        while True:
+            problem = self._health_now()
+            if problem is not None or time.monotonic() >= deadline:
+                return problem
+            time.sleep(0.05)  # polled: returns as soon as the engine reports the stop
+
+    def _health_now(self) -> str | None:
         stopped = self.stopped_containers()
         if stopped:
             return ", ".join(stopped)

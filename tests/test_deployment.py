@@ -7,6 +7,9 @@ which database image a deployment picks (from image labels only: nothing is star
 """
 
 import subprocess
+import threading
+import time
+from pathlib import Path
 
 import docker
 import pytest
@@ -158,3 +161,32 @@ def test_removing_a_stack_s_network_removes_a_container_only_created_on_it(nginx
                                                   labels=suite_labels("interrupted-start"))
     remove_network(network)
     assert leftovers() == [], f"{created.name} was left behind"
+
+
+def test_a_container_killed_a_moment_ago_is_seen_stopped_by_the_health_asked_after_a_failure(postgres_image):
+    """A killed container's processes die at once; the engine records its exit ~100 ms later. A server
+    answers 500 on its dead database in between, and the scenario that failed on that answer must
+    still learn that PostgreSQL stopped (found by .ci/run: the failure was called a suite error)."""
+    stack = MattermostDeployment(MattermostServer(postgres_image), postgres_image=postgres_image)
+    try:
+        database = stack._start_extra(PostgresContainer(postgres_image), "PostgreSQL")
+        container = database.get_wrapped_container()
+        stat = Path(f"/proc/{container.attrs['State']['Pid']}/stat")
+        killing = threading.Thread(target=container.kill)
+        killing.start()
+        deadline = time.monotonic() + 10
+        while _process_alive(stat) and time.monotonic() < deadline:
+            time.sleep(0.001)  # the moment a server would see its database connection die
+        assert not _process_alive(stat), "PostgreSQL did not die within 10 s of its SIGKILL"
+        assert stack.health(settle_s=1.5) == "PostgreSQL exited"
+        killing.join()
+    finally:
+        stack.stop()
+    assert leftovers() == []
+
+
+def _process_alive(stat: Path) -> bool:
+    try:
+        return stat.read_text().rsplit(")", 1)[1].split()[0] != "Z"  # a zombie has died, not yet been reaped
+    except OSError:
+        return False
