@@ -63,25 +63,32 @@ def extras_for(step_texts: Iterable[str]) -> set[str]:
 class StartedOnce(Generic[K, V]):
     """Things started once each, on first use: later the same thing or, at once, the same failure
     (an InfrastructureError is not retried by every scenario that asks). One asked for while
-    another thread (the background) is starting something waits for it.
+    another thread (the background) is starting it waits for it; one asked for while another
+    thing is starting does not.
     """
 
     def __init__(self) -> None:
-        self._lock = threading.Lock()
+        self._lock = threading.Lock()  # guards the dicts; each key has its own lock while it starts
+        self._starting: dict[K, threading.Lock] = {}
         self._started: dict[K, V] = {}
         self._failed: dict[K, str] = {}
 
     def get(self, key: K, start: Callable[[], V]) -> V:
         """``start()`` the first time ``key`` is asked for; its result, or its failure, ever after."""
         with self._lock:
+            starting = self._starting.setdefault(key, threading.Lock())
+        with starting:
             if key in self._failed:
                 raise InfrastructureError(self._failed[key])
             if key not in self._started:
                 try:
-                    self._started[key] = start()
+                    value = start()
                 except InfrastructureError as error:
-                    self._failed[key] = str(error)
+                    with self._lock:
+                        self._failed[key] = str(error)
                     raise
+                with self._lock:
+                    self._started[key] = value
             return self._started[key]
 
     def started(self) -> dict[K, V]:
@@ -95,13 +102,19 @@ class Endpoints:
         self._deployment = deployment
         self._directory = tempfile.TemporaryDirectory(prefix="mm-conformance-certs-")
         self.cases: CertificateCases = make_cases(Path(self._directory.name))
-        self.proxy: TLSProxyContainer = deployment.start_tls_proxy(self.cases)
         self._extras: StartedOnce[str, Any] = StartedOnce()  # a scenario that asks while the background starts it waits
+
+    @property
+    def proxy(self) -> TLSProxyContainer:
+        """The TLS proxy serving every certificate case; started on first use (a silent-server
+        scenario needs only the certificates)."""
+        return self._extras.get("tls-proxy", lambda: self._deployment.start_tls_proxy(self.cases))
 
     def start_ahead(self, extras: set[str]) -> None:
         """Start these extras now (the background does, before any scenario asks); a failure waits
         for the scenario that asks, which then gets it at once."""
-        starts = {"subpath": self.subpath_site, "redirects": self.redirects,  # in the order they start
+        starts = {"tls-proxy": lambda: self.proxy,  # in the order they start
+                  "subpath": self.subpath_site, "redirects": self.redirects,
                   SERVER_TERMINATED: lambda: self.url(SERVER_TERMINATED)}
         for extra, start in starts.items():
             if extra in extras:

@@ -153,6 +153,30 @@ def test_an_endpoint_that_failed_to_start_fails_again_at_once():
     assert attempts == ["start"]
 
 
+def test_an_endpoint_asked_for_while_another_starts_does_not_wait_for_it():
+    """The background starting a second Mattermost (seconds) holds up no scenario that needs another extra."""
+    endpoints = StartedOnce()
+    slow_started, release = threading.Event(), threading.Event()
+
+    def slow():
+        slow_started.set()
+        release.wait(10)
+        return "subpath"
+
+    background = threading.Thread(target=endpoints.get, args=("subpath", slow))
+    background.start()
+    try:
+        assert slow_started.wait(10)
+        waited = time.monotonic()
+        assert endpoints.get("tls-proxy", lambda: "proxy") == "proxy"
+        assert time.monotonic() - waited < 1.0
+        assert not release.is_set() and "subpath" not in endpoints.started()
+    finally:
+        release.set()
+        background.join()
+    assert endpoints.get("subpath", lambda: "started twice") == "subpath"
+
+
 def test_removing_a_stack_s_network_removes_a_container_only_created_on_it(nginx_image):
     """An interrupt can come between a container's creation and its start: the network does not
     list such a container as attached, and it must still go with the network."""
