@@ -61,8 +61,9 @@ def _parser() -> argparse.ArgumentParser:
                      help="TOML file of declared deviations; the run fails on any other, and on stale ones")
     run.add_argument("--workers", type=int, default=None, metavar="N",
                      help="run the scenarios in N processes at once (pytest-xdist; each starts its deployment, or "
-                          "shares the warm one); with several servers each server's scenarios go to one process "
-                          "(default: one per server, at most one per core)")
+                          "shares the warm one): each server's scenarios go to one process, and with more processes "
+                          "than servers its silent-server scenarios to another (default: two per server, at most "
+                          "one per core; 1: all in this process)")
     run.add_argument("--repeat", type=int, default=1, metavar="N",
                      help="the flake check: run N times and report every scenario whose outcome changed (exit 2)")
     run.add_argument("-k", dest="keyword", metavar="EXPR", help="only scenarios matching this pytest -k expression")
@@ -160,8 +161,10 @@ def _run(args: argparse.Namespace) -> int:
     else:
         docker_available()
         servers = len(select_servers(args.mattermost, local_mattermost_images()))  # a bad --mattermost: usage error now
-    if args.workers is None:  # several servers run side by side, each in a process of its own
-        args.workers = max(1, min(servers, os.cpu_count() or 1))
+    if args.workers is None:
+        # Several servers run side by side, each in a process of its own; a core left over takes a
+        # server's silent-server scenarios (seconds of waiting) beside the others (see fixtures' server_scope).
+        args.workers = max(1, min(2 * servers, os.cpu_count() or 1))
     if args.repeat == 1:
         return _run_once(args, args.report, deviations)[1]
     # The flake check: the same run N times; any scenario whose verdict, status or

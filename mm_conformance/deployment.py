@@ -421,6 +421,12 @@ class ServerWideLock:
             fcntl.flock(self._file, fcntl.LOCK_EX)  # drops the shared lock first: two of these never deadlock
             self.exclusive = True
 
+    def settings_no_longer_read(self) -> None:
+        """The scenario reads no server-wide setting from now on (it waits on a server that never
+        answers): others may change settings meanwhile. Not if it changed one: it puts it back alone."""
+        if not self.exclusive:
+            fcntl.flock(self._file, fcntl.LOCK_UN)
+
     def scenario_ends(self) -> None:
         fcntl.flock(self._file, fcntl.LOCK_UN)
         self.exclusive = False

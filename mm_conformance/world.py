@@ -148,6 +148,9 @@ class ScenarioWorld:
     endpoints_of_deployment: Callable[[], Endpoints] | None = None
     #: What is wrong with the deployment and every container of it (see MattermostDeployment.health).
     health_of_deployment: Callable[[], str | None] | None = None
+    #: Told when the scenario reads no server-wide setting any more (it waits on a silent server):
+    #: on a server other runs share, their scenarios may change settings meanwhile.
+    settings_no_longer_read: Callable[[], None] | None = None
     users: dict[str, User] = field(default_factory=dict)
     tokens: dict[str, AccessToken] = field(default_factory=dict)
     refusal: MattermostApiError | None = None
@@ -487,6 +490,8 @@ class ScenarioWorld:
         endpoints = self.endpoints()
         deadline = 2 * self.implementation.timeout_s
         credential = self.credential(token, base_url=endpoints.silent().url(case))
+        if self.settings_no_longer_read is not None:
+            self.settings_no_longer_read()  # seconds of waiting on a listener, whatever the server's settings
         try:
             return self._observe(lambda: self.implementation.request(
                 credential, ApiRequest("GET", endpoint), endpoints.ca_file, timeout_s=deadline))

@@ -74,3 +74,16 @@ def test_with_several_servers_each_server_s_scenarios_share_one_scope():
     assert server_scope(f"{scenario}[mm11.0-self-signed]", servers) == "11.0"
     assert server_scope("steps/test_scenarios.py::test_upgrade[mm5.37.0-to-11.0.3]", servers) == "5.37.0"
     assert server_scope("tests/test_cli.py::test_other", servers) == "tests/test_cli.py::test_other"
+
+
+def test_with_more_workers_than_servers_the_silent_server_scenarios_are_a_scope_of_their_own():
+    """They wait seconds on a server that never answers, doing nothing: beside the others, not before them."""
+    from fixtures.plugin import server_scope
+    from mm_conformance.silent import SILENCES
+
+    servers = [MattermostServer("b:11.0.3", "11.0.3")]
+    silent = "steps/test_scenarios.py::test_the_credential_gives_up_on_a_server_that_never_answers[mm11.0.3-{}]"
+    for silence in SILENCES:
+        assert server_scope(silent.format(silence), servers, silent_apart=True) == "11.0.3 (silent servers)"
+        assert server_scope(silent.format(silence), servers) == "11.0.3"
+    assert server_scope("steps/test_scenarios.py::test_tokens[mm11.0.3]", servers, silent_apart=True) == "11.0.3"

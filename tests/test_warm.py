@@ -93,3 +93,34 @@ def test_a_scenario_that_changes_settings_on_a_shared_server_waits_until_it_is_a
     theirs.scenario_ends()
     changer.join(), other.join()
     mine.close(), theirs.close()
+
+
+def test_a_scenario_waiting_on_a_silent_server_holds_up_no_settings_change(tmp_path):
+    """Seconds of waiting on a listener read no setting: a change on a shared server goes ahead at once,
+    unless the waiting scenario changed a setting itself (then it puts it back first, alone)."""
+    import threading
+
+    from mm_conformance.deployment import ServerWideLock
+
+    waiting, changing = ServerWideLock(tmp_path / "s.lock"), ServerWideLock(tmp_path / "s.lock")
+    waiting.scenario_starts()
+    waiting.settings_no_longer_read()
+    changing.scenario_starts()
+    changed = threading.Event()
+    changer = threading.Thread(target=lambda: (changing.before_settings_change(), changed.set()))
+    changer.start()
+    assert changed.wait(5), "the change waited on a scenario that reads no setting"
+    changing.scenario_ends(), waiting.scenario_ends(), changer.join()
+
+    waiting.scenario_starts()
+    waiting.before_settings_change()  # it changed a setting: it keeps the server to itself
+    waiting.settings_no_longer_read()
+    held = threading.Event()
+    other = threading.Thread(target=lambda: (changing.scenario_starts(), changing.before_settings_change(),
+                                             held.set()))
+    other.start()
+    assert not held.wait(0.5)
+    waiting.scenario_ends()
+    assert held.wait(5)
+    changing.scenario_ends(), other.join()
+    waiting.close(), changing.close()
