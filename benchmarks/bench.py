@@ -144,8 +144,8 @@ def whole_runs(work: Path) -> dict[str, object]:
         one, closing, _ = _run(f"--mattermost={newest}", report=work / "one")
         figures[f"1 implementation x {newest}, from the snapshot (s)"] = round(one, 1)
         figures["its verdict"] = closing
-        workers, _, _ = _run(f"--mattermost={newest}", "--workers=2")
-        figures["the same with --workers 2 (s)"] = round(workers, 1)
+        in_one, _, _ = _run(f"--mattermost={newest}", "--workers=1")
+        figures["the same in one process, silent-server scenarios in turn (--workers 1) (s)"] = round(in_one, 1)
         no_wait_cold, _, _ = _run(f"--mattermost={newest}", "-k", "not never_answers")
         figures["the same without the 3 silent-server scenarios (s) "] = round(no_wait_cold, 1)
         three, _, _ = _run(f"--mattermost={newest}", *copies(3))
@@ -172,8 +172,8 @@ def whole_runs(work: Path) -> dict[str, object]:
         _run(f"--mattermost={newest}")  # the first run on the warm deployment
         warm, _, _ = _run(f"--mattermost={newest}")
         figures["second run in a row, warm deployment (s)"] = round(warm, 1)
-        warm_workers, _, _ = _run(f"--mattermost={newest}", "--workers=2")
-        figures["the same with --workers 2 (s)  "] = round(warm_workers, 1)
+        warm_in_one, _, _ = _run(f"--mattermost={newest}", "--workers=1")
+        figures["the same in one process (--workers 1) (s)"] = round(warm_in_one, 1)
         no_wait, _, _ = _run(f"--mattermost={newest}", "-k", "not never_answers")
         figures["the same without the 3 silent-server scenarios (s)"] = round(no_wait, 1)
     except InfrastructureError as error:
