@@ -12,9 +12,11 @@ runs exactly the scenarios ``pytest`` runs. Exit codes:
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import sys
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 from rich.console import Console
@@ -23,8 +25,8 @@ from . import __version__, hygiene, results, runs
 from . import report as matrix
 from .adapters import (KNOWN_IMPLEMENTATIONS, NPM_ADAPTERS, AdapterNotInstalled, check_implementations,
                        implementation_command, implementation_name)
-from .errors import InfrastructureError, UsageError
-from .deployment import ADMIN_TOKEN_ENV, clean, warm_down, warm_up
+from .errors import InfrastructureError, UsageError, interrupted_by_signals
+from .deployment import ADMIN_TOKEN_ENV, SHARED_DIR_ENV, SharedDeployments, WarmState, clean, warm_down, warm_up
 from .images import (POSTGRES_IMAGE, WEB_APP_LABEL, ImageBuilder, docker_available, image_id, image_labels,
                      local_mattermost_images, premigrated_database)
 from .paths import SUITE_ROOT
@@ -164,7 +166,9 @@ def _run(args: argparse.Namespace) -> int:
     if args.workers is None:
         # Several servers run side by side, each in a process of its own; a core left over takes a
         # server's silent-server scenarios (seconds of waiting) beside the others (see fixtures' server_scope).
-        args.workers = max(1, min(2 * servers, os.cpu_count() or 1))
+        # Not on an external server: no lock keeps two processes' settings changes apart there, and its
+        # silent-server scenarios do not run (they need the suite's own listeners in front of the server).
+        args.workers = 1 if args.mattermost_url else max(1, min(2 * servers, os.cpu_count() or 1))
     if args.repeat == 1:
         return _run_once(args, args.report, deviations)[1]
     # The flake check: the same run N times; any scenario whose verdict, status or
@@ -210,7 +214,8 @@ def _run_once(args: argparse.Namespace, report: Path | None,
         # A terminal: one live line, and each failure as it happens, instead of pytest's lines.
         pytest_args += ["-p", "no:terminal", "-o", "addopts=--strict-markers"]
         plugins.append(LiveProgress(collector))
-    code = pytest.main(pytest_args, plugins=plugins)
+    with interrupted_by_signals(), _shared_deployments(args):
+        code = pytest.main(pytest_args, plugins=plugins)
     # Workers hand over their secrets only as they end: redact what they reported once more.
     collector.redact_again()
     if os.environ.get(SECRET_DIGESTS_ENV):
@@ -233,6 +238,24 @@ def _run_once(args: argparse.Namespace, report: Path | None,
         exit_code = EXIT_DEVIATES
     print(results.closing_line(collector.results, exit_code, interrupted=int(code) == pytest.ExitCode.INTERRUPTED))
     return collector.results, exit_code
+
+
+@contextlib.contextmanager
+def _shared_deployments(args: argparse.Namespace) -> Iterator[None]:
+    """With several workers, the servers' deployments start here, while the workers boot, and each
+    serves every worker of its server; removed as the run ends. None for a server kept warm (``up``)."""
+    if args.workers < 2 or args.mattermost_url or (args.postgres_image or POSTGRES_IMAGE) != POSTGRES_IMAGE:
+        yield
+        return
+    servers = [server for server in select_servers(args.mattermost, local_mattermost_images())
+               if WarmState.of(server.image) is None]
+    directory = Path(tempfile.mkdtemp(prefix="mm-conformance-shared-"))
+    os.environ[SHARED_DIR_ENV] = str(directory)  # the workers inherit it
+    try:
+        with SharedDeployments(directory, servers):
+            yield
+    finally:
+        os.environ.pop(SHARED_DIR_ENV, None)
 
 
 def _diff(args: argparse.Namespace) -> int:

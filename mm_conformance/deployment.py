@@ -11,11 +11,15 @@ import concurrent.futures
 import contextlib
 import fcntl
 import json
+import os
+import shutil
 import subprocess
+import threading
 import time
 import uuid
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
+from typing import Any
 
 import docker
 import httpx
@@ -28,7 +32,8 @@ from .certificates import CertificateCase, CertificateCases
 from .containers import (OWNER_LABEL, RUN_ID, RUN_LABEL, SUITE_LABEL, MattermostContainer, PostgresContainer,
                          labelled_as, owner_running, remove_network, suite_labels, suite_network)
 from .errors import InfrastructureError
-from .images import CACHE_DIR, POSTGRES_IMAGE, ImageBuilder, docker_available, image_id
+from .images import (CACHE_DIR, POSTGRES_IMAGE, ImageBuilder, docker_available, image_id, is_current_snapshot,
+                     premigrated_image_name)
 from .proxy import TLSProxyContainer
 from .redact import register_secret
 from .redirects import RedirectEndpoints
@@ -139,6 +144,10 @@ class MattermostDeployment:
         #: Set when other runs may use the same server at once (a warm deployment).
         self.server_wide_lock: ServerWideLock | None = None
         self._removing = False  # stop() has begun: no extra may start any more
+        #: The containers of a deployment this run attached to (by id: role), watched but never removed.
+        self._attached: dict[str, str] = {}
+        #: False for a deployment the run's CLI started for its workers: removed with the run.
+        self.kept_after_run = False
 
     def start(self) -> Deployment:
         docker_available()
@@ -168,6 +177,8 @@ class MattermostDeployment:
             f"mm-conformance-config-{uuid.uuid4().hex[:12]}", labels=suite_labels("config")).name
         server = (MattermostContainer(self.image).with_network(self._network).with_network_aliases(SERVER_ALIAS)
                   .with_database(self._dsn).with_config_volume(self._config_volume))
+        if self._removing:  # stop() was called from another thread (a run's end) while the database started
+            raise InfrastructureError(f"{self.server} was being removed as it started")
         self._containers[server] = "the Mattermost server"
         server.start()
         base_url = server.base_url()
@@ -250,7 +261,8 @@ class MattermostDeployment:
         self._containers[container] = role  # listed first: an interrupt while it starts still removes it
         try:
             container.start()
-        except (InfrastructureError, DockerException, TimeoutError, OSError) as error:
+        # RuntimeError: testcontainers' wait strategy on a container removed meanwhile (the run ending)
+        except (InfrastructureError, DockerException, TimeoutError, OSError, RuntimeError) as error:
             self._containers.pop(container, None)
             with contextlib.suppress(DockerException):  # a half-started server must not linger on the database
                 container.stop()
@@ -270,20 +282,25 @@ class MattermostDeployment:
 
     def stopped_containers(self) -> list[str]:
         """This deployment's containers that are no longer running, by role and state ("PostgreSQL exited")."""
-        created = {container._container.id: (container, role)  # type: ignore[attr-defined]
+        created = {container._container.id: role  # type: ignore[attr-defined]
                    for container, role in list(self._containers.items())  # extras may be added meanwhile
                    if container._container is not None}  # type: ignore[attr-defined]  (None: not created yet)
+        created.update(self._attached)
         if not created:
             return []
-        client = next(iter(created.values()))[0].get_docker_client().client
         try:  # one question for all of them (sparse: the list's own states, no inspect of each)
-            states = {c.id: c.status for c in client.containers.list(all=True, sparse=True,
-                                                                     filters={"id": list(created)})}
+            states = {c.id: c.status for c in _engine().containers.list(all=True, sparse=True,
+                                                                        filters={"id": list(created)})}
         except DockerException as error:
             return [f"the Docker engine ({error.__class__.__name__})"]
         # "created": an extra still starting in the background
-        return [f"{role} {states.get(cid, 'removed')}" for cid, (_, role) in created.items()
+        return [f"{role} {states.get(cid, 'removed')}" for cid, role in created.items()
                 if states.get(cid) not in ("running", "created")]
+
+    def container_roles(self) -> dict[str, str]:
+        """The deployment's containers started so far, by id: their roles."""
+        return {container._container.id: role  # type: ignore[attr-defined]
+                for container, role in list(self._containers.items()) if container._container is not None}
 
     def health(self, *, settle_s: float = 0.0) -> str | None:
         """What is wrong with the running deployment (a container stopped, the server silent), or None.
@@ -363,14 +380,20 @@ class WarmState:
     admin_password: str
     dsn: str
     network: str
+    #: Its containers, by id: their roles (a run watches them: "PostgreSQL exited" is named as such).
+    containers: dict[str, str] = field(default_factory=dict)
+    #: Where it is recorded: WARM_DIR, or the directory of one run's shared deployments.
+    directory: str = str(WARM_DIR)
+    #: Kept after the run (``up``), or removed with the run that started it (see SharedDeployments).
+    kept: bool = True
 
     @staticmethod
-    def path(image_id: str) -> Path:
-        return WARM_DIR / f"{image_id.removeprefix('sha256:')[:12]}.json"
+    def path(image_id: str, directory: Path = WARM_DIR) -> Path:
+        return directory / f"{image_id.removeprefix('sha256:')[:12]}.json"
 
     def save(self) -> None:
-        WARM_DIR.mkdir(parents=True, exist_ok=True)
-        path = self.path(self.image_id)
+        Path(self.directory).mkdir(parents=True, exist_ok=True)
+        path = self.path(self.image_id, Path(self.directory))
         path.touch(mode=0o600)
         path.write_text(json.dumps(asdict(self)))
 
@@ -395,7 +418,7 @@ class WarmState:
         return ApiClient.login(self.base_url, self.admin_username, self.admin_password)
 
     def server_wide_lock(self) -> "ServerWideLock":
-        return ServerWideLock(self.path(self.image_id).with_suffix(".lock"))
+        return ServerWideLock(self.path(self.image_id, Path(self.directory)).with_suffix(".lock"))
 
 
 class ServerWideLock:
@@ -452,7 +475,8 @@ def warm_up(server: MattermostServer) -> WarmState:
         deployment = stack.start()
     deployment.admin.patch_config({"ServiceSettings": {"EnableUserAccessTokens": True}})
     state = WarmState(server.image, image_id(server.image) or "", deployment.base_url, deployment.admin.user.username,
-                      deployment.admin.user.password, stack._dsn, stack._require_network().name)
+                      deployment.admin.user.password, stack._dsn, stack._require_network().name,
+                      stack.container_roles())
     state.save()
     return state
 
@@ -462,9 +486,113 @@ def attach(server: MattermostServer, state: WarmState) -> MattermostDeployment:
     stack = MattermostDeployment(server)
     stack.server_wide_lock = state.server_wide_lock()
     stack._network, stack._owns_network, stack._dsn = _NetworkByName(state.network), False, state.dsn
+    stack._attached, stack.kept_after_run = dict(state.containers), state.kept
     admin = state.sign_in()
     stack.deployment = Deployment(state.base_url, admin, admin.server_version())
     return stack
+
+
+#: Set by the CLI for its pytest-xdist workers: the directory of the deployments it starts for them to share.
+SHARED_DIR_ENV = "MM_CONFORMANCE_SHARED_DEPLOYMENTS"
+
+
+class SharedDeployments:
+    """The deployments a run's CLI starts for its workers to share, removed with the run.
+
+    They start in threads while the workers boot (seconds saved on each server), and one
+    deployment serves every worker of a server: the one that runs its silent-server
+    scenarios starts none of its own. A worker asks :meth:`state_for`, which waits until
+    the start has ended; a start that failed leaves no state, and the worker then starts
+    the server itself (and reports what fails, as any run would).
+
+    >>> with SharedDeployments(directory, servers):   # os.environ[SHARED_DIR_ENV] = str(directory)
+    ...     pytest.main([...])                         # workers: SharedDeployments.state_for(image)
+    """
+
+    def __init__(self, directory: Path, servers: list[MattermostServer]) -> None:
+        self.directory = directory
+        directory.mkdir(parents=True, exist_ok=True)
+        self._stacks: list[MattermostDeployment] = []
+        self._threads: list[threading.Thread] = []
+        for server in servers:
+            server_id = image_id(server.image)
+            if not server_id or any(s.image == server.image for s in self._stacks):
+                continue
+            if not is_current_snapshot(premigrated_image_name(server_id), server_id):
+                # The first run of an image migrates a database (a minute): in a worker, where an
+                # interrupt reaches it, not in a thread here. Each worker then starts its own.
+                continue
+            starting = self._starting_lock(directory, server_id).open("w")
+            fcntl.flock(starting, fcntl.LOCK_EX)  # held until the start has ended: a worker asking waits
+            stack = MattermostDeployment(server)
+            self._stacks.append(stack)
+            thread = threading.Thread(target=self._start, args=(stack, server_id, starting),
+                                      name=f"shared deployment of {server}", daemon=True)
+            self._threads.append(thread)
+            thread.start()
+
+    @staticmethod
+    def _starting_lock(directory: Path, server_id: str) -> Path:
+        return WarmState.path(server_id, directory).with_suffix(".starting")
+
+    def _start(self, stack: MattermostDeployment, server_id: str, starting: Any) -> None:
+        try:
+            deployment = stack.start()
+            deployment.admin.patch_config({"ServiceSettings": {"EnableUserAccessTokens": True}})
+            WarmState(stack.image, server_id, deployment.base_url, deployment.admin.user.username,
+                      deployment.admin.user.password, stack._dsn, stack._require_network().name,
+                      stack.container_roles(), str(self.directory), kept=False).save()
+        except Exception:  # noqa: BLE001  (the workers start it themselves, and report what fails)
+            stack.stop()
+        finally:
+            fcntl.flock(starting, fcntl.LOCK_UN)
+            starting.close()
+
+    @classmethod
+    def state_for(cls, image: str) -> WarmState | None:
+        """In a worker: the run's shared deployment of ``image``, once started; None if there is none."""
+        directory = os.environ.get(SHARED_DIR_ENV)
+        server_id = image_id(image)
+        if not directory or not server_id:
+            return None
+        lock = cls._starting_lock(Path(directory), server_id)
+        if not lock.is_file():
+            return None
+        with lock.open() as starting:
+            fcntl.flock(starting, fcntl.LOCK_SH)  # until the CLI's start has ended
+        path = WarmState.path(server_id, Path(directory))
+        if not path.is_file():
+            return None
+        state = WarmState(**json.loads(path.read_text()))
+        for secret in (state.admin_password, state.dsn):
+            register_secret(secret)
+        return state
+
+    def close(self) -> None:
+        """Remove every shared deployment (at once), also one still starting (an interrupted run):
+        its containers go, so its start fails at once; then once more, for one it made meanwhile."""
+        for _ in range(2):
+            with concurrent.futures.ThreadPoolExecutor(max(1, len(self._stacks))) as removing:
+                list(removing.map(MattermostDeployment.stop, self._stacks))
+            for thread in self._threads:
+                thread.join(timeout=60)
+        shutil.rmtree(self.directory, ignore_errors=True)
+
+    def __enter__(self) -> "SharedDeployments":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+_ENGINE: list[docker.DockerClient] = []
+
+
+def _engine() -> docker.DockerClient:
+    """One Docker client for the health checks (made once: each makes a connection pool)."""
+    if not _ENGINE:
+        _ENGINE.append(docker.from_env())
+    return _ENGINE[0]
 
 
 def warm_down() -> list[str]:

@@ -47,8 +47,9 @@ EXTRAS_BY_STEP_WORDS: tuple[tuple[re.Pattern[str], str], ...] = (
     (re.compile(r"from a Base URL that redirects"), "redirects"),
     (re.compile(r"the subpath server's Base URL|site root of a subpath deployment"), "subpath"),
 )
-#: Words of other steps that need the TLS proxy (and the run's certificates), which every extra needs too.
-TLS_PROXY_STEP_WORDS = re.compile(r'through the "[^"]+" endpoint|from a server that')
+#: Words of other steps that need the TLS proxy, which every extra needs too. (A silent server's step
+#: needs only the run's certificates.)
+TLS_PROXY_STEP_WORDS = re.compile(r'through the "[^"]+" endpoint')
 
 
 def extras_for(step_texts: Iterable[str]) -> set[str]:

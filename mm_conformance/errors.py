@@ -4,6 +4,13 @@ The CLI turns either into a one-line message and exit code 2; scenarios that mee
 an InfrastructureError are reported as errors or skips, never as failures.
 """
 
+from __future__ import annotations
+
+import contextlib
+import signal
+import threading
+from collections.abc import Iterator
+
 
 class UsageError(Exception):
     """The user asked for something the suite cannot do (unknown release line, bad option)."""
@@ -19,3 +26,32 @@ class NotApplicable(Exception):
     For example a server-wide setting it would have to change, on a server the
     suite was not allowed to reconfigure (external-server mode).
     """
+
+
+@contextlib.contextmanager
+def interrupted_by_signals() -> Iterator[None]:
+    """SIGTERM (a CI timeout, a cancelled job) interrupts as Ctrl-C does: everything is cleaned up.
+
+    SIGINT too, also where it was ignored: a shell without job control (a CI script)
+    starts its background commands with SIGINT ignored, and Python then never turns it
+    into KeyboardInterrupt; a job runner that cancels with SIGINT would find the run
+    going on, and kill it hard, containers and all. Only in the main thread (the only
+    one that may set handlers); elsewhere it changes nothing.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def interrupt(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt(f"signal {signum}")
+
+    previous_term = signal.signal(signal.SIGTERM, interrupt)
+    ignored_int = signal.getsignal(signal.SIGINT) is signal.SIG_IGN
+    if ignored_int:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous_term)
+        if ignored_int:
+            signal.signal(signal.SIGINT, signal.SIG_IGN)

@@ -38,6 +38,10 @@ FAULTS = {
     "tls-proxy-killed": "ignore_ssl_issues",
     "adapter-killed": "never_answers",
 }
+#: Options of a fault's run. The adapter is killed while it waits on a silent server: in one process,
+#: where "the run's adapter" is the one of the scenario that waits next (with two workers, the silent
+#: scenarios wait side by side, each worker with an adapter of its own).
+RUN_OPTIONS = {"adapter-killed": ("--workers=1",)}
 #: The words the run's reason must use for what broke: its role, never a Docker name.
 NAMED_AS = {
     "mattermost-killed": "Mattermost", "mattermost-frozen": "Mattermost", "postgres-killed": "PostgreSQL",
@@ -61,7 +65,7 @@ class FaultRun:
         self.report.mkdir(parents=True, exist_ok=True)
         env = {**os.environ, RUN_ID_ENV: self.run_id, "MM_CONFORMANCE_SECRET_DIGESTS": str(self.digests)}
         command = [sys.executable, "-m", "mm_conformance", "run", "--report", str(self.report),
-                   "-k", FAULTS[self.fault], *args]
+                   "-k", FAULTS[self.fault], *RUN_OPTIONS.get(self.fault, ()), *args]
         process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                                    text=True, start_new_session=True)
         lines: list[str] = []

@@ -214,3 +214,31 @@ def _process_alive(stat: Path) -> bool:
         return stat.read_text().rsplit(")", 1)[1].split()[0] != "Z"  # a zombie has died, not yet been reaped
     except OSError:
         return False
+
+
+def test_a_worker_waits_for_the_run_s_shared_deployment_and_attaches_or_starts_its_own(tmp_path, monkeypatch,
+                                                                                        postgres_image):
+    """The CLI starts each server while the workers boot; a worker that asks first waits for the start to end,
+    then attaches to it (watching its containers), or, when it failed (no state), starts one itself."""
+    import fcntl
+
+    from mm_conformance.deployment import SHARED_DIR_ENV, SharedDeployments, WarmState
+
+    server_id = image_id(postgres_image)
+    monkeypatch.setenv(SHARED_DIR_ENV, str(tmp_path))
+    starting = WarmState.path(server_id, tmp_path).with_suffix(".starting").open("w")
+    fcntl.flock(starting, fcntl.LOCK_EX)  # the CLI's start, going on
+    state = WarmState(postgres_image, server_id, "http://127.0.0.1:9", "admin", "its password", "its dsn", "its net",
+                      {"0123abcd": "PostgreSQL"}, str(tmp_path), kept=False)
+    asked: list[object] = []
+    worker = threading.Thread(target=lambda: asked.append(SharedDeployments.state_for(postgres_image)))
+    worker.start()
+    worker.join(0.5)
+    assert worker.is_alive() and asked == [], "the worker did not wait for the start to end"
+    state.save()
+    fcntl.flock(starting, fcntl.LOCK_UN)
+    worker.join(5)
+    assert asked == [state]
+    WarmState.path(server_id, tmp_path).unlink()  # a start that failed leaves no state
+    assert SharedDeployments.state_for(postgres_image) is None
+    starting.close()

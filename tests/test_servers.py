@@ -84,6 +84,6 @@ def test_with_more_workers_than_servers_the_silent_server_scenarios_are_a_scope_
     servers = [MattermostServer("b:11.0.3", "11.0.3")]
     silent = "steps/test_scenarios.py::test_the_credential_gives_up_on_a_server_that_never_answers[mm11.0.3-{}]"
     for silence in SILENCES:
-        assert server_scope(silent.format(silence), servers, silent_apart=True) == "11.0.3 (silent servers)"
+        assert server_scope(silent.format(silence), servers, silent_apart=True) == f"11.0.3 (a server that {silence})"
         assert server_scope(silent.format(silence), servers) == "11.0.3"
     assert server_scope("steps/test_scenarios.py::test_tokens[mm11.0.3]", servers, silent_apart=True) == "11.0.3"
