@@ -514,9 +514,12 @@ class SharedDeployments:
         directory.mkdir(parents=True, exist_ok=True)
         self._stacks: list[MattermostDeployment] = []
         self._threads: list[threading.Thread] = []
+        started: set[str] = set()
         for server in servers:
             server_id = image_id(server.image)
-            if not server_id or any(s.image == server.image for s in self._stacks):
+            # By image ID: two names of one image share one state file and one lock; a second start
+            # would wait for the first, then start a deployment no worker uses and overwrite its state.
+            if not server_id or server_id in started:
                 continue
             if not is_current_snapshot(premigrated_image_name(server_id), server_id):
                 # The first run of an image migrates a database (a minute): in a worker, where an
@@ -524,6 +527,7 @@ class SharedDeployments:
                 continue
             starting = self._starting_lock(directory, server_id).open("w")
             fcntl.flock(starting, fcntl.LOCK_EX)  # held until the start has ended: a worker asking waits
+            started.add(server_id)
             stack = MattermostDeployment(server)
             self._stacks.append(stack)
             thread = threading.Thread(target=self._start, args=(stack, server_id, starting),
