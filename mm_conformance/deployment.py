@@ -10,6 +10,7 @@ from __future__ import annotations
 import concurrent.futures
 import contextlib
 import fcntl
+import functools
 import json
 import os
 import shutil
@@ -282,10 +283,7 @@ class MattermostDeployment:
 
     def stopped_containers(self) -> list[str]:
         """This deployment's containers that are no longer running, by role and state ("PostgreSQL exited")."""
-        created = {container._container.id: role  # type: ignore[attr-defined]
-                   for container, role in list(self._containers.items())  # extras may be added meanwhile
-                   if container._container is not None}  # type: ignore[attr-defined]  (None: not created yet)
-        created.update(self._attached)
+        created = {**self.container_roles(), **self._attached}
         if not created:
             return []
         try:  # one question for all of them (sparse: the list's own states, no inspect of each)
@@ -298,9 +296,10 @@ class MattermostDeployment:
                 if states.get(cid) not in ("running", "created")]
 
     def container_roles(self) -> dict[str, str]:
-        """The deployment's containers started so far, by id: their roles."""
+        """The deployment's own containers created so far, by id: their roles."""
         return {container._container.id: role  # type: ignore[attr-defined]
-                for container, role in list(self._containers.items()) if container._container is not None}
+                for container, role in list(self._containers.items())  # extras may be added meanwhile
+                if container._container is not None}  # type: ignore[attr-defined]  (None: not created yet)
 
     def health(self, *, settle_s: float = 0.0) -> str | None:
         """What is wrong with the running deployment (a container stopped, the server silent), or None.
@@ -384,8 +383,30 @@ class WarmState:
     containers: dict[str, str] = field(default_factory=dict)
     #: Where it is recorded: WARM_DIR, or the directory of one run's shared deployments.
     directory: str = str(WARM_DIR)
-    #: Kept after the run (``up``), or removed with the run that started it (see SharedDeployments).
-    kept: bool = True
+
+    @classmethod
+    def record(cls, stack: MattermostDeployment, directory: Path = WARM_DIR) -> WarmState:
+        """Record ``stack``'s started deployment in ``directory`` for others to attach to."""
+        deployment = stack.deployment
+        assert deployment is not None, "the deployment has not started"
+        state = cls(stack.image, image_id(stack.image) or "", deployment.base_url, deployment.admin.user.username,
+                    deployment.admin.user.password, stack._dsn, stack._require_network().name,
+                    stack.container_roles(), str(directory))
+        state.save()
+        return state
+
+    @classmethod
+    def read(cls, path: Path) -> WarmState:
+        """The state recorded at ``path``; its secrets are registered (redacted wherever they appear)."""
+        state = cls(**json.loads(path.read_text()))
+        for secret in (state.admin_password, state.dsn):
+            register_secret(secret)
+        return state
+
+    @property
+    def kept(self) -> bool:
+        """Kept after the run (``up``), not removed with the run that started it (see SharedDeployments)."""
+        return Path(self.directory) == WARM_DIR
 
     @staticmethod
     def path(image_id: str, directory: Path = WARM_DIR) -> Path:
@@ -404,9 +425,7 @@ class WarmState:
         path = cls.path(server_id) if server_id else None
         if path is None or not path.is_file():
             return None
-        state = cls(**json.loads(path.read_text()))
-        for secret in (state.admin_password, state.dsn):
-            register_secret(secret)
+        state = cls.read(path)
         try:
             state.sign_in().close()
         except (InfrastructureError, MattermostApiError):
@@ -474,11 +493,7 @@ def warm_up(server: MattermostServer) -> WarmState:
         stack = MattermostDeployment(server)
         deployment = stack.start()
     deployment.admin.patch_config({"ServiceSettings": {"EnableUserAccessTokens": True}})
-    state = WarmState(server.image, image_id(server.image) or "", deployment.base_url, deployment.admin.user.username,
-                      deployment.admin.user.password, stack._dsn, stack._require_network().name,
-                      stack.container_roles())
-    state.save()
-    return state
+    return WarmState.record(stack)
 
 
 def attach(server: MattermostServer, state: WarmState) -> MattermostDeployment:
@@ -530,7 +545,7 @@ class SharedDeployments:
             started.add(server_id)
             stack = MattermostDeployment(server)
             self._stacks.append(stack)
-            thread = threading.Thread(target=self._start, args=(stack, server_id, starting),
+            thread = threading.Thread(target=self._start, args=(stack, starting),
                                       name=f"shared deployment of {server}", daemon=True)
             self._threads.append(thread)
             thread.start()
@@ -539,13 +554,11 @@ class SharedDeployments:
     def _starting_lock(directory: Path, server_id: str) -> Path:
         return WarmState.path(server_id, directory).with_suffix(".starting")
 
-    def _start(self, stack: MattermostDeployment, server_id: str, starting: Any) -> None:
+    def _start(self, stack: MattermostDeployment, starting: Any) -> None:
         try:
             deployment = stack.start()
             deployment.admin.patch_config({"ServiceSettings": {"EnableUserAccessTokens": True}})
-            WarmState(stack.image, server_id, deployment.base_url, deployment.admin.user.username,
-                      deployment.admin.user.password, stack._dsn, stack._require_network().name,
-                      stack.container_roles(), str(self.directory), kept=False).save()
+            WarmState.record(stack, self.directory)
         except Exception:  # noqa: BLE001  (the workers start it themselves, and report what fails)
             stack.stop()
         finally:
@@ -565,12 +578,7 @@ class SharedDeployments:
         with lock.open() as starting:
             fcntl.flock(starting, fcntl.LOCK_SH)  # until the CLI's start has ended
         path = WarmState.path(server_id, Path(directory))
-        if not path.is_file():
-            return None
-        state = WarmState(**json.loads(path.read_text()))
-        for secret in (state.admin_password, state.dsn):
-            register_secret(secret)
-        return state
+        return WarmState.read(path) if path.is_file() else None
 
     def close(self) -> None:
         """Remove every shared deployment (at once), also one still starting (an interrupted run):
@@ -589,14 +597,10 @@ class SharedDeployments:
         self.close()
 
 
-_ENGINE: list[docker.DockerClient] = []
-
-
+@functools.cache
 def _engine() -> docker.DockerClient:
     """One Docker client for the health checks (made once: each makes a connection pool)."""
-    if not _ENGINE:
-        _ENGINE.append(docker.from_env())
-    return _ENGINE[0]
+    return docker.from_env()
 
 
 def warm_down() -> list[str]:

@@ -229,7 +229,7 @@ def test_a_worker_waits_for_the_run_s_shared_deployment_and_attaches_or_starts_i
     starting = WarmState.path(server_id, tmp_path).with_suffix(".starting").open("w")
     fcntl.flock(starting, fcntl.LOCK_EX)  # the CLI's start, going on
     state = WarmState(postgres_image, server_id, "http://127.0.0.1:9", "admin", "its password", "its dsn", "its net",
-                      {"0123abcd": "PostgreSQL"}, str(tmp_path), kept=False)
+                      {"0123abcd": "PostgreSQL"}, str(tmp_path))
     asked: list[object] = []
     worker = threading.Thread(target=lambda: asked.append(SharedDeployments.state_for(postgres_image)))
     worker.start()
