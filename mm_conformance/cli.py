@@ -31,7 +31,7 @@ from .images import (POSTGRES_IMAGE, WEB_APP_LABEL, ImageBuilder, docker_availab
                      local_mattermost_images, premigrated_database)
 from .paths import SUITE_ROOT
 from .progress import LiveProgress
-from .servers import select_servers
+from .servers import MattermostServer, select_servers
 
 EXIT_CONFORMS, EXIT_DEVIATES, EXIT_NO_VERDICT = 0, 1, 2
 #: Where `run` writes the digests of every secret it registered (tests/test_hygiene.py scans with them).
@@ -159,22 +159,22 @@ def _run(args: argparse.Namespace) -> int:
     if args.mattermost_url:
         if not os.environ.get(ADMIN_TOKEN_ENV):
             raise UsageError(f"--mattermost-url needs a system admin's personal access token in ${ADMIN_TOKEN_ENV}")
-        servers = 1
+        servers: list[MattermostServer] = []
     else:
         docker_available()
-        servers = len(select_servers(args.mattermost, local_mattermost_images()))  # a bad --mattermost: usage error now
+        servers = select_servers(args.mattermost, local_mattermost_images())  # a bad --mattermost: usage error now
     if args.workers is None:
         # Several servers run side by side, each in a process of its own; a core left over takes a
         # server's silent-server scenarios (seconds of waiting) beside the others (see fixtures' server_scope).
         # Not on an external server: no lock keeps two processes' settings changes apart there, and its
         # silent-server scenarios do not run (they need the suite's own listeners in front of the server).
-        args.workers = 1 if args.mattermost_url else max(1, min(2 * servers, os.cpu_count() or 1))
+        args.workers = 1 if args.mattermost_url else max(1, min(2 * len(servers), os.cpu_count() or 1))
     if args.repeat == 1:
-        return _run_once(args, args.report, deviations)[1]
+        return _run_once(args, args.report, deviations, servers)[1]
     # The flake check: the same run N times; any scenario whose verdict, status or
     # error id changes between runs makes every verdict of the suite doubtful.
     base = args.report or Path(tempfile.mkdtemp(prefix="mm-conformance-repeat-"))
-    outcomes = [_run_once(args, base / f"run-{i}", deviations) for i in range(1, args.repeat + 1)]
+    outcomes = [_run_once(args, base / f"run-{i}", deviations, servers) for i in range(1, args.repeat + 1)]
     changes = sorted({f"run {i}: {change}" for i, (later, _) in enumerate(outcomes[1:], start=2)
                       for change in runs.diff(outcomes[0][0], later)})
     for change in changes:
@@ -183,8 +183,8 @@ def _run(args: argparse.Namespace) -> int:
     return EXIT_NO_VERDICT if changes else max(code for _, code in outcomes)
 
 
-def _run_once(args: argparse.Namespace, report: Path | None,
-              deviations: list[runs.Deviation]) -> tuple[list[results.ScenarioResult], int]:
+def _run_once(args: argparse.Namespace, report: Path | None, deviations: list[runs.Deviation],
+              servers: list[MattermostServer]) -> tuple[list[results.ScenarioResult], int]:
     import pytest
 
     # Every value travels as --option=value: a separate value that looks like a path (an
@@ -214,7 +214,7 @@ def _run_once(args: argparse.Namespace, report: Path | None,
         # A terminal: one live line, and each failure as it happens, instead of pytest's lines.
         pytest_args += ["-p", "no:terminal", "-o", "addopts=--strict-markers"]
         plugins.append(LiveProgress(collector))
-    with interrupted_by_signals(), _shared_deployments(args):
+    with interrupted_by_signals(), _shared_deployments(args, servers):
         code = pytest.main(pytest_args, plugins=plugins)
     # Workers hand over their secrets only as they end: redact what they reported once more.
     collector.redact_again()
@@ -241,18 +241,16 @@ def _run_once(args: argparse.Namespace, report: Path | None,
 
 
 @contextlib.contextmanager
-def _shared_deployments(args: argparse.Namespace) -> Iterator[None]:
+def _shared_deployments(args: argparse.Namespace, servers: list[MattermostServer]) -> Iterator[None]:
     """With several workers, the servers' deployments start here, while the workers boot, and each
     serves every worker of its server; removed as the run ends. None for a server kept warm (``up``)."""
     if args.workers < 2 or args.mattermost_url or (args.postgres_image or POSTGRES_IMAGE) != POSTGRES_IMAGE:
         yield
         return
-    servers = [server for server in select_servers(args.mattermost, local_mattermost_images())
-               if WarmState.of(server.image) is None]
     directory = Path(tempfile.mkdtemp(prefix="mm-conformance-shared-"))
     os.environ[SHARED_DIR_ENV] = str(directory)  # the workers inherit it
     try:
-        with SharedDeployments(directory, servers):
+        with SharedDeployments(directory, [server for server in servers if WarmState.of(server.image) is None]):
             yield
     finally:
         os.environ.pop(SHARED_DIR_ENV, None)
