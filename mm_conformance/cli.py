@@ -191,6 +191,8 @@ def _run_once(args: argparse.Namespace, report: Path | None, deviations: list[ru
     # adapter's absolute path, say) would make pytest look for its configuration above it.
     pytest_args = [str(SUITE_ROOT / "steps"), f"--rootdir={SUITE_ROOT}", "-c", str(SUITE_ROOT / "pyproject.toml"),
                    "-p", "no:cacheprovider", f"--adapter-timeout={args.adapter_timeout}"]
+    # Only the plugins a run needs (see _only_needed_plugins): no other pytest plugin installed here.
+    pytest_args += [arg for plugin in RUN_PLUGINS for arg in ("-p", plugin)]
     pytest_args += [f"--impl={impl}" for impl in args.impl]
     pytest_args += [f"--mattermost={server}" for server in args.mattermost or []]
     for option in ("postgres_image", "mattermost_url"):
@@ -214,7 +216,7 @@ def _run_once(args: argparse.Namespace, report: Path | None, deviations: list[ru
         # A terminal: one live line, and each failure as it happens, instead of pytest's lines.
         pytest_args += ["-p", "no:terminal", "-o", "addopts=--strict-markers"]
         plugins.append(LiveProgress(collector))
-    with interrupted_by_signals(), _shared_deployments(args, servers):
+    with interrupted_by_signals(), _only_needed_plugins(), _shared_deployments(args, servers):
         code = pytest.main(pytest_args, plugins=plugins)
     # Workers hand over their secrets only as they end: redact what they reported once more.
     collector.redact_again()
@@ -238,6 +240,27 @@ def _run_once(args: argparse.Namespace, report: Path | None, deviations: list[ru
         exit_code = EXIT_DEVIATES
     print(results.closing_line(collector.results, exit_code, interrupted=int(code) == pytest.ExitCode.INTERRUPTED))
     return collector.results, exit_code
+
+
+@contextlib.contextmanager
+def _only_needed_plugins() -> Iterator[None]:
+    """No pytest plugin autoloads in a run, nor in its workers (they inherit the environment): a run
+    loads :data:`RUN_PLUGINS` itself. Whatever else is installed beside the suite (hypothesis's plugin
+    alone imported hypothesis as the run ended, about 1 s) neither costs time nor changes a verdict."""
+    before = os.environ.get(_NO_AUTOLOAD)
+    os.environ[_NO_AUTOLOAD] = "1"
+    try:
+        yield
+    finally:
+        if before is None:
+            os.environ.pop(_NO_AUTOLOAD, None)
+        else:
+            os.environ[_NO_AUTOLOAD] = before
+
+
+_NO_AUTOLOAD = "PYTEST_DISABLE_PLUGIN_AUTOLOAD"
+#: The pytest plugins a run loads (the suite's own come from conftest.py).
+RUN_PLUGINS = ("xdist.plugin", "pytest_bdd.plugin")
 
 
 @contextlib.contextmanager

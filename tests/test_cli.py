@@ -143,3 +143,14 @@ def test_report_writes_the_errata_document(tmp_path):
     assert result.returncode == 0, result.stderr
     assert "- **step 5: the Token ID does not authenticate**" in errata.read_text()
     assert "(reference · 11.0.3)" in errata.read_text()
+
+
+def test_a_run_and_its_workers_load_only_the_pytest_plugins_it_names(monkeypatch):
+    """Another installed pytest plugin (hypothesis's, here) neither slows a run nor changes it."""
+    from mm_conformance import cli
+
+    monkeypatch.delenv("PYTEST_DISABLE_PLUGIN_AUTOLOAD", raising=False)
+    with cli._only_needed_plugins():
+        assert os.environ["PYTEST_DISABLE_PLUGIN_AUTOLOAD"] == "1"  # the workers inherit it
+    assert "PYTEST_DISABLE_PLUGIN_AUTOLOAD" not in os.environ  # the suite's own process is as it was
+    assert set(cli.RUN_PLUGINS) == {"xdist.plugin", "pytest_bdd.plugin"}
