@@ -154,9 +154,14 @@ class ApiClient:
         return self._remember_config(self._call("GET", "/config"))
 
     def only_writer_of_config(self) -> None:
-        """Nobody else changes this server's settings (a deployment this run started and has to itself):
-        :meth:`config` may answer from what this client last read or wrote, without asking again."""
+        """Nobody else changes this server's settings, or says so with :meth:`forget_config` (a
+        deployment this run started; a shared one, see ``ServerWideLock``): :meth:`config` may
+        answer from what this client last read or wrote, without asking again."""
         self._sole_writer = True
+
+    def forget_config(self) -> None:
+        """Someone else changed the server's settings: :meth:`config` asks the server again."""
+        self._known_config = None
 
     def _remember_config(self, config: dict[str, Any]) -> dict[str, Any]:
         if self._sole_writer:

@@ -13,11 +13,13 @@ import fcntl
 import functools
 import json
 import os
+import secrets
 import shutil
 import subprocess
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -448,20 +450,37 @@ class ServerWideLock:
     which waits until every other scenario on the server has ended, and holds the others'
     next scenarios until this one has put the settings back and ended. (``flock``: released
     by the kernel if a run dies.)
+
+    Each change also leaves a new mark in the lock file, so a process can keep what it knows of
+    the settings between its scenarios and forget it only when another process has changed them
+    since it last looked (:meth:`when_others_change_settings`).
     """
 
     def __init__(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
-        self._file = path.open("a")
+        self._file = path.open("a+")
         self.exclusive = False
+        self._mark_seen: str | None = None  # None: never looked
+        self._forget: Callable[[], None] | None = None
+
+    def when_others_change_settings(self, forget: Callable[[], None]) -> None:
+        """Call ``forget`` as a scenario starts (or turns exclusive) if another process's scenario
+        changed server-wide settings since this process last looked, and at its first scenario."""
+        self._forget = forget
 
     def scenario_starts(self) -> None:
         fcntl.flock(self._file, fcntl.LOCK_SH)
+        self._look()
 
     def before_settings_change(self) -> None:
         if not self.exclusive:
             fcntl.flock(self._file, fcntl.LOCK_EX)  # drops the shared lock first: two of these never deadlock
             self.exclusive = True
+            self._look()  # another may have changed (and put back) settings while this one waited
+            self._mark_seen = secrets.token_hex(8)
+            self._file.truncate(0)
+            self._file.write(self._mark_seen)
+            self._file.flush()
 
     def settings_no_longer_read(self) -> None:
         """The scenario reads no server-wide setting from now on (it waits on a server that never
@@ -475,6 +494,13 @@ class ServerWideLock:
 
     def close(self) -> None:
         self._file.close()
+
+    def _look(self) -> None:
+        self._file.seek(0)
+        mark = self._file.read()
+        if mark != self._mark_seen and self._forget is not None:
+            self._forget()
+        self._mark_seen = mark
 
 
 class _NetworkByName:

@@ -124,3 +124,33 @@ def test_a_scenario_waiting_on_a_silent_server_holds_up_no_settings_change(tmp_p
     assert held.wait(5)
     changing.scenario_ends(), other.join()
     waiting.close(), changing.close()
+
+
+def test_a_process_forgets_the_settings_it_knows_only_when_another_changed_them(tmp_path):
+    """What a worker knows of a shared server's settings holds until another process changes them:
+    it asks the server again at its next scenario, and only then (never after its own changes)."""
+    from mm_conformance.deployment import ServerWideLock
+
+    mine, theirs = ServerWideLock(tmp_path / "s.lock"), ServerWideLock(tmp_path / "s.lock")
+    forgotten: list[str] = []
+    mine.when_others_change_settings(lambda: forgotten.append("mine"))
+    theirs.when_others_change_settings(lambda: forgotten.append("theirs"))
+
+    def scenario(lock: ServerWideLock, *, changes: bool) -> None:
+        lock.scenario_starts()
+        if changes:
+            lock.before_settings_change()
+        lock.scenario_ends()
+
+    scenario(mine, changes=False)
+    assert forgotten == ["mine"]  # its first scenario: what it learnt before it took the lock is no proof
+    scenario(mine, changes=True)
+    scenario(mine, changes=False)
+    assert forgotten == ["mine"]  # its own changes it knows
+    scenario(theirs, changes=True)
+    assert forgotten == ["mine", "theirs"]
+    scenario(mine, changes=False)
+    assert forgotten == ["mine", "theirs", "mine"]
+    scenario(mine, changes=False)
+    assert forgotten == ["mine", "theirs", "mine"]
+    mine.close(), theirs.close()
