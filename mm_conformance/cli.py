@@ -64,8 +64,8 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--workers", type=int, default=None, metavar="N",
                      help="run the scenarios in N processes at once (pytest-xdist; each starts its deployment, or "
                           "shares the warm one): each server's scenarios go to one process, and with more processes "
-                          "than servers its silent-server scenarios to another (default: two per server, at most "
-                          "one per core; 1: all in this process)")
+                          "than servers its silent-server scenarios to the others (default: one per server and two "
+                          "more, at most one more than cores; 1: all in this process)")
     run.add_argument("--repeat", type=int, default=1, metavar="N",
                      help="the flake check: run N times and report every scenario whose outcome changed (exit 2)")
     run.add_argument("-k", dest="keyword", metavar="EXPR", help="only scenarios matching this pytest -k expression")
@@ -164,11 +164,13 @@ def _run(args: argparse.Namespace) -> int:
         docker_available()
         servers = select_servers(args.mattermost, local_mattermost_images())  # a bad --mattermost: usage error now
     if args.workers is None:
-        # Several servers run side by side, each in a process of its own; a core left over takes a
-        # server's silent-server scenarios (seconds of waiting) beside the others (see fixtures' server_scope).
+        # Several servers run side by side, each in a process of its own, and two more processes take
+        # the silent-server scenarios (seconds of waiting each, see fixtures' server_scope) beside them:
+        # they wait, mostly, so one more process than cores. On 2 cores, 11.0.3 alone: 2 processes
+        # 21-22 s, 3 processes 19-19.5 s; 5.37.0 with 11.0.3: 36 s with 2, 3 or 4.
         # Not on an external server: no lock keeps two processes' settings changes apart there, and its
         # silent-server scenarios do not run (they need the suite's own listeners in front of the server).
-        args.workers = 1 if args.mattermost_url else max(1, min(2 * len(servers), os.cpu_count() or 1))
+        args.workers = 1 if args.mattermost_url else max(1, min(len(servers) + 2, (os.cpu_count() or 1) + 1))
     if args.repeat == 1:
         return _run_once(args, args.report, deviations, servers)[1]
     # The flake check: the same run N times; any scenario whose verdict, status or
