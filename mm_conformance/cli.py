@@ -65,7 +65,8 @@ def _parser() -> argparse.ArgumentParser:
                      help="run the scenarios in N processes at once (pytest-xdist; each starts its deployment, or "
                           "shares the warm one): each server's scenarios go to one process, and with more processes "
                           "than servers its silent-server scenarios to the others (default: one per server and two "
-                          "more, at most one more than cores; 1: all in this process)")
+                          "more, at most one more than cores; one per server while a server has no database "
+                          "snapshot yet; 1: all in this process)")
     run.add_argument("--repeat", type=int, default=1, metavar="N",
                      help="the flake check: run N times and report every scenario whose outcome changed (exit 2)")
     run.add_argument("-k", dest="keyword", metavar="EXPR", help="only scenarios matching this pytest -k expression")
@@ -164,13 +165,9 @@ def _run(args: argparse.Namespace) -> int:
         docker_available()
         servers = select_servers(args.mattermost, local_mattermost_images())  # a bad --mattermost: usage error now
     if args.workers is None:
-        # Several servers run side by side, each in a process of its own, and two more processes take
-        # the silent-server scenarios (seconds of waiting each, see fixtures' server_scope) beside them:
-        # they wait, mostly, so one more process than cores. On 2 cores, 11.0.3 alone: 2 processes
-        # 21-22 s, 3 processes 19-19.5 s; 5.37.0 with 11.0.3: 36 s with 2, 3 or 4.
         # Not on an external server: no lock keeps two processes' settings changes apart there, and its
         # silent-server scenarios do not run (they need the suite's own listeners in front of the server).
-        args.workers = 1 if args.mattermost_url else max(1, min(len(servers) + 2, (os.cpu_count() or 1) + 1))
+        args.workers = 1 if args.mattermost_url else _default_workers(servers, args.postgres_image or POSTGRES_IMAGE)
     if args.repeat == 1:
         return _run_once(args, args.report, deviations, servers)[1]
     # The flake check: the same run N times; any scenario whose verdict, status or
@@ -183,6 +180,20 @@ def _run(args: argparse.Namespace) -> int:
         print(f"mm-conformance: flaky: {change}")
     print(f"mm-conformance: {args.repeat} runs, {len(changes)} change(s) between them (reports in {base})")
     return EXIT_NO_VERDICT if changes else max(code for _, code in outcomes)
+
+
+def _default_workers(servers: list[MattermostServer], postgres_image: str) -> int:
+    """One process per server, each server's deployment its own, side by side; and two more for the
+    silent-server scenarios (seconds of waiting each, see fixtures' server_scope) on the same
+    deployments: they mostly wait, so at most one process more than cores. On 2 cores, 11.0.3
+    alone: 2 processes 21-22 s, 3 processes 19-19.5 s; 5.37.0 with 11.0.3: 36 s with 2, 3 or 4.
+
+    Not while a server has no database snapshot yet (or on another PostgreSQL image): the run
+    cannot share a deployment then, and every other process would migrate a database of its own.
+    """
+    if any(premigrated_database(server.image, postgres_image) == postgres_image for server in servers):
+        return max(1, len(servers))
+    return max(1, min(len(servers) + 2, (os.cpu_count() or 1) + 1))
 
 
 def _run_once(args: argparse.Namespace, report: Path | None, deviations: list[runs.Deviation],

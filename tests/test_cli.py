@@ -154,3 +154,22 @@ def test_a_run_and_its_workers_load_only_the_pytest_plugins_it_names(monkeypatch
         assert os.environ["PYTEST_DISABLE_PLUGIN_AUTOLOAD"] == "1"  # the workers inherit it
     assert "PYTEST_DISABLE_PLUGIN_AUTOLOAD" not in os.environ  # the suite's own process is as it was
     assert set(cli.RUN_PLUGINS) == {"xdist.plugin", "pytest_bdd.plugin"}
+
+
+@pytest.mark.parametrize("servers, cores, snapshots, workers", [
+    (1, 2, True, 3),    # one server, two processes for its silent-server waits beside it
+    (2, 2, True, 3),    # at most one more than cores
+    (2, 8, True, 4),
+    (1, 2, False, 1),   # no database snapshot yet: another process would migrate a database of its own
+    (2, 2, False, 2),
+])
+def test_the_default_workers_are_one_per_server_and_two_for_the_waits(monkeypatch, servers, cores, snapshots, workers):
+    from mm_conformance import cli
+    from mm_conformance.images import POSTGRES_IMAGE
+    from mm_conformance.servers import MattermostServer
+
+    monkeypatch.setattr(cli.os, "cpu_count", lambda: cores)
+    monkeypatch.setattr(cli, "premigrated_database",
+                        lambda image, postgres: f"{postgres}-premigrated" if snapshots else postgres)
+    chosen = [MattermostServer(image=f"mm-conformance/mattermost:{i}.0.0", version=f"{i}.0.0") for i in range(servers)]
+    assert cli._default_workers(chosen, POSTGRES_IMAGE) == workers

@@ -58,7 +58,7 @@ def _interrupt_once_started(run: subprocess.Popen, containers: int, interruption
         deadline = time.monotonic() + 60
         while True:
             owners = {f"{OWNER_LABEL}={process_identity(pid)}" for pid in {run.pid} | _descendants_of(run.pid)}
-            if sum(len(engine.containers.list(all=True, filters={"label": owner})) for owner in owners) >= containers:
+            if sum(len(engine.containers.list(all=True, sparse=True, filters={"label": owner})) for owner in owners) >= containers:
                 break
             assert run.poll() is None, f"the run ended before it was interrupted: {run.stdout.read()}"
             assert time.monotonic() < deadline, "the containers did not start within 60 s"
