@@ -181,6 +181,11 @@ class Implementation:
 
     # --- lifecycle -----------------------------------------------------------
 
+    def start(self) -> None:
+        """Start the adapter now, not at the first request, so that it loads while the scenario's
+        world is built. Raises :class:`AdapterFailure` if it cannot start (the first request would too)."""
+        self._ensure_started()
+
     @property
     def process(self) -> subprocess.Popen[str] | None:
         """The running adapter process, if any (for diagnostics and tests)."""
