@@ -144,6 +144,8 @@ def whole_runs(work: Path) -> dict[str, object]:
         one, closing, _ = _run(f"--mattermost={newest}", report=work / "one")
         figures[f"1 implementation x {newest}, from the snapshot (s)"] = round(one, 1)
         figures["its verdict"] = closing
+        two_workers, _, _ = _run(f"--mattermost={newest}", "--workers=2")
+        figures["the same in 2 processes, the silent-server scenarios on one (--workers 2) (s)"] = round(two_workers, 1)
         in_one, _, _ = _run(f"--mattermost={newest}", "--workers=1")
         figures["the same in one process, silent-server scenarios in turn (--workers 1) (s)"] = round(in_one, 1)
         no_wait_cold, _, _ = _run(f"--mattermost={newest}", "-k", "not never_answers")
