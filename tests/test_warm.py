@@ -154,3 +154,48 @@ def test_a_process_forgets_the_settings_it_knows_only_when_another_changed_them(
     scenario(mine, changes=False)
     assert forgotten == ["mine", "theirs", "mine"]
     mine.close(), theirs.close()
+
+
+class _FakeAdmin:
+    """The two calls a run's start-up makes of a server's settings: what it reads and what it writes."""
+
+    def __init__(self, tokens_on: bool) -> None:
+        self.tokens_on, self.writes = tokens_on, 0
+
+    def config(self) -> dict:
+        return {"ServiceSettings": {"EnableUserAccessTokens": self.tokens_on}}
+
+    def patch_config(self, patch: dict) -> dict:
+        self.writes += 1
+        self.tokens_on = patch["ServiceSettings"]["EnableUserAccessTokens"]
+        return self.config()
+
+
+def test_a_run_joining_a_shared_server_does_not_switch_tokens_on_under_anothers_scenario(tmp_path):
+    """Another run's scenario switched tokens off: the joining run waits until it has put them back,
+    and then has nothing to write. Off with nobody changing them, it switches them on, under the lock."""
+    import threading
+    import types
+
+    from fixtures.plugin import _enable_tokens
+    from mm_conformance.deployment import ServerWideLock
+
+    theirs, mine = ServerWideLock(tmp_path / "s.lock"), ServerWideLock(tmp_path / "s.lock")
+    admin = _FakeAdmin(tokens_on=True)
+    theirs.scenario_starts()
+    theirs.before_settings_change()
+    admin.tokens_on = False  # their scenario: "I set Enable personal access tokens to false"
+    joined = threading.Event()
+    joining = threading.Thread(target=lambda: (_enable_tokens(types.SimpleNamespace(admin=admin), mine), joined.set()))
+    joining.start()
+    assert not joined.wait(0.5), "the joining run did not wait for the scenario that changed the setting"
+    admin.tokens_on = True  # their scenario puts it back as it ends
+    theirs.scenario_ends()
+    assert joined.wait(5)
+    joining.join()
+    assert admin.writes == 0
+
+    admin.tokens_on = False  # left off (say, by a run that was killed mid-scenario)
+    _enable_tokens(types.SimpleNamespace(admin=admin), mine)
+    assert admin.tokens_on and admin.writes == 1
+    theirs.close(), mine.close()
