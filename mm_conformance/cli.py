@@ -256,22 +256,26 @@ def _run_once(args: argparse.Namespace, report: Path | None, deviations: list[ru
 
 
 @contextlib.contextmanager
-def _only_needed_plugins() -> Iterator[None]:
-    """No pytest plugin autoloads in a run, nor in its workers (they inherit the environment): a run
-    loads :data:`RUN_PLUGINS` itself. Whatever else is installed beside the suite (hypothesis's plugin
-    alone imported hypothesis as the run ended, about 1 s) neither costs time nor changes a verdict."""
-    before = os.environ.get(_NO_AUTOLOAD)
-    os.environ[_NO_AUTOLOAD] = "1"
+def _for_the_workers(name: str, value: str) -> Iterator[None]:
+    """``$name`` is ``value`` while the run goes on (its workers inherit it), then as it was before."""
+    before = os.environ.get(name)
+    os.environ[name] = value
     try:
         yield
     finally:
         if before is None:
-            os.environ.pop(_NO_AUTOLOAD, None)
+            os.environ.pop(name, None)
         else:
-            os.environ[_NO_AUTOLOAD] = before
+            os.environ[name] = before
 
 
-_NO_AUTOLOAD = "PYTEST_DISABLE_PLUGIN_AUTOLOAD"
+def _only_needed_plugins() -> contextlib.AbstractContextManager[None]:
+    """No pytest plugin autoloads in a run, nor in its workers: a run loads :data:`RUN_PLUGINS`
+    itself. Whatever else is installed beside the suite (hypothesis's plugin alone imported
+    hypothesis as the run ended, about 1 s) neither costs time nor changes a verdict."""
+    return _for_the_workers("PYTEST_DISABLE_PLUGIN_AUTOLOAD", "1")
+
+
 #: The pytest plugins a run loads (the suite's own come from conftest.py).
 RUN_PLUGINS = ("xdist.plugin", "pytest_bdd.plugin")
 
@@ -284,12 +288,9 @@ def _shared_deployments(args: argparse.Namespace, servers: list[MattermostServer
         yield
         return
     directory = Path(tempfile.mkdtemp(prefix="mm-conformance-shared-"))
-    os.environ[SHARED_DIR_ENV] = str(directory)  # the workers inherit it
-    try:
-        with SharedDeployments(directory, [server for server in servers if WarmState.of(server.image) is None]):
-            yield
-    finally:
-        os.environ.pop(SHARED_DIR_ENV, None)
+    with (_for_the_workers(SHARED_DIR_ENV, str(directory)),
+          SharedDeployments(directory, [server for server in servers if WarmState.of(server.image) is None])):
+        yield
 
 
 def _diff(args: argparse.Namespace) -> int:

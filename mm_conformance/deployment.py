@@ -123,6 +123,11 @@ def require_image(image: str) -> None:
         raise InfrastructureError(f"the Docker engine is not reachable: {error}") from None
 
 
+#: The world the documentation assumes, set on every deployment as it starts: personal access
+#: tokens on (scenarios that switch them off put them back).
+TOKENS_ON = {"ServiceSettings": {"EnableUserAccessTokens": True}}
+
+
 class MattermostDeployment:
     """Starts PostgreSQL and Mattermost for one server image; a context manager.
 
@@ -518,7 +523,7 @@ def warm_up(server: MattermostServer) -> WarmState:
     with labelled_as(WARM_RUN):
         stack = MattermostDeployment(server)
         deployment = stack.start()
-    deployment.admin.patch_config({"ServiceSettings": {"EnableUserAccessTokens": True}})
+    deployment.admin.patch_config(TOKENS_ON)
     return WarmState.record(stack)
 
 
@@ -583,7 +588,7 @@ class SharedDeployments:
     def _start(self, stack: MattermostDeployment, starting: Any) -> None:
         try:
             deployment = stack.start()
-            deployment.admin.patch_config({"ServiceSettings": {"EnableUserAccessTokens": True}})
+            deployment.admin.patch_config(TOKENS_ON)
             WarmState.record(stack, self.directory)
         except Exception:  # noqa: BLE001  (the workers start it themselves, and report what fails)
             stack.stop()

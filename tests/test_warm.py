@@ -159,6 +159,8 @@ def test_a_process_forgets_the_settings_it_knows_only_when_another_changed_them(
 class _FakeAdmin:
     """The two calls a run's start-up makes of a server's settings: what it reads and what it writes."""
 
+    signed_in_with_token = False
+
     def __init__(self, tokens_on: bool) -> None:
         self.tokens_on, self.writes = tokens_on, 0
 
