@@ -13,18 +13,24 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import math
 import os
+import shlex
+import shutil
+import signal
+import subprocess
 import sys
 import tempfile
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
 from rich.console import Console
 
-from . import __version__, hygiene, results, runs
+from . import __version__, environment, hygiene, redact, results, runs
 from . import report as matrix
 from .adapters import (KNOWN_IMPLEMENTATIONS, NPM_ADAPTERS, AdapterNotInstalled, check_implementations,
-                       implementation_command, implementation_name)
+                       declared_environment, implementation_command, implementation_name)
 from .errors import InfrastructureError, UsageError, interrupted_by_signals
 from .deployment import ADMIN_TOKEN_ENV, SHARED_DIR_ENV, SharedDeployments, WarmState, clean, warm_down, warm_up
 from .images import (POSTGRES_IMAGE, WEB_APP_LABEL, ImageBuilder, docker_available, image_id, image_labels,
@@ -49,6 +55,10 @@ def _parser() -> argparse.ArgumentParser:
                      help="reference (default), n8n, mattermostdriver, or a command speaking protocol v1, "
                           "optionally named for reports (mine=python3 adapter.py); repeat it to check several "
                           "side by side on the same servers")
+    run.add_argument("--impl-env", metavar="NAME[=VALUE]", action="append", default=[],
+                     help="give the implementations under test this variable (its value here, or VALUE), repeatable; "
+                          "beyond it they get only what a program needs to start (PATH, HOME, locale, NODE_*, "
+                          "PYTHON*), never the suite's own variables (docs/protocol.md)")
     run.add_argument("--mattermost", metavar="SERVER", action="append",
                      help="a server to run on, repeatable: a version (11.0.3), an image name, local (every image "
                           "packaged here), esr, latest, previous-esr; default: the local images, else the official ESR")
@@ -147,6 +157,7 @@ def main(argv: list[str] | None = None) -> int:
 def _run(args: argparse.Namespace) -> int:
     args.impl = args.impl or ["reference"]
     check_implementations(args.impl)
+    passed = environment.parse_passed(args.impl_env)  # a bad --impl-env: one line before anything starts
     for impl in args.impl:
         try:
             implementation_command(impl)  # a known adapter not installed: one line before anything starts
@@ -155,19 +166,36 @@ def _run(args: argparse.Namespace) -> int:
     deviations = runs.load_expectations(args.expect) if args.expect else []
     if args.repeat < 1:
         raise UsageError("--repeat needs a positive number of runs")
+    if not (0 < args.adapter_timeout < math.inf):
+        raise UsageError(f"--adapter-timeout needs a positive number of seconds, not {args.adapter_timeout:g}")
     if args.workers is not None and args.workers < 1:
         raise UsageError("--workers needs a positive number of processes")
-    if args.mattermost_url:
-        if not os.environ.get(ADMIN_TOKEN_ENV):
-            raise UsageError(f"--mattermost-url needs a system admin's personal access token in ${ADMIN_TOKEN_ENV}")
+    most = MAX_WORKERS_PER_CORE * (os.cpu_count() or 1)
+    if args.workers is not None and args.workers > most:
+        raise UsageError(f"--workers {args.workers}: at most {most} on this machine's {os.cpu_count() or 1} "
+                         "core(s); each worker is a process with its own adapters and server sessions")
+    if args.report is not None:
+        _check_writable(args.report)
+    if args.mattermost_url and not os.environ.get(ADMIN_TOKEN_ENV):
+        raise UsageError(f"--mattermost-url needs a system admin's personal access token in ${ADMIN_TOKEN_ENV}")
+    starting = _start_for_a_look(args.impl, passed)  # while Docker is asked below
+    try:
         servers: list[MattermostServer] = []
-    else:
-        docker_available()
-        servers = select_servers(args.mattermost, local_mattermost_images())  # a bad --mattermost: usage error now
+        if not args.mattermost_url:
+            docker_available()
+            servers = select_servers(args.mattermost, local_mattermost_images())  # a bad --mattermost: usage error now
+    except BaseException:
+        for _, process in starting:
+            _stop_quietly(process)
+        raise
     if args.workers is None:
         # Not on an external server: no lock keeps two processes' settings changes apart there, and its
         # silent-server scenarios do not run (they need the suite's own listeners in front of the server).
         args.workers = 1 if args.mattermost_url else _default_workers(servers, args.postgres_image or POSTGRES_IMAGE)
+    _exited_at_once(starting)
+    header = environment.describe(passed)
+    if header:
+        print(f"mm-conformance: {header}", file=sys.stderr)
     if args.repeat == 1:
         return _run_once(args, args.report, deviations, servers)[1]
     # The flake check: the same run N times; any scenario whose verdict, status or
@@ -180,6 +208,73 @@ def _run(args: argparse.Namespace) -> int:
         print(f"mm-conformance: flaky: {change}")
     print(f"mm-conformance: {args.repeat} runs, {len(changes)} change(s) between them (reports in {base})")
     return EXIT_NO_VERDICT if changes else max(code for _, code in outcomes)
+
+
+#: ``--workers`` beyond this many per core is a mistake (a typo, a copied value), not a plan.
+MAX_WORKERS_PER_CORE = 4
+#: How long an adapter is given to show that it does not exit at once, before the run starts.
+EXITS_AT_ONCE_S = 0.5
+
+
+def _check_writable(report: Path) -> None:
+    """UsageError, in one line, unless ``--report`` names a directory where this run can write
+    (tried, not guessed: root passes every permission check on a read-only file system)."""
+    if report.exists() and not report.is_dir():
+        raise UsageError(f"--report {report}: that is a file, not a directory")
+    try:
+        _staging_for(report).rmdir()
+    except OSError as error:
+        raise UsageError(f"--report {report}: cannot write there ({error.strerror or error})") from None
+
+
+def _start_for_a_look(impls: list[str], passed: dict[str, str]) -> list[tuple[str, subprocess.Popen[bytes]]]:
+    """Each implementation's adapter, started as the run will start it, to see it does not exit at once."""
+    started: list[tuple[str, subprocess.Popen[bytes]]] = []
+    for impl in impls:
+        command = implementation_command(impl)
+        try:
+            process = subprocess.Popen(shlex.split(command), stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,
+                                       stderr=subprocess.PIPE, start_new_session=True,
+                                       env=environment.adapter_environment(passed=passed,
+                                                                           declared=declared_environment(impl)))
+        except (ValueError, OSError) as error:
+            for _, process in started:
+                _stop_quietly(process)
+            raise UsageError(f"--impl {implementation_name(impl)}: {command!r} cannot be started: {error}") from None
+        started.append((impl, process))
+    return started
+
+
+def _exited_at_once(started: list[tuple[str, subprocess.Popen[bytes]]]) -> None:
+    """UsageError, naming the implementation and its last words, if an adapter exited before it was asked
+    anything; the others are told to exit (stdin closed) and reaped."""
+    deadline = time.monotonic() + EXITS_AT_ONCE_S
+    try:
+        for impl, process in started:
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                process.wait(timeout=max(0.0, deadline - time.monotonic()))
+            if process.returncode is not None:
+                last = (process.stderr.read().decode(errors="replace").strip().splitlines() or ["no stderr"])[-1] \
+                    if process.stderr else "no stderr"
+                raise UsageError(f"--impl {implementation_name(impl)} exited at once (code {process.returncode}) "
+                                 f"before it was asked anything: {redact.one_line(redact.redact(last))[:300]}")
+    finally:
+        for _, process in started:
+            _stop_quietly(process)
+
+
+def _stop_quietly(process: subprocess.Popen[bytes]) -> None:
+    with contextlib.suppress(OSError):
+        if process.stdin:
+            process.stdin.close()
+    try:
+        process.wait(timeout=5)
+    except subprocess.TimeoutExpired:
+        with contextlib.suppress(OSError):
+            os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
+    if process.stderr:
+        process.stderr.close()
 
 
 def _default_workers(servers: list[MattermostServer], postgres_image: str) -> int:
@@ -207,6 +302,7 @@ def _run_once(args: argparse.Namespace, report: Path | None, deviations: list[ru
     # Only the plugins a run needs (see _only_needed_plugins): no other pytest plugin installed here.
     pytest_args += [arg for plugin in RUN_PLUGINS for arg in ("-p", plugin)]
     pytest_args += [f"--impl={impl}" for impl in args.impl]
+    pytest_args += [f"--impl-env={variable}" for variable in args.impl_env]
     pytest_args += [f"--mattermost={server}" for server in args.mattermost or []]
     for option in ("postgres_image", "mattermost_url"):
         value = getattr(args, option)
@@ -218,9 +314,9 @@ def _run_once(args: argparse.Namespace, report: Path | None, deviations: list[ru
         pytest_args.append(f"--numprocesses={args.workers}")
     if args.keyword:
         pytest_args.append(f"-k={args.keyword}")
-    if report:
-        report.mkdir(parents=True, exist_ok=True)
-        pytest_args += [f"--junitxml={report / 'junit.xml'}", f"--adapter-log={report / 'adapters.log'}"]
+    staged = _staging_for(report) if report else None  # the report is moved into place once whole
+    if staged:
+        pytest_args += [f"--junitxml={staged / 'junit.xml'}", f"--adapter-log={staged / 'adapters.log'}"]
     collector = results.Collector()
     plugins: list[object] = [collector]
     if args.quiet or not sys.stdout.isatty():
@@ -229,23 +325,29 @@ def _run_once(args: argparse.Namespace, report: Path | None, deviations: list[ru
         # A terminal: one live line, and each failure as it happens, instead of pytest's lines.
         pytest_args += ["-p", "no:terminal", "-o", "addopts=--strict-markers"]
         plugins.append(LiveProgress(collector))
-    with interrupted_by_signals(), _only_needed_plugins(), _shared_deployments(args, servers):
-        code = pytest.main(pytest_args, plugins=plugins)
-    # Workers hand over their secrets only as they end: redact what they reported once more.
-    collector.redact_again()
+    try:
+        with interrupted_by_signals(), _only_needed_plugins(), _shared_deployments(args, servers):
+            code = pytest.main(pytest_args, plugins=plugins)
+        # Workers hand over their secrets only as they end: redact what they reported once more.
+        collector.redact_again()
+        stale = runs.apply_expectations(collector.results, deviations)
+        if report and staged:
+            (staged / "summary.md").write_text(results.markdown_summary(collector.results))
+            (staged / "errata.md").write_text(results.errata_markdown(collector.results) or "No errata.\n")
+            runs.write(collector.results, staged, {
+                "implementation": ", ".join(implementation_name(i) for i in args.impl),
+                "implementation_environment": sorted(environment.parse_passed(args.impl_env)),
+                "servers": sorted({r.server for r in collector.results if r.server}), "suite": __version__})
+            matrix.write([staged], staged)  # index.html + matrix.md: implementations side by side
+            _move_into_place(staged, report)
+    finally:
+        if staged and staged.exists():  # interrupted: the report that was there stays as it was
+            shutil.rmtree(staged, ignore_errors=True)
     if os.environ.get(SECRET_DIGESTS_ENV):
         # For the hygiene scan: digests of every secret the run saw, never the secrets themselves.
         digests = Path(os.environ[SECRET_DIGESTS_ENV])
         digests.write_text("".join(f"{d}\n" for d in hygiene.secret_digests(hygiene.registered_secrets())))
         digests.chmod(0o600)
-    stale = runs.apply_expectations(collector.results, deviations)
-    if report:
-        (report / "summary.md").write_text(results.markdown_summary(collector.results))
-        (report / "errata.md").write_text(results.errata_markdown(collector.results) or "No errata.\n")
-        runs.write(collector.results, report, {
-            "implementation": ", ".join(implementation_name(i) for i in args.impl),
-            "servers": sorted({r.server for r in collector.results if r.server}), "suite": __version__})
-        matrix.write([report], report)  # index.html + matrix.md: implementations side by side
     exit_code = results.exit_code(collector.results, pytest_exit=int(code))
     for line in stale:
         print(f"mm-conformance: {line}")
@@ -253,6 +355,24 @@ def _run_once(args: argparse.Namespace, report: Path | None, deviations: list[ru
         exit_code = EXIT_DEVIATES
     print(results.closing_line(collector.results, exit_code, interrupted=int(code) == pytest.ExitCode.INTERRUPTED))
     return collector.results, exit_code
+
+
+def _staging_for(report: Path) -> Path:
+    """A fresh directory beside ``report`` (same file system: moves are renames) where the run writes."""
+    report.parent.mkdir(parents=True, exist_ok=True)
+    return Path(tempfile.mkdtemp(prefix=f".{report.name}.incoming-", dir=report.parent))
+
+
+def _move_into_place(staged: Path, report: Path) -> None:
+    """Each file of the finished report replaces its namesake in ``report`` by a rename: a reader never
+    sees a half-written file, and files of the directory that are not the report's stay."""
+    report.mkdir(parents=True, exist_ok=True)
+    for entry in staged.iterdir():
+        target = report / entry.name
+        if entry.is_dir() and target.is_dir():
+            shutil.rmtree(target)
+        os.replace(entry, target)
+    staged.rmdir()
 
 
 @contextlib.contextmanager

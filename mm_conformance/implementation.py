@@ -20,6 +20,8 @@ What this module guarantees, so a bad adapter cannot take the run down with it:
   restarts, so a log never shows the same id twice.
 * **No zombies.** :meth:`Implementation.close` (or leaving the ``with`` block)
   closes the adapter's stdin, gives it 5 s to exit, then kills it and reaps it.
+* **No secret of the suite's.** The adapter starts with the environment it is given
+  (``env``, see :mod:`~mm_conformance.environment`), not the suite's own.
 * **No secrets in output.** Every token sent is registered with
   :mod:`~mm_conformance.redact`; failure messages and the adapter's stderr
   (kept as a 20-line tail and optionally appended to a log file) are redacted.
@@ -50,6 +52,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, NoReturn
+from collections.abc import Mapping
 
 from .protocol import (
     ApiRequest,
@@ -59,6 +62,7 @@ from .protocol import (
     decode_response,
     encode_request,
 )
+from .environment import adapter_environment
 from .hygiene import patterns
 from .redact import MIN_SECRET_LENGTH, one_line, redact, register_secret
 
@@ -135,18 +139,22 @@ class Implementation:
     ``command`` is split like a POSIX shell would split it (:func:`shlex.split`)
     but is **not** run by a shell: quotes work, pipes, redirections and
     ``VAR=value`` prefixes do not (write ``sh -c '…'`` if you need them). The
-    adapter inherits the suite's environment and working directory, and runs
+    adapter starts in the suite's working directory with ``env`` as its whole
+    environment (default: :func:`~mm_conformance.environment.adapter_environment`,
+    the baseline a program needs to start, none of the suite's variables), and runs
     in its own process group so that killing it also kills what it started.
     """
 
     #: Seconds :meth:`close` waits for the adapter to exit after closing its stdin.
     close_grace_s: float = 5.0
 
-    def __init__(self, name: str, command: str, *, timeout_s: float = 10.0, stderr_log: Path | None = None) -> None:
+    def __init__(self, name: str, command: str, *, timeout_s: float = 10.0, stderr_log: Path | None = None,
+                 env: Mapping[str, str] | None = None) -> None:
         if timeout_s <= 0:
             raise ValueError(f"timeout_s must be positive, not {timeout_s!r}")
         self.name = name
         self.command = command
+        self.env = dict(adapter_environment() if env is None else env)
         self.timeout_s = timeout_s
         self.stderr_log = stderr_log
         self._ids = itertools.count(1)
@@ -301,6 +309,7 @@ class Implementation:
                 encoding="utf-8",
                 errors="replace",  # a stray non-UTF-8 byte must not kill the reader threads
                 bufsize=1,
+                env=self.env,
                 start_new_session=os.name == "posix",
             )
         except OSError as e:

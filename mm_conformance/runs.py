@@ -43,6 +43,10 @@ def read(path: Path) -> tuple[dict[str, object], list[ScenarioResult]]:
     file = path / RESULTS_FILE if path.is_dir() else path
     try:
         data = json.loads(file.read_text())
+        written_in = data.get("format") if isinstance(data, dict) else None
+        if isinstance(written_in, int) and written_in > FORMAT:
+            raise UsageError(f"{file} was written by a newer mm-conformance (results format {written_in}; "
+                             f"this one reads up to {FORMAT}): read it with that version or a later one")
         fields = ScenarioResult.__dataclass_fields__
         scenarios = [ScenarioResult(**{k: v for k, v in s.items() if k in fields}) for s in data["scenarios"]]
     except FileNotFoundError:

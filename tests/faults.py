@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import secrets
 import signal
 import subprocess
@@ -49,6 +50,10 @@ NAMED_AS = {
 }
 
 
+#: pytest's plain line for a scenario that ended without a verdict (an error, or a skip for a broken world).
+_NO_VERDICT = re.compile(r" (ERROR|SKIPPED|FAILED)\b")
+
+
 @dataclass
 class FaultRun:
     """A run of the suite with a fault injected after ``after_passes`` scenarios passed."""
@@ -60,6 +65,9 @@ class FaultRun:
     seconds_to_end: float = 0.0
     returncode: int | None = None
     output: str = ""
+    #: Seconds from the fault to the first scenario the run reported without a verdict (None: none was).
+    named_after_s: float | None = None
+    _pid: int | None = None
 
     def run(self, *args: str, after_passes: int, timeout_s: float = 600) -> FaultRun:
         self.report.mkdir(parents=True, exist_ok=True)
@@ -68,6 +76,7 @@ class FaultRun:
                    "-k", FAULTS[self.fault], *RUN_OPTIONS.get(self.fault, ()), *args]
         process = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                                    text=True, start_new_session=True)
+        self._pid = process.pid
         lines: list[str] = []
         injected: float | None = None
         deadline = time.monotonic() + timeout_s
@@ -75,6 +84,8 @@ class FaultRun:
             assert process.stdout is not None
             for line in process.stdout:
                 lines.append(line)
+                if injected is not None and self.named_after_s is None and _NO_VERDICT.search(line):
+                    self.named_after_s = time.monotonic() - injected
                 if " PASSED" in line:
                     self.passes_before += 1
                     if self.passes_before == after_passes:
@@ -119,14 +130,23 @@ class FaultRun:
             raise ValueError(f"unknown fault {self.fault!r}")
 
     def _adapter_pid(self) -> int:
+        """The reference adapter among the run's descendants (it gets none of the run's variables to look for)."""
+        children: dict[int, list[int]] = {}
+        commands: dict[int, bytes] = {}
         for proc in Path("/proc").iterdir():
             try:
-                environ = (proc / "environ").read_bytes()
-                cmdline = (proc / "cmdline").read_bytes()
-            except OSError:
+                ppid = int((proc / "stat").read_text().rsplit(")", 1)[1].split()[1])
+                commands[int(proc.name)] = (proc / "cmdline").read_bytes()
+            except (OSError, ValueError, IndexError):
                 continue
-            if f"{RUN_ID_ENV}={self.run_id}".encode() in environ and b"mm_conformance.reference" in cmdline:
-                return int(proc.name)
+            children.setdefault(ppid, []).append(int(proc.name))
+        assert self._pid is not None
+        todo = list(children.get(self._pid, []))
+        while todo:
+            pid = todo.pop()
+            if b"mm_conformance.reference" in commands.get(pid, b""):
+                return pid
+            todo += children.get(pid, [])
         raise LookupError("the run's adapter process is not running")
 
     def _unpause(self) -> None:

@@ -45,8 +45,9 @@ from pathlib import Path
 import pytest
 import trustme
 
-from mm_conformance.adapters import KNOWN_IMPLEMENTATIONS, AdapterNotInstalled
+from mm_conformance.adapters import KNOWN_IMPLEMENTATIONS, AdapterNotInstalled, declared_environment
 from mm_conformance.certificates import CertificateCases, make_cases
+from mm_conformance.environment import adapter_environment
 from mm_conformance.implementation import AdapterTimedOut, Implementation
 from mm_conformance.protocol import ApiRequest, Credential, ErrorKind
 
@@ -520,8 +521,9 @@ def assert_configured_timeout_is_the_clients(
     Against a server that never answers, and against one that sends a 200's headers and
     never its body: that is no success, and no answer (status ``null``).
     """
-    monkeypatch.setenv(TIMEOUT_ENV[name], "1")  # the adapter inherits the suite's environment
-    with Implementation(name, adapter_command(name), timeout_s=15.0) as impl:
+    monkeypatch.setenv(TIMEOUT_ENV[name], "1")  # the setting the adapter declares: it gets it, as in a run
+    with Implementation(name, adapter_command(name), timeout_s=15.0,
+                        env=adapter_environment(declared=declared_environment(name))) as impl:
         group = started(impl)
         observation = impl.request(Credential(TOKEN, silent.url), request)
         outcome = observation.outcome

@@ -23,6 +23,7 @@ from mm_conformance.deployment import leftovers
 from mm_conformance.images import POSTGRES_IMAGE, image_labels, local_mattermost_images
 from mm_conformance.redact import register_secret
 from mm_conformance.servers import version_key
+from tests.test_adapter_environment import assert_nothing_of_the_suites, environment_seen, wrapped_reference
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -117,8 +118,9 @@ def docker(*args: str) -> str:
 
 
 @pytest.mark.usefixtures("docker_engine")
-def test_an_admins_server_is_left_as_it_was_found():
-    """External-server mode on a real server the suite did not start, with --allow-config-changes."""
+def test_an_admins_server_is_left_as_it_was_found(tmp_path):
+    """External-server mode on a real server the suite did not start, with --allow-config-changes;
+    the implementation under test gets none of the suite's environment (the admin's token)."""
     images = local_mattermost_images()
     if not images or image_labels(POSTGRES_IMAGE) is None:
         pytest.skip("infrastructure: no Mattermost image is packaged here (mm-conformance images build --from PATH)")
@@ -132,11 +134,16 @@ def test_an_admins_server_is_left_as_it_was_found():
         active_before = active_users(admin)
         tokens_before = {t["id"] for t in admin._call("GET", "/users/tokens", params={"per_page": 200})}
 
-        result = run_external(server.url, admin_token.token, "--allow-config-changes")
+        # The reference, through an adapter that first tells the environment it started with.
+        seen = tmp_path / "environment.jsonl"
+        result = run_external(server.url, admin_token.token, "--allow-config-changes",
+                              "--impl", f"reference={wrapped_reference(seen)}")
         assert result.returncode in (0, 1), result.stdout[-3000:]  # a verdict, not an infrastructure problem
         closing = result.stdout.strip().splitlines()[-1]
         assert closing.startswith("mm-conformance: conforms (") and int(closing.split("(")[1].split()[0]) > 20, closing
         assert admin_token.token not in result.stdout + result.stderr
+        # The admin's token was in the suite's environment; the implementation under test never had it.
+        assert_nothing_of_the_suites(environment_seen(seen), set(), [admin_token.token])
 
         after = ApiClient.login(server.url, "theadmin", server.password)  # its own session, not the run's
         assert after.config() == config_before, "the run must restore every setting it changed"

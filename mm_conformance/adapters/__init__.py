@@ -125,6 +125,17 @@ KNOWN_IMPLEMENTATIONS: dict[str, Callable[[], str]] = {
 }
 
 
+#: What each shipped adapter reads of its environment beyond the baseline every adapter gets
+#: (:mod:`mm_conformance.environment`): the client's own timeout, as its user would configure it.
+DECLARED_ENVIRONMENT: dict[str, tuple[str, ...]] = {
+    "reference": ("MM_CONFORMANCE_REFERENCE_TIMEOUT",),
+    "n8n": ("MM_CONFORMANCE_N8N_TIMEOUT",),
+    "mattermost-client": ("MM_CONFORMANCE_CLIENT_TIMEOUT",),
+    "mattermostdriver": ("MM_CONFORMANCE_DRIVER_TIMEOUT",),
+    "mattermostautodriver": ("MM_CONFORMANCE_AUTODRIVER_TIMEOUT",),
+}
+
+
 #: ``--impl NAME=COMMAND``: the name a report gives the implementation, then its command.
 _NAMED = re.compile(r"(?P<name>[A-Za-z0-9][A-Za-z0-9_.:-]*)=(?P<target>\S.*)", re.DOTALL)
 
@@ -150,6 +161,12 @@ def implementation_command(impl: str) -> str:
     named = _NAMED.fullmatch(impl)
     target = named["target"].strip() if named else impl
     return KNOWN_IMPLEMENTATIONS[target]() if target in KNOWN_IMPLEMENTATIONS else target
+
+
+def declared_environment(impl: str) -> tuple[str, ...]:
+    """The variables ``--impl``'s value declares it reads: a shipped adapter's own, none for a command."""
+    named = _NAMED.fullmatch(impl)
+    return DECLARED_ENVIRONMENT.get(named["target"].strip() if named else impl, ())
 
 
 _INTERPRETERS = ("python", "node", "bash", "sh", "java", "ruby", "deno", "bun")
