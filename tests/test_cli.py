@@ -173,3 +173,49 @@ def test_the_default_workers_are_one_per_server_and_two_for_the_waits(monkeypatc
                         lambda image, postgres: f"{postgres}-premigrated" if snapshots else postgres)
     chosen = [MattermostServer(image=f"mm-conformance/mattermost:{i}.0.0", version=f"{i}.0.0") for i in range(servers)]
     assert cli._default_workers(chosen, POSTGRES_IMAGE) == workers
+
+
+@pytest.mark.parametrize("args, says", [
+    (("--adapter-timeout", "0"), "--adapter-timeout needs a positive number of seconds, not 0"),
+    (("--adapter-timeout", "-2"), "--adapter-timeout needs a positive number of seconds, not -2"),
+    (("--adapter-timeout", "nan"), "--adapter-timeout needs a positive number of seconds, not nan"),
+    (("--workers", "500"), "--workers 500: at most"),
+    (("--impl", "false"), "--impl false exited at once (code 1) before it was asked anything: no stderr"),
+    (("--impl", f"mine={sys.executable} -c \"import sys; sys.exit('no module named mine_client')\""),
+     "--impl mine exited at once (code 1) before it was asked anything: no module named mine_client"),
+    (("--impl", "no-such-adapter-here"), "--impl no-such-adapter-here: 'no-such-adapter-here' cannot be started"),
+    (("--impl-env", "MM_CONFORMANCE_ADMIN_TOKEN"), "--impl-env MM_CONFORMANCE_ADMIN_TOKEN: that is the suite's own"),
+    (("--report", "/etc/hostname"), "--report /etc/hostname: that is a file, not a directory"),
+    (("--report", "/proc/no/such/place"), "--report /proc/no/such/place: cannot write there"),
+])
+def test_bad_input_is_one_line_exit_2_before_anything_starts(args, says):
+    result = run_cli("run", *args, "-k", "nothing")
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert result.stderr.startswith(f"mm-conformance: error: {says}"), result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1 and "Traceback" not in result.stderr
+
+
+def test_a_results_file_of_a_newer_version_is_one_line(tmp_path):
+    (tmp_path / "results.json").write_text('{"format": 99, "scenarios": []}')
+    result = run_cli("diff", str(tmp_path), str(tmp_path))
+    assert result.returncode == 2
+    assert result.stderr.strip() == (f"mm-conformance: error: {tmp_path / 'results.json'} was written by a newer "
+                                     f"mm-conformance (results format 99; this one reads up to {runs.FORMAT}): "
+                                     "read it with that version or a later one")
+
+
+def test_a_report_is_moved_into_place_whole_and_other_files_stay(tmp_path):
+    from mm_conformance.cli import _move_into_place, _staging_for
+
+    report = tmp_path / "report"
+    report.mkdir()
+    (report / "results.json").write_text("the previous run's")
+    (report / "notes.txt").write_text("the user's own")
+    staged = _staging_for(report)
+    assert staged.parent == tmp_path and staged.name.startswith(".report.incoming-")
+    (staged / "results.json").write_text("this run's")
+    (staged / "junit.xml").write_text("<testsuites/>")
+    _move_into_place(staged, report)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["report"]
+    assert (report / "results.json").read_text() == "this run's"
+    assert (report / "notes.txt").read_text() == "the user's own" and (report / "junit.xml").exists()
