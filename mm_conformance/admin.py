@@ -10,9 +10,12 @@ from __future__ import annotations
 
 import copy
 import functools
+import queue
 import secrets
 import ssl
+import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -90,6 +93,7 @@ class ApiClient:
         self.signed_in_with_token = False
         self._sole_writer = False  # see only_writer_of_config
         self._known_config: dict[str, Any] | None = None
+        self._watchdog: Callable[[], str | None] | None = None
         self._http = _client(f"{self.base_url}/api/v4", timeout_s,
                              {"Authorization": f"Bearer {session_token}", "X-Requested-With": "XMLHttpRequest"})
 
@@ -127,7 +131,17 @@ class ApiClient:
         """The same user on a client of its own (closing one leaves the other open)."""
         other = ApiClient(self.base_url, self._session_token, self.user)
         other.signed_in_with_token = self.signed_in_with_token
+        other._watchdog = self._watchdog
         return other
+
+    def watched_by(self, health: Callable[[], str | None]) -> "ApiClient":
+        """A call that waits longer than :data:`WATCH_EVERY_S` asks ``health`` what is wrong with the
+        server, and again every as long; a problem ends the call at once, named
+        (InfrastructureError). A slow but healthy server still has the client's whole timeout:
+        a frozen server is named in seconds, a loaded one is not mistaken for a broken one.
+        ``health`` must not call this client (a server the suite started: the engine, a ping)."""
+        self._watchdog = health
+        return self
 
     def close(self) -> None:
         self._http.close()
@@ -276,7 +290,43 @@ class ApiClient:
     # -- plumbing -------------------------------------------------------------------
 
     def _call(self, method: str, path: str, **kwargs: Any) -> Any:
-        return _checked(_send(self._http, method, path, **kwargs))
+        if self._watchdog is None:
+            return _checked(_send(self._http, method, path, **kwargs))
+        return _checked(_watched(self._watchdog, lambda: _send(self._http, method, path, **kwargs),
+                                 f"{method} {path}"))
+
+
+#: How long an admin call waits before it asks the server's health, and then between two askings.
+WATCH_EVERY_S = 3.0
+
+
+def _watched(health: Callable[[], str | None], send: Callable[[], httpx.Response], what: str) -> httpx.Response:
+    """``send()`` in a thread of its own, while this one asks ``health`` every WATCH_EVERY_S.
+
+    A call given up on is left to its own timeout in its (daemon) thread: its answer is dropped.
+    """
+    done: queue.Queue[tuple[httpx.Response | None, BaseException | None]] = queue.Queue(maxsize=1)
+
+    def call() -> None:
+        try:
+            done.put((send(), None))
+        except BaseException as error:  # handed over to the caller, raised there
+            done.put((None, error))
+
+    threading.Thread(target=call, name=f"admin {what}", daemon=True).start()
+    while True:
+        try:
+            answer, error = done.get(timeout=WATCH_EVERY_S)
+        except queue.Empty:
+            problem = health()
+            if problem:
+                raise InfrastructureError(f"Mattermost did not answer {what} within {WATCH_EVERY_S:.0f} s: "
+                                          f"{problem}") from None
+            continue
+        if error is not None:
+            raise error
+        assert answer is not None
+        return answer
 
 
 def _client(base_url: str, timeout_s: float = 30.0, headers: dict[str, str] | None = None) -> httpx.Client:

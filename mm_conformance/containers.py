@@ -18,6 +18,7 @@ on every save, so ``PUT /api/v4/config`` would answer 200 and change nothing.
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import secrets
 import ssl
@@ -282,13 +283,51 @@ class MattermostContainer(DockerContainer):
 
     def ping(self) -> bool:
         """True while the server still answers its health check (used to tell a crash from a verdict)."""
-        context = ssl._create_unverified_context() if self.tls else None  # the suite's own probe
-        try:
-            with open_direct(f"{self.base_url()}{self.subpath}/api/v4/system/ping", timeout=5,
-                             context=context) as answer:
-                return answer.status == 200
-        except OSError:
-            return False
+        return answers_ping(f"{self.base_url()}{self.subpath}")
+
+    def database_problem(self) -> str | None:
+        """What the server's own database check says is wrong (see :func:`database_problem`)."""
+        return database_problem(f"{self.base_url()}{self.subpath}")
+
+
+def answers_ping(server_url: str, timeout_s: float = 5.0) -> bool:
+    """True while the Mattermost at ``server_url`` still answers ``/api/v4/system/ping`` (the suite's
+    own probe, http or https: it need not verify)."""
+    try:
+        with open_direct(f"{server_url}/api/v4/system/ping", timeout=timeout_s, context=_UNVERIFIED) as answer:
+            return answer.status == 200
+    except OSError:
+        return False
+
+
+def database_problem(server_url: str, timeout_s: float = 3.0) -> str | None:
+    """What Mattermost's own database check says is wrong (None: it wrote to its database, or the
+    server does not say): ``/system/ping?get_server_status=true`` writes a row and deletes it.
+
+    Asked when something failed and the engine shows no container stopped: the engine records a
+    killed PostgreSQL's exit a little later (later still under load), and Mattermost answers 500
+    on its dead database in between. The server's own check of its database is the truth.
+    """
+    too_long = f"PostgreSQL: Mattermost's database check did not finish within {timeout_s:.0f} s"
+    try:
+        with open_direct(f"{server_url}/api/v4/system/ping?get_server_status=true", timeout=timeout_s,
+                         context=_UNVERIFIED) as answer:
+            body = answer.read()
+    except urllib.error.HTTPError as error:  # 500 "unhealthy", with the same body
+        body = error.read()
+    except TimeoutError:
+        return too_long
+    except OSError as error:  # urllib wraps a connect timeout in a URLError
+        return too_long if isinstance(getattr(error, "reason", None), TimeoutError) else None
+    try:
+        status = json.loads(body).get("database_status")
+    except (ValueError, AttributeError):
+        return None
+    return None if status in (None, "OK") else f"PostgreSQL: Mattermost's database check says {status}"
+
+
+#: The suite's own probes of its own servers need not verify their certificates.
+_UNVERIFIED = ssl._create_unverified_context()
 
 
 class PublishedPorts:

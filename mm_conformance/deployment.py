@@ -33,7 +33,8 @@ from .admin import ApiClient, MattermostApiError, ServerVersion
 from .background import CleanUp, UserPool
 from .certificates import CertificateCase, CertificateCases
 from .containers import (OWNER_LABEL, RUN_ID, RUN_LABEL, SUITE_LABEL, MattermostContainer, PostgresContainer,
-                         labelled_as, owner_running, remove_network, suite_labels, suite_network)
+                         answers_ping, database_problem, labelled_as, owner_running, remove_network, suite_labels,
+                         suite_network)
 from .errors import InfrastructureError
 from .images import (CACHE_DIR, POSTGRES_IMAGE, ImageBuilder, docker_available, image_id, is_current_snapshot,
                      premigrated_image_name)
@@ -73,6 +74,8 @@ class Deployment:
         """False when the server stopped answering: a failed call is then not a verdict."""
         if self.container is not None:
             return self.container.ping()
+        if not self.external:  # a deployment the suite started, shared with this process
+            return answers_ping(self.base_url)
         try:
             self.admin.server_version()
             return True
@@ -190,7 +193,7 @@ class MattermostDeployment:
         self._containers[server] = "the Mattermost server"
         server.start()
         base_url = server.base_url()
-        admin = ApiClient.bootstrap(base_url)
+        admin = ApiClient.bootstrap(base_url).watched_by(self.health)
         self.deployment = Deployment(base_url, admin, admin.server_version(), server)
         self._containers[server] = f"Mattermost {self.deployment.name}"
         return self.deployment
@@ -215,6 +218,7 @@ class MattermostDeployment:
                   .with_config_volume(self._config_volume))
         self._start_extra(server, f"{target} (the upgrade)")
         admin = ApiClient.login(server.base_url(), old.admin.user.username, old.admin.user.password)
+        admin.watched_by(self.health)
         self.server, self.image = target, target.image
         self.deployment = Deployment(server.base_url(), admin, admin.server_version(), server)
         self._containers[server] = f"Mattermost {self.deployment.name} (the upgrade)"
@@ -313,14 +317,20 @@ class MattermostDeployment:
 
         ``settle_s``: something just failed; give the engine up to that long to see a container
         stop. A killed container's processes die at once, but the engine records the exit about
-        100 ms later (measured), and a server answers 500 on its dead database well before that.
+        100 ms later (measured; later under load), and a server answers 500 on its dead database
+        well before that. Then Mattermost's own database check is asked too.
         """
         deadline = time.monotonic() + settle_s
         while True:
             problem = self._health_now()
             if problem is not None or time.monotonic() >= deadline:
-                return problem
+                break
             time.sleep(0.05)  # polled: returns as soon as the engine reports the stop
+        if problem is None and settle_s and self.deployment is not None:
+            # Under load the engine may take longer than settle_s to record the exit: the server's
+            # own database check then tells a dead database from a verdict.
+            problem = database_problem(self.deployment.base_url)
+        return problem
 
     def _health_now(self) -> str | None:
         stopped = self.stopped_containers()
@@ -533,7 +543,7 @@ def attach(server: MattermostServer, state: WarmState) -> MattermostDeployment:
     stack.server_wide_lock = state.server_wide_lock()
     stack._network, stack._owns_network, stack._dsn = _NetworkByName(state.network), False, state.dsn
     stack._attached, stack.kept_after_run = dict(state.containers), state.kept
-    admin = state.sign_in()
+    admin = state.sign_in().watched_by(stack.health)  # a frozen server is named in seconds (see ApiClient)
     stack.deployment = Deployment(state.base_url, admin, admin.server_version())
     return stack
 

@@ -242,3 +242,54 @@ def test_a_worker_waits_for_the_run_s_shared_deployment_and_attaches_or_starts_i
     WarmState.path(server_id, tmp_path).unlink()  # a start that failed leaves no state
     assert SharedDeployments.state_for(postgres_image) is None
     starting.close()
+
+
+@pytest.fixture
+def mattermost_image() -> str:
+    from mm_conformance.images import local_mattermost_images
+    from mm_conformance.servers import version_key
+
+    images = local_mattermost_images()
+    if not images:
+        pytest.skip("infrastructure: no Mattermost image is packaged here (mm-conformance images build --from PATH)")
+    return images[max(images, key=version_key)]
+
+
+def test_a_dead_database_is_named_by_the_servers_own_check_when_the_engine_has_not_seen_it(mattermost_image):
+    """Under load the engine may record a killed PostgreSQL's exit later than a failed scenario asks
+    (CI, 2026-12-07: the 500 that followed was called a suite error). Then Mattermost's own database
+    check names it: here the engine is made blind to the exit, and the database really killed."""
+    stack = MattermostDeployment(MattermostServer(mattermost_image))
+    try:
+        deployment = stack.start()
+        assert stack.health(settle_s=0.2) is None  # a healthy world: the database check passes
+        database = next(c for c, role in stack._containers.items() if role == "PostgreSQL")
+        database.get_wrapped_container().kill()
+        stack.stopped_containers = lambda: []  # type: ignore[method-assign]  (the engine has not seen it yet)
+        problem = stack.health(settle_s=0.2)
+        assert problem is not None and problem.startswith("PostgreSQL: Mattermost's database check"), problem
+        assert deployment.alive(), "Mattermost itself still answers"
+    finally:
+        stack.stop()
+    assert leftovers() == []
+
+
+def test_an_admin_call_to_a_frozen_server_is_named_within_seconds(mattermost_image):
+    """A paused server accepts connections and answers nothing: the admin's call does not wait out
+    its 30 s timeout; the health check, asked while it waits, names the server within seconds."""
+    stack = MattermostDeployment(MattermostServer(mattermost_image))
+    try:
+        deployment = stack.start()
+        deployment.admin.server_version()
+        assert deployment.container is not None
+        deployment.container.get_wrapped_container().pause()
+        started = time.monotonic()
+        with pytest.raises(InfrastructureError) as error:
+            deployment.admin.server_version()
+        waited = time.monotonic() - started
+        assert "paused" in str(error.value) and str(deployment.name) in str(error.value), error.value
+        assert waited < 8.0, f"named after {waited:.1f} s"
+        deployment.container.get_wrapped_container().unpause()
+    finally:
+        stack.stop()
+    assert leftovers() == []
