@@ -5,6 +5,11 @@ Feature: The Base URL
   slash at the end, sometimes with nothing but the host name. A conforming
   credential accepts every spelling of the same site URL and refuses a value
   it cannot use before the token is sent anywhere.
+  Each rule holds on every path the credential is used along: the credential
+  test (n8n's "Test" button), a node read (GET users/me) and a node write
+  (Message > Post: POST posts with a JSON body). A client that joins the Base
+  URL and the API path with a doubled slash may still read (the server's
+  redirect is followed as a GET) and fail every write.
 
   Background:
     Given personal access tokens are enabled in the System Console
@@ -15,31 +20,58 @@ Feature: The Base URL
   Scenario Outline: The site URL is accepted however it ends
     The credential MUST accept the site URL with no, one or two trailing
     slashes, and with an upper-case scheme or host name (RFC 3986: both are
-    case-insensitive).
-    When the credential requests "users/me" with that token and the Base URL <form>
-    Then the request succeeds with status 200
-    And the answer names "kim", not the admin who created the token
+    case-insensitive), on every path.
+    When the credential is used for <path> with the Base URL <form>
+    Then it succeeds as "kim", not the admin who created the token
 
-    Examples:
-      | form                         |
-      | as the browser shows it      |
-      | with a trailing slash        |
-      | with two trailing slashes    |
-      | with an upper-case scheme    |
-      | with an upper-case host name |
+    Examples: The credential test
+      | path                | form                         |
+      | the credential test | as the browser shows it      |
+      | the credential test | with a trailing slash        |
+      | the credential test | with two trailing slashes    |
+      | the credential test | with an upper-case scheme    |
+      | the credential test | with an upper-case host name |
+
+    Examples: A node read
+      | path        | form                         |
+      | a node read | as the browser shows it      |
+      | a node read | with a trailing slash        |
+      | a node read | with two trailing slashes    |
+      | a node read | with an upper-case scheme    |
+      | a node read | with an upper-case host name |
+
+    Examples: A node write
+      | path         | form                         |
+      | a node write | as the browser shows it      |
+      | a node write | with a trailing slash        |
+      | a node write | with two trailing slashes    |
+      | a node write | with an upper-case scheme    |
+      | a node write | with an upper-case host name |
 
   @docs:using-api-access-token:6
   Scenario Outline: A Base URL that cannot be used is refused as a configuration error
     The credential MUST refuse a Base URL without an http or https scheme, or an
-    empty one, with a "config" error instead of crashing or guessing.
-    When the credential requests "users/me" with that token and the Base URL <form>
+    empty one, with a "config" error instead of crashing or guessing, on every path.
+    When the credential is used for <path> with the Base URL <form>
     Then the request is refused as "config"
 
-    Examples:
-      | form                   |
-      | without a scheme       |
-      | left empty             |
-      | with an ftp scheme     |
+    Examples: The credential test
+      | path                | form               |
+      | the credential test | without a scheme   |
+      | the credential test | left empty         |
+      | the credential test | with an ftp scheme |
+
+    Examples: A node read
+      | path        | form               |
+      | a node read | without a scheme   |
+      | a node read | left empty         |
+      | a node read | with an ftp scheme |
+
+    Examples: A node write
+      | path         | form               |
+      | a node write | without a scheme   |
+      | a node write | left empty         |
+      | a node write | with an ftp scheme |
 
   @docs:using-api-access-token:6
   Scenario: A Base URL with a path the server does not serve does not appear to work
@@ -76,15 +108,24 @@ Feature: The Base URL
   Scenario Outline: A Mattermost served under a subpath is reached through its subpath
     A Mattermost whose SiteURL has a path serves its API under that path. The
     credential MUST work with the site URL including the subpath, with or without
-    a trailing slash.
-    When the credential requests "users/me" with that token and the subpath server's Base URL <form>
-    Then the request succeeds with status 200
-    And the answer names "kim", not the admin who created the token
+    a trailing slash, on every path.
+    When the credential is used for <path> with the subpath server's Base URL <form>
+    Then it succeeds as "kim", not the admin who created the token
 
-    Examples:
-      | form                    |
-      | as the browser shows it |
-      | with a trailing slash   |
+    Examples: The credential test
+      | path                | form                    |
+      | the credential test | as the browser shows it |
+      | the credential test | with a trailing slash   |
+
+    Examples: A node read
+      | path        | form                    |
+      | a node read | as the browser shows it |
+      | a node read | with a trailing slash   |
+
+    Examples: A node write
+      | path         | form                    |
+      | a node write | as the browser shows it |
+      | a node write | with a trailing slash   |
 
   @docs:using-api-access-token:6
   Scenario: The site root of a subpath deployment does not appear to work

@@ -51,6 +51,22 @@ def expect_success(observation: Observation, status: int = 200) -> None:
             f"expected success with status {status}, but the implementation answered: {observation.describe()}")
 
 
+def expect_success_as(observation: Observation, user_id: str, *, not_user_id: str) -> None:
+    """Success on whichever path the observation took, acting as ``user_id`` where the answer names a user:
+    a node read answers 200 with the user, a node write (a post) 201 with its author; the credential
+    test's answer is the implementation's own choice of endpoint, so only its success is judged."""
+    request = observation.request
+    expect_success(observation, 201 if request is not None and request.method == "POST" else 200)
+    if request is not None and request.method == "POST":
+        body = observation.outcome.body
+        author = body.get("user_id") if isinstance(body, dict) else None
+        if author != user_id:
+            who = "the admin who created the token" if author == not_user_id else f"user {author}"
+            raise ConformanceFailure(f"expected the post to be written by user {user_id}, but its author is {who}")
+    elif request is not None:
+        expect_acting_user(observation, user_id, not_user_id=not_user_id)
+
+
 def expect_refusal(observation: Observation, kind: str, status: int | None = None) -> None:
     outcome = observation.outcome
     wanted = f"{kind}" + (f" with status {status}" if status is not None else "")

@@ -80,6 +80,11 @@ def _pick(config: dict[str, Any], patch: dict[str, Any]) -> dict[str, Any]:
     return picked
 
 
+#: The paths a credential is used along, as the feature files name them (see ScenarioWorld.use).
+PATHS = ("the credential test", "a node read", "a node write")
+#: The channel a node write posts into (the token owner's, in a team of the scenario's own).
+WRITES_INTO = "town-square"
+
 #: Mattermost ids and tokens are 26 characters of this z-base-32 alphabet (model.NewId).
 TOKEN_ALPHABET = "ybndrfg8ejkmcpqxot1uwisza345h769"
 
@@ -432,16 +437,40 @@ class ScenarioWorld:
         """The implementation's own credential test (n8n's "Test" button)."""
         return self._observe(lambda: self.implementation.check(credential, ca_file))
 
-    def request_over_tls(self, case: str, token: str, endpoint: str, *, ignore_ssl_issues: bool) -> Observation:
-        """A request through the HTTPS endpoint of certificate ``case``, with the suite's CA as caFile.
+    def use(self, path: str, credential: Credential, ca_file: str | None = None) -> Observation:
+        """The credential used along ``path``, one of :data:`PATHS`: n8n's "Test" button (the
+        implementation's own check), the Mattermost node reading (``GET users/me``), or writing
+        (Message > Post: ``POST posts`` with a JSON body, into a channel of the token owner's
+        team, made on first use). Clients break on one path and not another."""
+        if path == "the credential test":
+            return self.check(credential, ca_file)
+        if path == "a node read":
+            return self.request(credential, "users/me", ca_file=ca_file)
+        if path == "a node write":
+            if WRITES_INTO not in self.channels:
+                self.channel(WRITES_INTO, members=(self.owner_of(credential.access_token),))
+            return self.post(credential, WRITES_INTO, f"written through the credential ({self._suffix})",
+                             ca_file=ca_file)
+        raise ValueError(f"no path {path!r}: one of {', '.join(PATHS)}")
 
-        Counts, around this request alone, the requests carrying a credential that got
-        through the endpoint (``credentials_through``): whether this token reached Mattermost.
+    def owner_of(self, token: str) -> str:
+        """The name of the scenario's user who owns ``token``."""
+        made = next(t for t in self.tokens.values() if t.token == token)
+        return next(name for name, user in self.users.items() if user.id == made.user_id)
+
+    def use_over_tls(self, case: str, token: str, *, ignore_ssl_issues: bool, path: str) -> Observation:
+        """The credential used along ``path`` through the HTTPS endpoint of certificate ``case``,
+        with the suite's CA as caFile.
+
+        Counts, around this use alone, the requests carrying a credential that got through
+        the endpoint (``credentials_through``): whether this token reached Mattermost.
         """
         endpoints = self.endpoints()
-        credential = self.credential(token, base_url=endpoints.url(case), ignore_ssl_issues=ignore_ssl_issues)
+        # As the browser shows it: the Base URL's spellings are base_url.feature's rule, not this one's.
+        base_url = endpoints.url(case).rstrip("/")
+        credential = self.credential(token, base_url=base_url, ignore_ssl_issues=ignore_ssl_issues)
         before = endpoints.credentials_seen(case)
-        observation = self.request(credential, endpoint, ca_file=endpoints.ca_file)
+        observation = self.use(path, credential, endpoints.ca_file)
         after = endpoints.credentials_seen(case)
         self.credentials_through = None if before is None or after is None else after - before
         return observation
@@ -475,11 +504,11 @@ class ScenarioWorld:
         return self._observe(
             lambda: self.implementation.request(credential, ApiRequest(method, endpoint, body=body), ca_file))
 
-    def post(self, credential: Credential, channel: str, message: str) -> Observation:
+    def post(self, credential: Credential, channel: str, message: str, *, ca_file: str | None = None) -> Observation:
         """Message > Post: ``POST posts`` with the channel and the text, as the Mattermost node sends it."""
         self.message = message
         return self.request(credential, "posts", "POST",
-                            body={"channel_id": self.channels[channel]["id"], "message": message})
+                            body={"channel_id": self.channels[channel]["id"], "message": message}, ca_file=ca_file)
 
     def request_without_answer(self, case: str, token: str, endpoint: str) -> Observation:
         """A request to a server that ``case`` (one of :data:`~mm_conformance.silent.SILENCES`): never answers.

@@ -120,6 +120,22 @@ def request_with_base_url(world, endpoint, form):
     world.request(world.credential(world.latest_token.token, base_url=base_url), endpoint)
 
 
+@when(parsers.re(r"the credential is used for (?P<path>the credential test|a node read|a node write) with the "
+                 r"Base URL (?P<form>.+)$"))
+@each_implementation
+def use_with_base_url(world, path, form):
+    base_url = base_urls.spell(world.deployment.base_url, form)
+    world.use(path, world.credential(world.latest_token.token, base_url=base_url))
+
+
+@when(parsers.re(r"the credential is used for (?P<path>the credential test|a node read|a node write) with the "
+                 r"subpath server's Base URL (?P<form>.+)$"))
+@each_implementation
+def use_with_subpath_base_url(world, path, form):
+    base_url = base_urls.spell(world.endpoints().subpath_site(), form)
+    world.use(path, world.credential(world.latest_token.token, base_url=base_url))
+
+
 @given("Mattermost answers a path outside its API with its web app page")
 def server_serves_web_app_off_the_api(world):
     world.require_web_app_outside_the_api()
@@ -210,11 +226,17 @@ def report_lists_erratum(world, step, text):
 # -- TLS ---------------------------------------------------------------------------------------
 
 
-@when(parsers.re(r'the credential requests "(?P<endpoint>[^"]+)" through the "(?P<case>[^"]+)" endpoint '
-                 r'with Ignore SSL Issues (?P<switch>on|off)'))
+@when(parsers.re(r'the credential is used for (?P<path>the credential test|a node read|a node write) through the '
+                 r'"(?P<case>[^"]+)" endpoint with Ignore SSL Issues (?P<switch>on|off)'))
 @each_implementation
-def request_through_tls_endpoint(world, endpoint, case, switch):
-    world.request_over_tls(case, world.latest_token.token, endpoint, ignore_ssl_issues=switch == "on")
+def use_through_tls_endpoint(world, path, case, switch):
+    world.use_over_tls(case, world.latest_token.token, path=path, ignore_ssl_issues=switch == "on")
+
+
+@then(parsers.parse('it succeeds as "{name}", not the admin who created the token'))
+@each_implementation
+def succeeds_as(world, name):
+    verdicts.expect_success_as(world.last, world.users[name].id, not_user_id=world.admin.user.id)
 
 
 @then(parsers.parse('the token did not get through the "{case}" endpoint'))
