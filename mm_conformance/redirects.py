@@ -11,17 +11,23 @@ here is one such redirect::
         ...                                                # the credential requests users/me
         assert redirects.credentials_seen_at_target("to-another-host") == 0
 
-=================  ===============================================================
-listener           answers every request with
-=================  ===============================================================
-to-another-host    ``307 Location: https://localhost:<port><same path and query>``:
-                   another host name is another origin, even on the same machine
-to-plain-http      ``307 Location: http://127.0.0.1:<port><same path and query>``:
-                   a downgrade, where anyone on the path reads the token
-=================  ===============================================================
+=================================  ===============================================================
+listener                           answers every request with
+=================================  ===============================================================
+to-another-host                    ``307 Location: https://localhost:<port><same path and query>``:
+                                   another host name and port: another origin, even on one machine
+to-another-host-on-the-same-port   ``307 Location: https://localhost:<its own port>…``: the host
+                                   name alone differs (RFC 6454: another origin)
+to-another-port-on-the-same-host   ``307 Location: https://127.0.0.1:<port>…``: the port alone
+                                   differs (another origin, although the host is the same)
+to-plain-http                      ``307 Location: http://127.0.0.1:<port>…``: a downgrade, where
+                                   anyone on the path reads the token
+with-a-301-to-another-host, …      the same as to-another-host with 301, 302, 303 (most clients
+                                   turn a POST into a GET) and 308 (method and body are kept)
+=================================  ===============================================================
 
-A listener's name is the phrase scenarios use ("redirects to another host"), with
-dashes. The redirecting listeners serve the given certificate (the ``trusted``
+A listener's name is the phrase scenarios use ("redirects to another host",
+"redirects with a 308 to another host"), with dashes. The redirecting listeners serve the given certificate (the ``trusted``
 case, so a strict credential with the suite's CA accepts them): the scenario then
 observes the redirect, not a TLS refusal. The query string is kept, as a real
 ``return 301 https://…$request_uri`` does: a token sent as ``access_token`` follows
@@ -30,9 +36,12 @@ a redirect whatever the client does with its headers.
 **The recorder** is where every redirect points: one listener per redirect (HTTPS
 with the same certificate, which also covers ``localhost``; or plain HTTP), each
 answering ``/api/v4/…`` with ``200`` and :data:`TARGET_USER` and logging, like the
-TLS proxy (:data:`~mm_conformance.proxy.CREDENTIAL_LOG`), only *whether* a request
-carried a credential — ``Authorization`` header, ``access_token`` query parameter
-or ``MMAUTHTOKEN`` cookie — never its value.
+TLS proxy (:data:`~mm_conformance.proxy.CREDENTIAL_LOG`), only the method and
+*whether* a request carried a credential — ``Authorization`` header,
+``access_token`` query parameter or ``MMAUTHTOKEN`` cookie — never its value. The
+same-port redirect cannot point at another container: its redirecting listener
+answers for ``localhost`` itself, as its own recorder (the ``Location`` takes the
+port from the ``Host`` the client sent, the one Docker published).
 
 **Why two containers.** A ``Location`` must name the recorder's port as this
 machine sees it, and Docker picks published ports only when a container starts.
@@ -67,7 +76,7 @@ from .containers import PublishedPorts, raise_if_exited, suite_labels
 from .images import NGINX_IMAGE
 from .proxy import CREDENTIAL_PRESENT, HOST, AccessLogs, nginx_conf
 
-#: The redirect's status: temporary, and the method and body are kept (RFC 9110, 15.4.8).
+#: The redirect's usual status: temporary, and the method and body are kept (RFC 9110, 15.4.8).
 STATUS = 307
 #: The JSON user the recorder answers ``/api/v4/…`` with; a credential that follows a
 #: redirect sees a success, so only the recorder's log tells what arrived.
@@ -90,12 +99,18 @@ class Redirect:
     name: str
     scheme: str  #: of the target: "https" or "http"
     host: str  #: the host name the ``Location`` uses (the recorder answers on 127.0.0.1 either way)
+    status: int = STATUS
+    #: The ``Location`` keeps the redirecting listener's own port (the listener records for ``host``).
+    same_port: bool = False
 
 
 #: The redirects every deployment offers (see the table in the module docstring).
 REDIRECTS: tuple[Redirect, ...] = (
     Redirect("to-another-host", "https", "localhost"),
+    Redirect("to-another-host-on-the-same-port", "https", "localhost", same_port=True),
+    Redirect("to-another-port-on-the-same-host", "https", HOST),
     Redirect("to-plain-http", "http", HOST),
+    *(Redirect(f"with-a-{status}-to-another-host", "https", "localhost", status) for status in (301, 302, 303, 308)),
 )
 
 
@@ -171,7 +186,8 @@ class _RedirectTarget(_NginxContainer):
 
     def __init__(self, certificate: CertificateCase, redirects: list[Redirect], image: str,
                  startup_timeout_s: float) -> None:
-        listeners = {r.name: (_FIRST_TARGET_PORT + i, r.scheme == "https") for i, r in enumerate(redirects)}
+        away = [r for r in redirects if not r.same_port]  # a same-port redirect records for itself
+        listeners = {r.name: (_FIRST_TARGET_PORT + i, r.scheme == "https") for i, r in enumerate(away)}
         super().__init__(image, "redirect-target", certificate, listeners, startup_timeout_s)
 
     def nginx_conf(self) -> str:
@@ -249,7 +265,8 @@ class RedirectEndpoints(_NginxContainer):
     def target_url(self, name: str) -> str:
         """Where the redirect points (path and query are appended): e.g. ``https://localhost:<port>/``."""
         redirect = self.redirects[name]
-        return f"{redirect.scheme}://{redirect.host}:{self._recorder().published_port(name)}/"
+        port = self.published_port(name) if redirect.same_port else self._recorder().published_port(name)
+        return f"{redirect.scheme}://{redirect.host}:{port}/"
 
     def requests(self, name: str) -> int:
         """How many requests the redirecting listener answered (each with a redirect)."""
@@ -257,18 +274,43 @@ class RedirectEndpoints(_NginxContainer):
 
     def requests_at_target(self, name: str) -> int:
         """How many requests reached where ``name`` redirects to, with or without a credential."""
-        return len(self._recorder().access_log(name))
+        return len(self.target_access_log(name))
 
     def credentials_seen_at_target(self, name: str) -> int:
         """How many requests carrying a credential (header, query or cookie) reached ``name``'s target."""
-        return sum(CREDENTIAL_PRESENT in line.split() for line in self._recorder().access_log(name))
+        return sum(CREDENTIAL_PRESENT in line.split() for line in self.target_access_log(name))
+
+    def writes_at_target(self, name: str) -> int:
+        """How many requests other than GET and HEAD (a write, its body re-sent) reached ``name``'s target."""
+        return sum(line.split()[1] not in ("GET", "HEAD") for line in self.target_access_log(name) if len(line.split()) > 1)
+
+    def target_access_log(self, name: str) -> list[str]:
+        """The access log of where ``name`` redirects to (the recorder's listener, or for a same-port
+        redirect the listener's own log of its target host)."""
+        if self.redirects[name].same_port:
+            self._listener(name)
+            return self.logs.lines(f"{name}{_TARGET_LOG_SUFFIX}")
+        return self._recorder().access_log(name)
 
     def nginx_conf(self) -> str:
         """The redirecting nginx's complete configuration (needs the recorder's ports: started first)."""
-        # target_url ends with "/" and $request_uri starts with one: keep one.
-        servers = "\n".join(self._server(name, _REDIRECT_LOCATION.format(
-            status=STATUS, target=self.target_url(name).rstrip("/"))) for name in self.redirects)
-        return nginx_conf(servers, _JSON_ONLY)
+        servers = "\n".join(self._redirecting(redirect) for redirect in self.redirects.values())
+        return nginx_conf(servers, _JSON_ONLY + _PORT_OF_HOST)
+
+    def _redirecting(self, redirect: Redirect) -> str:
+        if not redirect.same_port:
+            # target_url ends with "/" and $request_uri starts with one: keep one.
+            return self._server(redirect.name, _REDIRECT_LOCATION.format(
+                status=redirect.status, target=self.target_url(redirect.name).rstrip("/")))
+        # One listener, two names: 127.0.0.1 (the default) redirects, the target host records.
+        port, _ = self.listeners[redirect.name]
+        target = f"{redirect.scheme}://{redirect.host}:$mmc_port_of_host"
+        redirecting = self._server(redirect.name, _REDIRECT_LOCATION.format(status=redirect.status, target=target))
+        redirecting = redirecting.replace(f"listen {port} ssl;", f"listen {port} ssl default_server;", 1)
+        recording = self._server(redirect.name, _TARGET_LOCATIONS.replace("@USER@", json.dumps(TARGET_USER)))
+        recording = recording.replace(f"{redirect.name}.log", f"{redirect.name}{_TARGET_LOG_SUFFIX}.log", 1)
+        recording = recording.replace(f"listen {port} ssl;", f"listen {port} ssl;\n        server_name {redirect.host};", 1)
+        return redirecting + recording
 
     def _recorder(self) -> _RedirectTarget:
         if self.recorder is None:
@@ -328,6 +370,17 @@ _SERVER = """\
         }}
 {body}
     }}
+"""
+
+#: The log of what reached a same-port redirect's target host, beside the redirecting listener's own.
+_TARGET_LOG_SUFFIX = "-target"
+
+# The port the client connected to, as it wrote it in Host (Docker's published port, not nginx's own).
+_PORT_OF_HOST = """\
+    map $http_host $mmc_port_of_host {
+        "~:(?<port>[0-9]+)$" $port;
+        default 443;
+    }
 """
 
 # $request_uri is the path with the query string, as the client sent it.

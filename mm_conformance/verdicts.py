@@ -106,20 +106,24 @@ def expect_no_credential_through(case: str, *, arrived: int | None) -> None:
                             f"({arrived} request(s) carrying a credential) although TLS validation failed")
 
 
-def expect_no_credential_at_redirect_target(redirect: str, *, asked: int, arrived: int) -> None:
-    """No request carrying a credential reached where the Base URL ``redirect`` points.
+def expect_no_credential_at_redirect_target(redirect: str, *, asked: int, arrived: int, writes: int = 0) -> None:
+    """No request carrying a credential, and no write, reached where the Base URL ``redirect`` points.
 
     ``asked`` is how many requests the redirecting Base URL answered meanwhile: when
     it is 0 the implementation never saw the redirect, so nothing was observed and
     there is no verdict (whether it follows a redirect is its own choice; only the
-    token arriving at the target is a failure).
+    token, or a write's method and body, arriving at the target is a failure).
     """
     if asked < 1:
         raise AssertionError(f"the implementation never asked the Base URL that redirects {redirect}: "
                              "the scenario observed nothing")
+    where = redirect.replace("-", " ")
     if arrived:
-        raise TokenExposure(f"the token followed the redirect {redirect.replace('-', ' ')} "
+        raise TokenExposure(f"the token followed the redirect {where} "
                             f"({arrived} request(s) carrying a credential reached its target)")
+    if writes:
+        raise ConformanceFailure(f"the write followed the redirect {where}: {writes} request(s) with its method "
+                                 "(and body) reached another origin, which the user never chose")
 
 
 def expect_server(condition: bool, what: str) -> None:

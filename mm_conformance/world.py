@@ -110,8 +110,10 @@ class Track:
     #: What this implementation's last request through an endpoint did there, counted around that
     #: request alone (other implementations' requests do not count): requests carrying a
     #: credential that got through a TLS endpoint or reached a redirect's target (None: not
-    #: observable), and requests the redirecting Base URL answered.
+    #: observable), writes (a method other than GET) that reached a redirect's target, and
+    #: requests the redirecting Base URL answered.
     credentials_through: int | None = None
+    writes_through: int = 0
     redirects_answered: int = 0
     #: It judged the upgrade scenario's tokens right before the upgrade.
     judged_before_upgrade: bool = False
@@ -200,6 +202,7 @@ class ScenarioWorld:
     errata = _tracked("errata")
     warnings = _tracked("warnings")
     credentials_through = _tracked("credentials_through")
+    writes_through = _tracked("writes_through")
     redirects_answered = _tracked("redirects_answered")
     judged_before_upgrade = _tracked("judged_before_upgrade")
 
@@ -481,21 +484,23 @@ class ScenarioWorld:
         self._endpoints = self.endpoints_of_deployment()
         return self._endpoints
 
-    def request_through_redirect(self, redirect: str, token: str, endpoint: str) -> Observation:
-        """A strict request (Ignore SSL Issues off, the suite's CA as caFile) to a Base URL that
-        answers with the redirect ``redirect`` (see redirects.REDIRECTS).
+    def use_through_redirect(self, path: str, redirect: str, token: str) -> Observation:
+        """The credential used along ``path`` (strict: Ignore SSL Issues off, the suite's CA as caFile)
+        with a Base URL that answers with the redirect ``redirect`` (see redirects.REDIRECTS).
 
-        Counts, as :meth:`request_over_tls` does, around this request alone: the requests
-        carrying a credential that reached the redirect's target (``credentials_through``)
-        and those the redirecting Base URL answered (``redirects_answered``), so a step can
-        tell whether this request's token followed the redirect.
+        Counts, as :meth:`use_over_tls` does, around this use alone: the requests carrying a
+        credential that reached the redirect's target (``credentials_through``), the writes that
+        reached it (``writes_through``) and the requests the redirecting Base URL answered
+        (``redirects_answered``), so a step can tell whether this use followed the redirect.
         """
         endpoints = self.endpoints()
         redirects = endpoints.redirects()
-        credential = self.credential(token, base_url=redirects.url(redirect))
-        reached, asked = redirects.credentials_seen_at_target(redirect), redirects.requests(redirect)
-        observation = self.request(credential, endpoint, ca_file=endpoints.ca_file)
+        credential = self.credential(token, base_url=redirects.url(redirect).rstrip("/"))
+        reached, wrote = redirects.credentials_seen_at_target(redirect), redirects.writes_at_target(redirect)
+        asked = redirects.requests(redirect)
+        observation = self.use(path, credential, endpoints.ca_file)
         self.credentials_through = redirects.credentials_seen_at_target(redirect) - reached
+        self.writes_through = redirects.writes_at_target(redirect) - wrote
         self.redirects_answered = redirects.requests(redirect) - asked
         return observation
 

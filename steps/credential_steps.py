@@ -264,18 +264,21 @@ def warn_token_in_clear(world):
 # -- redirects ---------------------------------------------------------------------------------
 
 
-@when(parsers.re(r'the credential requests "(?P<endpoint>[^"]+)" with that token from a Base URL that redirects '
-                 r'(?P<where>to [a-z ]+)'))
-@each_implementation
-def request_from_redirecting_base_url(world, endpoint, where):
-    world.request_through_redirect(redirects.listener_for(where), world.latest_token.token, endpoint)
+_PATH = r"(?P<path>the credential test|a node read|a node write)"
+_REDIRECT = r"(?P<where>(?:with an? \d{3} )?to [a-z ]+)"
 
 
-@then(parsers.re(r'the token did not follow the redirect (?P<where>to [a-z ]+)'))
+@when(parsers.re(rf"the credential is used for {_PATH} with that token from a Base URL that redirects {_REDIRECT}$"))
 @each_implementation
-def token_did_not_follow_redirect(world, where):
+def use_from_redirecting_base_url(world, path, where):
+    world.use_through_redirect(path, redirects.listener_for(where), world.latest_token.token)
+
+
+@then(parsers.re(rf"neither the token nor a write followed the redirect {_REDIRECT}$"))
+@each_implementation
+def nothing_followed_redirect(world, where):
     verdicts.expect_no_credential_at_redirect_target(redirects.listener_for(where), asked=world.redirects_answered,
-                                                     arrived=world.credentials_through)
+                                                     arrived=world.credentials_through, writes=world.writes_through)
 
 
 # -- a server that never answers -----------------------------------------------------------------

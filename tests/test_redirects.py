@@ -38,7 +38,8 @@ DEFECTIVE = f"{sys.executable} {ROOT / 'tests' / 'defective' / 'adapter.py'} fol
 #: A fresh token per run; the reference registers it for redaction.
 TOKEN = secrets.token_urlsafe(24)
 #: The scenarios' phrases for the listeners, as in features/redirects.feature.
-WHERE = ["to another host", "to plain http"]
+WHERE = ["to another host", "to another host on the same port", "to another port on the same host", "to plain http",
+         "with a 303 to another host", "with a 308 to another host"]
 
 
 class _NoServer(MattermostDeployment):
@@ -96,11 +97,12 @@ def test_the_reference_reports_the_redirect_and_the_token_stays_behind(
         endpoints: Endpoints, reference: Implementation, where: str) -> None:
     redirects, name = endpoints.redirects(), "-".join(where.split())
     scenario = world(reference, endpoints)
-    steps.request_from_redirecting_base_url(scenario, "users/me", where)
-    steps.token_did_not_follow_redirect(scenario, where)  # the scenario's verdict: passes
+    steps.use_from_redirecting_base_url(scenario, "a node read", where)
+    steps.nothing_followed_redirect(scenario, where)  # the scenario's verdict: passes
 
     outcome = scenario.last.outcome
-    assert (outcome.error_kind, outcome.status) == (ErrorKind.HTTP, STATUS), scenario.last.describe()
+    status = redirects.redirects[name].status
+    assert (outcome.error_kind, outcome.status) == (ErrorKind.HTTP, status), scenario.last.describe()
     assert f"redirect to {redirects.target_url(name)}api/v4/users/me not followed" in (outcome.error_message or "")
     assert redirects.requests_at_target(name) == 0  # not followed at all
 
@@ -111,9 +113,9 @@ def test_a_client_that_authenticates_every_hop_carries_the_token_to_the_target(
     redirects, name = endpoints.redirects(), "-".join(where.split())
     scenario = world(defective, endpoints)
     arrived_before = redirects.credentials_seen_at_target(name)
-    steps.request_from_redirecting_base_url(scenario, "users/me", where)
+    steps.use_from_redirecting_base_url(scenario, "a node read", where)
     with pytest.raises(ConformanceFailure, match=f"the token followed the redirect {where}"):
-        steps.token_did_not_follow_redirect(scenario, where)
+        steps.nothing_followed_redirect(scenario, where)
 
     outcome = scenario.last.outcome
     assert outcome.ok and outcome.body == TARGET_USER, scenario.last.describe()  # it "worked"
@@ -123,10 +125,10 @@ def test_a_client_that_authenticates_every_hop_carries_the_token_to_the_target(
 def test_a_scenario_that_never_reached_the_redirect_gives_no_verdict(
         endpoints: Endpoints, reference: Implementation) -> None:
     scenario = world(reference, endpoints)
-    steps.request_from_redirecting_base_url(scenario, "users/me", "to another host")
+    steps.use_from_redirecting_base_url(scenario, "a node read", "to another host")
     scenario.redirects_answered = 0  # as if it had never asked
     with pytest.raises(AssertionError, match="observed nothing") as error:
-        steps.token_did_not_follow_redirect(scenario, "to another host")
+        steps.nothing_followed_redirect(scenario, "to another host")
     assert not isinstance(error.value, ConformanceFailure)
 
 
@@ -157,15 +159,29 @@ def test_httpx_drops_the_authorization_header_by_itself_but_not_a_token_in_the_q
 def test_the_location_keeps_path_and_query_and_the_probe_is_never_logged(
         endpoints: Endpoints, name: str) -> None:
     redirects = endpoints.redirects()
-    expected_prefix = {"to-another-host": "https://localhost:", "to-plain-http": "http://127.0.0.1:"}[name]
+    redirect = redirects.redirects[name]
     with httpx.Client(verify=False, trust_env=False) as client:
         answer = client.get(redirects.url(name) + "api/v4/users/me?page=2")
         probe = client.get(redirects.url(name) + READY_PATH.lstrip("/"))
-    assert answer.status_code == STATUS
+    assert answer.status_code == redirect.status
     assert answer.headers["location"] == redirects.target_url(name) + "api/v4/users/me?page=2"
-    assert redirects.target_url(name).startswith(expected_prefix)
+    assert redirects.target_url(name).startswith(f"{redirect.scheme}://{redirect.host}:")
+    own_port = redirects.url(name).rsplit(":", 1)[1]
+    assert (redirects.target_url(name).rsplit(":", 1)[1] == own_port) == redirect.same_port  # one origin part each
     assert probe.status_code == 204
-    assert not any(READY_PATH in line for line in redirects.access_log(name) + redirects.recorder.access_log(name))
+    assert not any(READY_PATH in line for line in redirects.access_log(name) + redirects.target_access_log(name))
+
+
+@pytest.mark.parametrize("name, resent", [("to-another-host-on-the-same-port", True),
+                                          ("with-a-308-to-another-host", True), ("with-a-303-to-another-host", False)])
+def test_the_recorder_counts_a_write_that_followed_the_redirect(endpoints: Endpoints, name: str, resent: bool) -> None:
+    # httpx re-sends a POST on 307 and 308 and turns it into a GET on 303 (RFC 9110, 15.4).
+    redirects = endpoints.redirects()
+    before = redirects.writes_at_target(name)
+    with httpx.Client(verify=False, trust_env=False, follow_redirects=True) as client:
+        answer = client.post(redirects.url(name) + "api/v4/posts", json={"message": "where does it go?"})
+    assert (answer.status_code, answer.json()) == (200, TARGET_USER)
+    assert redirects.writes_at_target(name) == before + resent
 
 
 def test_a_redirect_nginx_that_cannot_start_leaves_no_container(nginx_image: str, tmp_path: Path) -> None:
@@ -209,7 +225,7 @@ def test_the_logs_never_show_the_token(endpoints: Endpoints) -> None:
     redirects = endpoints.redirects()
     assert redirects.recorder is not None
     everything = [line for name in redirects.names
-                  for line in redirects.access_log(name) + redirects.recorder.access_log(name)]
+                  for line in redirects.access_log(name) + redirects.target_access_log(name)]
     for container in (redirects, redirects.recorder):
         stdout, stderr = container.get_logs()
         everything += [stdout.decode(), stderr.decode()]
