@@ -7,6 +7,9 @@ Feature: A server that never answers
   conforming credential gives up on its own, in a bounded time, and says so.
   Each Base URL below is a listener on 127.0.0.1 in front of the real
   Mattermost that holds the connection for up to a minute, saying nothing.
+  The rule holds on every path the credential is used along: the credential
+  test, a node read (GET users/me) and a node write (Message > Post: POST posts
+  with a JSON body).
 
   Background:
     Given personal access tokens are enabled in the System Console
@@ -16,14 +19,27 @@ Feature: A server that never answers
   @beyond-docs
   Scenario Outline: The credential gives up on a server that never answers
     The credential MUST give up on its own and answer "timeout" (or "network")
-    within twice the adapter timeout (20 s by default); one that has not
-    answered by then has no timeout, and fails.
+    within twice the adapter timeout (20 s by default), on every path; one that
+    has not answered by then fails (the report says it did not give up within
+    that time, and on which path).
     Why: without a timeout an n8n workflow hangs forever, and so does every run queued behind it.
-    When the credential requests "users/me" with that token from a server that <silence>
+    When the credential is used for <path> with that token and a server that <silence>
     Then the credential gave up with a "timeout" or "network" error
 
-    Examples:
-      | silence                                                |
-      | accepts the connection and never answers               |
-      | completes the TLS handshake and never answers          |
-      | sends its status line and headers, then never the body |
+    Examples: The credential test
+      | path                | silence                                                |
+      | the credential test | accepts the connection and never answers               |
+      | the credential test | completes the TLS handshake and never answers          |
+      | the credential test | sends its status line and headers, then never the body |
+
+    Examples: A node read
+      | path        | silence                                                |
+      | a node read | accepts the connection and never answers               |
+      | a node read | completes the TLS handshake and never answers          |
+      | a node read | sends its status line and headers, then never the body |
+
+    Examples: A node write
+      | path         | silence                                                |
+      | a node write | accepts the connection and never answers               |
+      | a node write | completes the TLS handshake and never answers          |
+      | a node write | sends its status line and headers, then never the body |

@@ -169,9 +169,9 @@ class Implementation:
 
     # --- the two operations ----------------------------------------------------
 
-    def check(self, credential: Credential, ca_file: str | None = None) -> Observation:
-        """Ask the implementation to check the credential (operation "test")."""
-        return self._exchange("test", credential, ca_file, None)
+    def check(self, credential: Credential, ca_file: str | None = None, *, timeout_s: float | None = None) -> Observation:
+        """Ask the implementation to check the credential (operation "test"); ``timeout_s`` as for :meth:`request`."""
+        return self._exchange("test", credential, ca_file, None, timeout_s)
 
     def request(self, credential: Credential, api_request: ApiRequest, ca_file: str | None = None, *,
                 timeout_s: float | None = None) -> Observation:

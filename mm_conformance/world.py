@@ -14,6 +14,7 @@ import contextvars
 import copy
 import functools
 import secrets
+import threading
 import time
 from dataclasses import dataclass, field
 from collections.abc import Callable
@@ -179,6 +180,8 @@ class ScenarioWorld:
     _made_tokens: list[AccessToken] = field(default_factory=list)
     _unhonoured: dict[str, str] = field(default_factory=dict, repr=False)  # tokens: a traceback shows the world
     _suffix: str = field(default_factory=lambda: secrets.token_hex(3))
+    #: Implementations that wait side by side (on a silent server) may make the same channel at once.
+    _making: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def __post_init__(self) -> None:
         implementations = self.implementations if isinstance(self.implementations, list) else [self.implementations]
@@ -353,6 +356,10 @@ class ScenarioWorld:
 
     def channel(self, name: str, *, members: tuple[str, ...] = (), private: bool = False) -> dict[str, Any]:
         """The scenario's channel ``name`` in its own team, made on first use; ``members`` join both."""
+        with self._making:
+            return self._channel(name, members=members, private=private)
+
+    def _channel(self, name: str, *, members: tuple[str, ...], private: bool) -> dict[str, Any]:
         if self.team_id is None:
             self.team_id = self.admin.create_team(f"team-{self._suffix}")["id"]
         if name not in self.channels:
@@ -440,21 +447,29 @@ class ScenarioWorld:
         """The implementation's own credential test (n8n's "Test" button)."""
         return self._observe(lambda: self.implementation.check(credential, ca_file))
 
-    def use(self, path: str, credential: Credential, ca_file: str | None = None) -> Observation:
+    def use(self, path: str, credential: Credential, ca_file: str | None = None, *,
+            timeout_s: float | None = None) -> Observation:
         """The credential used along ``path``, one of :data:`PATHS`: n8n's "Test" button (the
         implementation's own check), the Mattermost node reading (``GET users/me``), or writing
         (Message > Post: ``POST posts`` with a JSON body, into a channel of the token owner's
-        team, made on first use). Clients break on one path and not another."""
+        team, made on first use). Clients break on one path and not another. ``timeout_s`` replaces
+        the adapter timeout for this use (see Implementation.request)."""
         if path == "the credential test":
-            return self.check(credential, ca_file)
+            return self._observe(lambda: self.implementation.check(credential, ca_file, timeout_s=timeout_s))
         if path == "a node read":
-            return self.request(credential, "users/me", ca_file=ca_file)
+            return self.request(credential, "users/me", ca_file=ca_file, timeout_s=timeout_s)
         if path == "a node write":
-            if WRITES_INTO not in self.channels:
-                self.channel(WRITES_INTO, members=(self.owner_of(credential.access_token),))
+            self.writes_channel(credential.access_token)
             return self.post(credential, WRITES_INTO, f"written through the credential ({self._suffix})",
-                             ca_file=ca_file)
+                             ca_file=ca_file, timeout_s=timeout_s)
         raise ValueError(f"no path {path!r}: one of {', '.join(PATHS)}")
+
+    def writes_channel(self, token: str) -> dict[str, Any]:
+        """The channel a node write posts into, made once with the token's owner in it."""
+        with self._making:
+            if WRITES_INTO not in self.channels:
+                self._channel(WRITES_INTO, members=(self.owner_of(token),), private=False)
+            return self.channels[WRITES_INTO]
 
     def owner_of(self, token: str) -> str:
         """The name of the scenario's user who owns ``token``."""
@@ -505,33 +520,36 @@ class ScenarioWorld:
         return observation
 
     def request(self, credential: Credential, endpoint: str, method: str = "GET", *, body: object = None,
-                ca_file: str | None = None) -> Observation:
-        return self._observe(
-            lambda: self.implementation.request(credential, ApiRequest(method, endpoint, body=body), ca_file))
+                ca_file: str | None = None, timeout_s: float | None = None) -> Observation:
+        return self._observe(lambda: self.implementation.request(
+            credential, ApiRequest(method, endpoint, body=body), ca_file, timeout_s=timeout_s))
 
-    def post(self, credential: Credential, channel: str, message: str, *, ca_file: str | None = None) -> Observation:
+    def post(self, credential: Credential, channel: str, message: str, *, ca_file: str | None = None,
+             timeout_s: float | None = None) -> Observation:
         """Message > Post: ``POST posts`` with the channel and the text, as the Mattermost node sends it."""
         self.message = message
-        return self.request(credential, "posts", "POST",
-                            body={"channel_id": self.channels[channel]["id"], "message": message}, ca_file=ca_file)
+        return self.request(credential, "posts", "POST", body={"channel_id": self.channels[channel]["id"],
+                                                                 "message": message}, ca_file=ca_file, timeout_s=timeout_s)
 
-    def request_without_answer(self, case: str, token: str, endpoint: str) -> Observation:
-        """A request to a server that ``case`` (one of :data:`~mm_conformance.silent.SILENCES`): never answers.
+    def use_without_answer(self, path: str, case: str, token: str) -> Observation:
+        """The credential used along ``path`` with a server that ``case`` (one of
+        :data:`~mm_conformance.silent.SILENCES`): never answers.
 
-        The implementation has twice the adapter timeout to give up on its own; if it
-        does not, it has no timeout, and that is a verdict, not an adapter failure.
+        The implementation has twice the adapter timeout to give up on its own; if it does
+        not, that is a verdict (it did not give up within that time), not an adapter failure.
         """
         endpoints = self.endpoints()
         deadline = 2 * self.implementation.timeout_s
-        credential = self.credential(token, base_url=endpoints.silent().url(case))
+        credential = self.credential(token, base_url=endpoints.silent().url(case).rstrip("/"))
+        if path == "a node write":
+            self.writes_channel(token)  # made before the seconds of waiting
         if self.settings_no_longer_read is not None:
             self.settings_no_longer_read()  # seconds of waiting on a listener, whatever the server's settings
         try:
-            return self._observe(lambda: self.implementation.request(
-                credential, ApiRequest("GET", endpoint), endpoints.ca_file, timeout_s=deadline))
+            return self.use(path, credential, endpoints.ca_file, timeout_s=deadline)
         except AdapterTimedOut:
-            raise ConformanceFailure(f"the credential has no timeout: it had not given up after {deadline:.0f} s "
-                                     f"on a server that {case}") from None
+            raise ConformanceFailure(f"the credential did not give up within {deadline:.0f} s on a server that "
+                                     f"{case} ({path})") from None
 
     @property
     def last(self) -> Observation:

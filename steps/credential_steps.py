@@ -284,10 +284,10 @@ def nothing_followed_redirect(world, where):
 # -- a server that never answers -----------------------------------------------------------------
 
 
-@when(parsers.parse('the credential requests "{endpoint}" with that token from a server that {silence}'))
+@when(parsers.re(rf"the credential is used for {_PATH} with that token and a server that (?P<silence>.+)$"))
 @each_implementation(at_once=True)  # each waits on a silent server: all at once
-def request_from_silent_server(world, endpoint, silence):
-    world.request_without_answer(silence, world.latest_token.token, endpoint)
+def use_with_silent_server(world, path, silence):
+    world.use_without_answer(path, silence, world.latest_token.token)
 
 
 @then('the credential gave up with a "timeout" or "network" error')
