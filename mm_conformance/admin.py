@@ -207,6 +207,10 @@ class ApiClient:
     def list_users(self, per_page: int = 60) -> list[dict[str, Any]]:
         return self._call("GET", "/users", params={"per_page": per_page})
 
+    def list_users_where(self, query: dict[str, str]) -> list[dict[str, Any]]:
+        """``GET /users`` with these query parameters (``in_team``, ``page``, ``per_page``, …)."""
+        return self._call("GET", "/users", params=query)
+
     def search_users(self, term: str) -> list[dict[str, Any]]:
         """``POST /users/search``: the search box of System Console > Users."""
         return self._call("POST", "/users/search", json={"term": term, "allow_inactive": True})

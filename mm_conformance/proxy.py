@@ -139,9 +139,20 @@ class TLSProxyContainer(DockerContainer):
 
     def access_log(self, case_name: str) -> list[str]:
         """The listener's access log, one line per HTTP request: time, method, path, status,
-        ``credentials=present|absent``, upstream address. Never a token or a query string."""
+        ``credentials=present|absent``, upstream address, query string. Never a token."""
         self._port(case_name)
         return self.logs.lines(case_name)
+
+    def queries(self, case_name: str, path: str) -> list[str]:
+        """The query string of each request to ``path`` that reached this listener, as it arrived
+        (``""`` for none; ``withheld`` when it carried a token)."""
+        found = []
+        for line in self.access_log(case_name):
+            words = line.split()
+            if len(words) > 2 and words[2] == path:
+                query = next((w.removeprefix("query=") for w in words if w.startswith("query=")), "-")
+                found.append("" if query == "-" else query)
+        return found
 
     def requests(self, case_name: str) -> int:
         """How many HTTP requests reached this listener (a refused handshake sends none)."""
@@ -219,7 +230,8 @@ class _EveryListenerAcceptsTLS(WaitStrategy):
 
 #: http-level nginx directives: the log format ``mmc_case``, which says only *whether* a
 #: request carried a credential (shared with mm_conformance/redirects.py, whose recorder
-#: must prove the same thing the same way). A line ends ``credentials=present|absent upstream=…``.
+#: must prove the same thing the same way). A line ends ``credentials=present|absent upstream=…
+#: query=…``: the query string as it arrived (``-`` for none), ``withheld`` when it holds a token.
 CREDENTIAL_LOG = """\
     # Whether a request carried a credential, in any way Mattermost accepts one;
     # only this word is logged, never the value.
@@ -227,9 +239,15 @@ CREDENTIAL_LOG = """\
         ""      absent;
         default present;
     }
+    # The query string as it arrived, unless it holds access_token (then only that it was withheld).
+    map $args $mmc_query {
+        "~(^|&)access_token="  withheld;
+        ""                     -;
+        default                $args;
+    }
     # $uri is the path without the query string, which may hold access_token.
     log_format mmc_case '$time_iso8601 $request_method $uri $status '
-                        'credentials=$mmc_credentials upstream=$upstream_addr';
+                        'credentials=$mmc_credentials upstream=$upstream_addr query=$mmc_query';
 """
 #: What a log line of ``mmc_case`` holds when the request carried a credential.
 CREDENTIAL_PRESENT = "credentials=present"

@@ -7,6 +7,8 @@ says *why* an implementation does not conform.
 
 from __future__ import annotations
 
+import urllib.parse
+
 from .admin import MattermostApiError
 from .implementation import Observation
 from .protocol import ErrorKind
@@ -124,6 +126,31 @@ def expect_no_credential_at_redirect_target(redirect: str, *, asked: int, arrive
     if writes:
         raise ConformanceFailure(f"the write followed the redirect {where}: {writes} request(s) with its method "
                                  "(and body) reached another origin, which the user never chose")
+
+
+def expect_query_received(sent: dict[str, str], received: list[str]) -> None:
+    """The read reached the server once, with exactly the query parameters it was given (in any
+    order, in any valid encoding): none dropped, added, repeated, or encoded twice."""
+    wanted = urllib.parse.urlencode(sent)
+    if not received:
+        raise ConformanceFailure(f"no request of the read reached Mattermost (its query was {wanted})")
+    if len(received) > 1:
+        raise ConformanceFailure(f"the read reached Mattermost {len(received)} times: {', '.join(received)}")
+    if sorted(urllib.parse.parse_qsl(received[0], keep_blank_values=True)) != sorted(sent.items()):
+        raise ConformanceFailure(f"Mattermost received the query {received[0] or '(none)'!r}, not {wanted!r}")
+
+
+def expect_listed(observation: Observation, user_ids: list[str]) -> None:
+    """The answer lists exactly these users, in this order (what the admin sees for the same query)."""
+    expect_success(observation)
+    body = observation.outcome.body
+    listed = [user.get("id") for user in body] if isinstance(body, list) and all(isinstance(u, dict) for u in body) \
+        else None
+    if listed is None:
+        raise FalseSuccess(f"the answer is not a list of users: {observation.describe()}")
+    if listed != user_ids:
+        raise ConformanceFailure(f"the answer lists {len(listed)} user(s) {listed}, but Mattermost lists "
+                                 f"{len(user_ids)} {user_ids} for that query")
 
 
 def expect_server(condition: bool, what: str) -> None:

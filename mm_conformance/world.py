@@ -116,6 +116,8 @@ class Track:
     credentials_through: int | None = None
     writes_through: int = 0
     redirects_answered: int = 0
+    #: The query string of each request of its last read with a query that reached the server.
+    queries_through: list[str] = field(default_factory=list)
     #: It judged the upgrade scenario's tokens right before the upgrade.
     judged_before_upgrade: bool = False
     ended: BaseException | None = None
@@ -170,6 +172,8 @@ class ScenarioWorld:
     #: The text of the last message the scenario wrote, and the post a step refers to as "that post".
     message: str | None = None
     post_id: str | None = None
+    #: The query parameters of the scenario's read with a query string (the same for every implementation).
+    query: dict[str, str] = field(default_factory=dict)
     #: An upgrade scenario's own deployment and the server it is upgraded to.
     upgrade: tuple[Any, Any] | None = None
     tracks: list[Track] = field(init=False)
@@ -206,6 +210,7 @@ class ScenarioWorld:
     warnings = _tracked("warnings")
     credentials_through = _tracked("credentials_through")
     writes_through = _tracked("writes_through")
+    queries_through = _tracked("queries_through")
     redirects_answered = _tracked("redirects_answered")
     judged_before_upgrade = _tracked("judged_before_upgrade")
 
@@ -359,9 +364,22 @@ class ScenarioWorld:
         with self._making:
             return self._channel(name, members=members, private=private)
 
-    def _channel(self, name: str, *, members: tuple[str, ...], private: bool) -> dict[str, Any]:
+    def team(self, members: tuple[str, ...]) -> str:
+        """The scenario's own team (made on first use) with ``members`` in it: its id."""
+        with self._making:
+            self._team()
+            for member in members:
+                self.admin.add_to_team(self._team(), self.user(member))
+            return self._team()
+
+    def _team(self) -> str:
         if self.team_id is None:
             self.team_id = self.admin.create_team(f"team-{self._suffix}")["id"]
+        return self.team_id
+
+    def _channel(self, name: str, *, members: tuple[str, ...], private: bool) -> dict[str, Any]:
+        if self.team_id is None:
+            self._team()
         if name not in self.channels:
             self.channels[name] = self.admin.create_channel(self.team_id, f"{name[:40]}-{self._suffix}",
                                                             private=private)
@@ -498,6 +516,22 @@ class ScenarioWorld:
             raise NotApplicable("TLS endpoints need a deployment the suite started (not an external server)")
         self._endpoints = self.endpoints_of_deployment()
         return self._endpoints
+
+    def read_with_query_over_tls(self, case: str, token: str, endpoint: str, query: dict[str, str]) -> Observation:
+        """A node read of ``endpoint`` with the query parameters ``query``, through the TLS proxy's
+        listener ``case`` in front of the real server (strict, the suite's CA as caFile).
+
+        ``queries_through``: the query string of each request to that endpoint that reached the
+        server, as it arrived, around this read alone.
+        """
+        endpoints = self.endpoints()
+        credential = self.credential(token, base_url=endpoints.url(case).rstrip("/"))
+        path = f"/api/v4/{endpoint}"
+        before = len(endpoints.proxy.queries(case, path))
+        observation = self._observe(lambda: self.implementation.request(
+            credential, ApiRequest("GET", endpoint, query), endpoints.ca_file))
+        self.queries_through = endpoints.proxy.queries(case, path)[before:]
+        return observation
 
     def use_through_redirect(self, path: str, redirect: str, token: str) -> Observation:
         """The credential used along ``path`` (strict: Ignore SSL Issues off, the suite's CA as caFile)

@@ -3,7 +3,9 @@
 Each step reads its values, calls the world or a verdict check, and nothing more.
 """
 
+import re
 import time
+import urllib.parse
 
 import pytest
 from pytest_bdd import given, parsers, then, when
@@ -279,6 +281,33 @@ def use_from_redirecting_base_url(world, path, where):
 def nothing_followed_redirect(world, where):
     verdicts.expect_no_credential_at_redirect_target(redirects.listener_for(where), asked=world.redirects_answered,
                                                      arrived=world.credentials_through, writes=world.writes_through)
+
+
+# -- a query string -----------------------------------------------------------------------------
+
+
+@given(parsers.re(r'regular users (?P<names>"[^"]+"(?:, "[^"]+")* and "[^"]+") in a team of their own'))
+def users_in_a_team(world, names):
+    world.team(tuple(re.findall(r'"([^"]+)"', names)))
+
+
+@when(parsers.parse('the credential reads the users of their team with the query "{query}" through the "{case}" endpoint'))
+@each_implementation
+def read_team_users_with_query(world, query, case):
+    world.query = {"in_team": world.team(()), **dict(urllib.parse.parse_qsl(query))}
+    world.read_with_query_over_tls(case, world.latest_token.token, "users", world.query)
+
+
+@then("Mattermost received that query exactly, once")
+@each_implementation
+def query_received(world):
+    verdicts.expect_query_received(world.query, world.queries_through)
+
+
+@then("the answer lists the users an admin sees with that query")
+@each_implementation
+def answer_lists_what_admin_sees(world):
+    verdicts.expect_listed(world.last, [user["id"] for user in world.admin.list_users_where(world.query)])
 
 
 # -- a server that never answers -----------------------------------------------------------------

@@ -114,8 +114,13 @@ def test_logs_say_whether_a_token_came_but_never_show_it(proxy: TLSProxyContaine
         client.get(url, params={"access_token": TOKEN})
         client.get(url, headers={"Cookie": f"MMAUTHTOKEN={TOKEN}"})
         client.get(url)
+        client.get(url, params={"per_page": "1", "page": "2", "term": "ü b+c"})
     new = proxy.access_log("trusted")[len(before):]
-    assert [line.split()[-2] for line in new] == ["credentials=present"] * 3 + ["credentials=absent"]
+    assert [line.split()[4] for line in new] == ["credentials=present"] * 3 + ["credentials=absent"] * 2
+    # The query string as it arrived, but never one that carried a token.
+    assert [line.split()[-1] for line in new] == ["query=-", "query=withheld", "query=-", "query=-",
+                                                  "query=per_page=1&page=2&term=%C3%BC+b%2Bc"]
+    assert proxy.queries("trusted", "/api/v4/users/me")[-2:] == ["", "per_page=1&page=2&term=%C3%BC+b%2Bc"]
 
     everything = "\n".join(line for name in proxy.case_names for line in proxy.access_log(name))
     stdout, stderr = proxy.get_logs()
@@ -169,7 +174,7 @@ def test_forwards_to_the_upstream_with_mattermost_s_proxy_headers(
     assert api["connection"] == ""  # keep-alive to the upstream, as Mattermost's config does
     assert (websocket["upgrade"], websocket["connection"]) == ("websocket", "upgrade")
     fields = log[0].split()
-    assert "credentials=present" in fields and fields[-1].endswith(":8065"), log
+    assert "credentials=present" in fields and fields[5].endswith(":8065"), log
 
 
 def test_an_upstream_that_does_not_resolve_stops_the_start_at_once(

@@ -223,6 +223,97 @@ class _AuthenticatesEveryHop:
             request.headers["Authorization"] = self._authorization
 
 
+class _AuthenticatesSameHostName:
+    """Follows redirects and keeps the token where the host *name* is the same: the origin check
+    written as ``new.host == old.host``, blind to another port or scheme (RFC 6454: another origin)."""
+
+    def __init__(self, *, verify, follow_redirects, **kwargs):
+        self._client = _real_client(verify=verify, follow_redirects=True,
+                                    event_hooks={"request": [self._authenticate]}, **kwargs)
+        self._authorization: str | None = None
+        self._host: str | None = None
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self._client.close()
+        return False
+
+    def request(self, method, url, *, headers, **kwargs):
+        self._authorization, self._host = headers.get("Authorization"), httpx.URL(url).host
+        return self._client.request(method, url, headers=headers, **kwargs)
+
+    def _authenticate(self, request: httpx.Request) -> None:
+        if self._authorization and request.url.host == self._host:
+            request.headers["Authorization"] = self._authorization
+
+
+class _FollowsWithoutToken:
+    """Follows every redirect as httpx does (the token stays behind on another origin), so a
+    write redirected with 307 or 308 re-sends the user's message to wherever it points."""
+
+    def __init__(self, *, follow_redirects, **kwargs):
+        self._client = _real_client(follow_redirects=True, **kwargs)
+
+    def __enter__(self):
+        return self._client
+
+    def __exit__(self, *exc):
+        self._client.close()
+        return False
+
+
+def _test_never_verifies(operation, credential, ca_file, request):
+    """The credential test declared apart, with a TLS setting of its own that never verifies."""
+    if operation != "test":
+        return _real_call(operation, credential, ca_file, request)
+    reference._verify = _never_verifies
+    try:
+        return _real_call(operation, credential, ca_file, request)
+    finally:
+        reference._verify = _real_verify
+
+
+def _test_without_timeout(operation, credential, ca_file, request):
+    """Only the node's requests have a timeout; the credential test waits for ever."""
+    if operation != "test":
+        return _real_call(operation, credential, ca_file, request)
+    reference._timeout_s = _no_timeout
+    try:
+        return _real_call(operation, credential, ca_file, request)
+    finally:
+        reference._timeout_s = _real_timeout_s
+
+
+def _drops_query(operation, credential, ca_file, request):
+    """The query string is lost on the way: every "get many" gets Mattermost's first page."""
+    if request is not None:
+        request = reference.ApiRequest(request.method, request.endpoint, {}, request.body)
+    return _real_call(operation, credential, ca_file, request)
+
+
+class _QueryTwice:
+    """Every query parameter sent twice (the URL's query built, then the parameters appended again);
+    Mattermost reads the first of each, so the answer looks right."""
+
+    def __init__(self, **kwargs):
+        self._client = _real_client(**kwargs)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self._client.close()
+        return False
+
+    def request(self, method, url, *, params=None, **kwargs):
+        return self._client.request(method, url, params=list((params or {}).items()) * 2, **kwargs)
+
+
+_real_timeout_s = reference._timeout_s
+
+
 def _patched_httpx(client_class):
     class PatchedHttpx:
         def __getattr__(self, name):
@@ -279,7 +370,7 @@ DEFECTS: dict[str, Defect] = {
         "an insecure connection MUST NOT be reused by a strict credential", "insecure_credential_used_first",
         "httpx", _patched_httpx(_SharedClient)),
     "follows-redirects-with-token": Defect(
-        "the token MUST NOT follow a redirect to another host or to plain http", "redirect_does_not_carry_the_token",
+        "the token MUST NOT follow a redirect to another host or to plain http", "redirect_to_another_origin",
         "httpx", _patched_httpx(_AuthenticatesEveryHop)),
     "follows-same-host-redirects": Defect(
         "a Base URL without the subpath MUST NOT appear to work through a redirect", "site_root_of_a_subpath",
@@ -296,6 +387,22 @@ DEFECTS: dict[str, Defect] = {
     "no-timeout": Defect(
         "the credential MUST give up on its own on a server that never answers",
         "never_answers and accepts", "_timeout_s", _no_timeout),
+    "test-never-verifies": Defect(
+        "with Ignore SSL Issues off, the credential test MUST verify certificates too",
+        "ignore_ssl_issues_off and credential and test", "call", _test_never_verifies),
+    "test-without-timeout": Defect(
+        "the credential test MUST give up on its own on a server that never answers, as the node does",
+        "never_answers and accepts and credential and test", "call", _test_without_timeout),
+    "redirect-check-by-host-name": Defect(
+        "the token MUST NOT follow a redirect to another origin, also on the same host name",
+        "redirect_to_another_origin and same and host", "httpx", _patched_httpx(_AuthenticatesSameHostName)),
+    "resends-writes-across-origins": Defect(
+        "a write MUST NOT be re-sent to another origin a redirect points to",
+        "redirect and node and write", "httpx", _patched_httpx(_FollowsWithoutToken)),
+    "drops-query": Defect(
+        "a read MUST send its query parameters", "query_string", "call", _drops_query),
+    "query-twice": Defect(
+        "a read MUST send each query parameter once", "query_string", "httpx", _patched_httpx(_QueryTwice)),
     "logs-token": Defect(
         "the credential MUST NOT write the access token into its log", "authenticates_as_the_user_it_was_created",
         "call", _logs_token),
