@@ -3,8 +3,8 @@ Feature: A node read with a query string
   n8n's documentation: "You can use these credentials to authenticate the
   following nodes: Mattermost." The Mattermost node's "get many" operations
   send page, per_page and filters in the query string. A credential that drops
-  the query, sends a parameter twice or encodes it twice still gets an answer
-  from Mattermost: the wrong page, and a workflow that loops over pages never
+  the query or sends a parameter twice still gets an answer from Mattermost:
+  the wrong page, and a workflow that loops over pages never
   ends or misses users. The read goes through the TLS proxy's "trusted"
   endpoint in front of the real Mattermost, which logs the query string as it
   arrived (never one that carries a token); the answer is compared with what
