@@ -74,13 +74,25 @@ Feature: The Base URL
       | a node write | with an ftp scheme |
 
   @docs:using-api-access-token:6
-  Scenario: A Base URL with a path the server does not serve does not appear to work
-    The credential test MUST NOT report success for a Base URL with a path the
-    server does not serve, not even with a made-up token: Mattermost answers every
-    path outside its API with its web app page, status 200, whatever the token.
+  Scenario Outline: A Base URL with a path the server does not serve does not appear to work
+    The credential MUST NOT report success for a Base URL with a path the server
+    does not serve, on any path: Mattermost answers every path outside its API
+    with its web app page, status 200, whatever the token.
     Given Mattermost answers a path outside its API with its web app page
-    When the credential is tested with a made-up token and the Base URL with a path the server does not serve
+    When the credential is used for <path> with the Base URL with a path the server does not serve
     Then the request does not appear to work, because Mattermost's web app answered, not its API
+
+    Examples: The credential test
+      | path                |
+      | the credential test |
+
+    Examples: A node read
+      | path        |
+      | a node read |
+
+    Examples: A node write
+      | path         |
+      | a node write |
 
   @docs:using-api-access-token:6
   Scenario Outline: A Base URL pasted with extra text is refused or used correctly, never sent astray
@@ -128,9 +140,21 @@ Feature: The Base URL
       | a node write | with a trailing slash   |
 
   @docs:using-api-access-token:6
-  Scenario: The site root of a subpath deployment does not appear to work
+  Scenario Outline: The site root of a subpath deployment does not appear to work
     Mattermost answers a request outside its subpath with a redirect into it. The
-    credential MUST NOT appear to work with the site root: following that redirect
-    with the token re-sent would hide a wrong Base URL until something else breaks.
-    When the credential requests "users/me" with that token and the subpath server's Base URL without its subpath
+    credential MUST NOT appear to work with the site root, on any path: following
+    that redirect with the token re-sent would hide a wrong Base URL until something else breaks.
+    When the credential is used for <path> with the subpath server's Base URL without its subpath
     Then the request does not appear to work, because the Base URL lacks the subpath Mattermost is served under
+
+    Examples: The credential test
+      | path                |
+      | the credential test |
+
+    Examples: A node read
+      | path        |
+      | a node read |
+
+    Examples: A node write
+      | path         |
+      | a node write |

@@ -143,20 +143,6 @@ def server_serves_web_app_off_the_api(world):
     world.require_web_app_outside_the_api()
 
 
-@when(parsers.parse("the credential is tested with a made-up token and the Base URL {form}"))
-@each_implementation
-def credential_tested_with_made_up_token(world, form):
-    base_url = base_urls.spell(world.deployment.base_url, form)
-    world.check(world.credential(world.unhonoured_token("made-up"), base_url=base_url))
-
-
-@when(parsers.parse('the credential requests "{endpoint}" with that token and the subpath server\'s Base URL {form}'))
-@each_implementation
-def request_with_subpath_base_url(world, endpoint, form):
-    base_url = base_urls.spell(world.endpoints().subpath_site(), form)
-    world.request(world.credential(world.latest_token.token, base_url=base_url), endpoint)
-
-
 @then(parsers.parse('the credential should refuse it as a configuration error or reach the API as "{name}", '
                     'or else the report warns'))
 @each_implementation
