@@ -38,7 +38,9 @@ def test_every_user_is_handed_out_once_and_an_empty_pool_makes_one_at_once():
         assert time.monotonic() < deadline, "the pool made no user ahead"
         threading.Event().wait(0.01)
     taken += [pool.take(), pool.take()]
-    admin.made.release(2)  # one for the thread's next user, one for take() if it makes its own: neither waits
+    # Enough for the thread to refill both places and for take() to make one of its own, whichever comes
+    # first: with two, the thread could use both while take() found the pool empty, and wait for ever.
+    admin.made.release(3)
     taken.append(pool.take())
     assert len({user.username for user in taken}) == 3
     admin.made.release(10)

@@ -178,7 +178,8 @@ _real_client = httpx.Client
 
 class _FollowsRedirects:
     """httpx's own redirect following: the token goes along to the same host, as it does in
-    most HTTP clients' defaults, so a Base URL that is wrong but redirected appears to work."""
+    most HTTP clients' defaults, so a Base URL that is wrong but redirected appears to work;
+    and a write redirected with 307 or 308 is re-sent, body and all, wherever it points."""
 
     def __init__(self, *, follow_redirects, **kwargs):
         self._client = _real_client(follow_redirects=True, **kwargs)
@@ -223,67 +224,34 @@ class _AuthenticatesEveryHop:
             request.headers["Authorization"] = self._authorization
 
 
-class _AuthenticatesSameHostName:
+class _AuthenticatesSameHostName(_AuthenticatesEveryHop):
     """Follows redirects and keeps the token where the host *name* is the same: the origin check
     written as ``new.host == old.host``, blind to another port or scheme (RFC 6454: another origin)."""
 
-    def __init__(self, *, verify, follow_redirects, **kwargs):
-        self._client = _real_client(verify=verify, follow_redirects=True,
-                                    event_hooks={"request": [self._authenticate]}, **kwargs)
-        self._authorization: str | None = None
-        self._host: str | None = None
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        self._client.close()
-        return False
+    _host: str | None = None
 
     def request(self, method, url, *, headers, **kwargs):
-        self._authorization, self._host = headers.get("Authorization"), httpx.URL(url).host
-        return self._client.request(method, url, headers=headers, **kwargs)
+        self._host = httpx.URL(url).host
+        return super().request(method, url, headers=headers, **kwargs)
 
     def _authenticate(self, request: httpx.Request) -> None:
-        if self._authorization and request.url.host == self._host:
-            request.headers["Authorization"] = self._authorization
+        if request.url.host == self._host:
+            super()._authenticate(request)
 
 
-class _FollowsWithoutToken:
-    """Follows every redirect as httpx does (the token stays behind on another origin), so a
-    write redirected with 307 or 308 re-sends the user's message to wherever it points."""
-
-    def __init__(self, *, follow_redirects, **kwargs):
-        self._client = _real_client(follow_redirects=True, **kwargs)
-
-    def __enter__(self):
-        return self._client
-
-    def __exit__(self, *exc):
-        self._client.close()
-        return False
-
-
-def _test_never_verifies(operation, credential, ca_file, request):
-    """The credential test declared apart, with a TLS setting of its own that never verifies."""
-    if operation != "test":
-        return _real_call(operation, credential, ca_file, request)
-    reference._verify = _never_verifies
-    try:
-        return _real_call(operation, credential, ca_file, request)
-    finally:
-        reference._verify = _real_verify
-
-
-def _test_without_timeout(operation, credential, ca_file, request):
-    """Only the node's requests have a timeout; the credential test waits for ever."""
-    if operation != "test":
-        return _real_call(operation, credential, ca_file, request)
-    reference._timeout_s = _no_timeout
-    try:
-        return _real_call(operation, credential, ca_file, request)
-    finally:
-        reference._timeout_s = _real_timeout_s
+def _only_for_the_test(attribute: str, replacement: object):
+    """A ``call`` whose credential test (declared apart, as n8n's is) runs with ``attribute`` of the
+    reference replaced; the node's requests keep the reference's own."""
+    def call(operation, credential, ca_file, request):
+        if operation != "test":
+            return _real_call(operation, credential, ca_file, request)
+        real = getattr(reference, attribute)
+        setattr(reference, attribute, replacement)
+        try:
+            return _real_call(operation, credential, ca_file, request)
+        finally:
+            setattr(reference, attribute, real)
+    return call
 
 
 def _drops_query(operation, credential, ca_file, request):
@@ -309,9 +277,6 @@ class _QueryTwice:
 
     def request(self, method, url, *, params=None, **kwargs):
         return self._client.request(method, url, params=list((params or {}).items()) * 2, **kwargs)
-
-
-_real_timeout_s = reference._timeout_s
 
 
 def _patched_httpx(client_class):
@@ -389,16 +354,16 @@ DEFECTS: dict[str, Defect] = {
         "never_answers and accepts", "_timeout_s", _no_timeout),
     "test-never-verifies": Defect(
         "with Ignore SSL Issues off, the credential test MUST verify certificates too",
-        "ignore_ssl_issues_off and credential and test", "call", _test_never_verifies),
+        "ignore_ssl_issues_off and credential and test", "call", _only_for_the_test("_verify", _never_verifies)),
     "test-without-timeout": Defect(
         "the credential test MUST give up on its own on a server that never answers, as the node does",
-        "never_answers and accepts and credential and test", "call", _test_without_timeout),
+        "never_answers and accepts and credential and test", "call", _only_for_the_test("_timeout_s", _no_timeout)),
     "redirect-check-by-host-name": Defect(
         "the token MUST NOT follow a redirect to another origin, also on the same host name",
         "redirect_to_another_origin and same and host", "httpx", _patched_httpx(_AuthenticatesSameHostName)),
     "resends-writes-across-origins": Defect(
         "a write MUST NOT be re-sent to another origin a redirect points to",
-        "redirect and node and write", "httpx", _patched_httpx(_FollowsWithoutToken)),
+        "redirect and node and write", "httpx", _patched_httpx(_FollowsRedirects)),
     "drops-query": Defect(
         "a read MUST send its query parameters", "query_string", "call", _drops_query),
     "query-twice": Defect(
