@@ -249,8 +249,9 @@ class Implementation:
             leaks.append("the body it returned")
         return Observation(operation, credential, api_request, ca_file, outcome, elapsed_s, tuple(leaks))
 
-    def _watch_for(self, token: str) -> None:
-        if len(token) >= MIN_SECRET_LENGTH and token not in self._token_patterns:
+    def _watch_for(self, token: object) -> None:
+        # A scenario may hand over a token that is no string at all (the fuzz tests do): nothing to watch.
+        if isinstance(token, str) and len(token) >= MIN_SECRET_LENGTH and token not in self._token_patterns:
             self._token_patterns[token] = patterns(token)
 
     def _betrays(self, text: str) -> str | None:

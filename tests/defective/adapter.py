@@ -323,10 +323,11 @@ DEFECTS: dict[str, Defect] = {
         "an unusable Base URL MUST be a config error", "cannot_be_used",
         "call", _unusable_url_as_network),
     "never-verifies": Defect(
-        "with Ignore SSL Issues off, certificates MUST be verified", "ignore_ssl_issues_off",
+        "with Ignore SSL Issues off, certificates MUST be verified", "ignore_ssl_issues_off and node and read",
         "_verify", _never_verifies),
     "switch-ignored": Defect(
-        "with Ignore SSL Issues on, a bad certificate MUST NOT stop the connection", "ignore_ssl_issues_on",
+        "with Ignore SSL Issues on, a bad certificate MUST NOT stop the connection",
+        "ignore_ssl_issues_on and node and read",
         "_verify", _switch_ignored),
     "no-hostname-check": Defect(
         "with Ignore SSL Issues off, the host name MUST match the certificate", "ignore_ssl_issues_off",
@@ -351,7 +352,7 @@ DEFECTS: dict[str, Defect] = {
         "revoked_after_it_has_worked", "call", _replays_success),
     "no-timeout": Defect(
         "the credential MUST give up on its own on a server that never answers",
-        "never_answers and accepts", "_timeout_s", _no_timeout),
+        "never_answers and accepts and node and read", "_timeout_s", _no_timeout),
     "test-never-verifies": Defect(
         "with Ignore SSL Issues off, the credential test MUST verify certificates too",
         "ignore_ssl_issues_off and credential and test", "call", _only_for_the_test("_verify", _never_verifies)),
