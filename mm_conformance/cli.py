@@ -23,6 +23,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Iterator
+from typing import IO
 from pathlib import Path
 
 from rich.console import Console
@@ -254,8 +255,7 @@ def _exited_at_once(started: list[tuple[str, subprocess.Popen[bytes]]]) -> None:
             with contextlib.suppress(subprocess.TimeoutExpired):
                 process.wait(timeout=max(0.0, deadline - time.monotonic()))
             if process.returncode is not None:
-                last = (process.stderr.read().decode(errors="replace").strip().splitlines() or ["no stderr"])[-1] \
-                    if process.stderr else "no stderr"
+                last = (_written_so_far(process.stderr).strip().splitlines() or ["no stderr"])[-1]
                 raise UsageError(f"--impl {implementation_name(impl)} exited at once (code {process.returncode}) "
                                  f"before it was asked anything: {redact.one_line(redact.redact(last))[:300]}")
     finally:
@@ -263,16 +263,28 @@ def _exited_at_once(started: list[tuple[str, subprocess.Popen[bytes]]]) -> None:
             _stop_quietly(process)
 
 
+def _written_so_far(stream: IO[bytes] | None) -> str:
+    """What an exited process wrote to ``stream``, without waiting for a child of it that holds it open."""
+    if stream is None:
+        return ""
+    os.set_blocking(stream.fileno(), False)
+    try:
+        return (stream.read() or b"").decode(errors="replace")
+    except BlockingIOError:
+        return ""
+
+
 def _stop_quietly(process: subprocess.Popen[bytes]) -> None:
+    """Close the adapter's stdin, give it 5 s to exit, then kill its whole process group: what it
+    started goes too."""
     with contextlib.suppress(OSError):
         if process.stdin:
             process.stdin.close()
-    try:
+    with contextlib.suppress(subprocess.TimeoutExpired):
         process.wait(timeout=5)
-    except subprocess.TimeoutExpired:
-        with contextlib.suppress(OSError):
-            os.killpg(process.pid, signal.SIGKILL)
-        process.wait()
+    with contextlib.suppress(OSError):
+        os.killpg(process.pid, signal.SIGKILL)
+    process.wait()
     if process.stderr:
         process.stderr.close()
 

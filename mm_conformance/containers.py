@@ -285,10 +285,6 @@ class MattermostContainer(DockerContainer):
         """True while the server still answers its health check (used to tell a crash from a verdict)."""
         return answers_ping(f"{self.base_url()}{self.subpath}")
 
-    def database_problem(self) -> str | None:
-        """What the server's own database check says is wrong (see :func:`database_problem`)."""
-        return database_problem(f"{self.base_url()}{self.subpath}")
-
 
 def answers_ping(server_url: str, timeout_s: float = 5.0) -> bool:
     """True while the Mattermost at ``server_url`` still answers ``/api/v4/system/ping`` (the suite's

@@ -367,10 +367,10 @@ class ScenarioWorld:
     def team(self, members: tuple[str, ...]) -> str:
         """The scenario's own team (made on first use) with ``members`` in it: its id."""
         with self._making:
-            self._team()
+            team = self._team()
             for member in members:
-                self.admin.add_to_team(self._team(), self.user(member))
-            return self._team()
+                self.admin.add_to_team(team, self.user(member))
+            return team
 
     def _team(self) -> str:
         if self.team_id is None:
@@ -378,13 +378,11 @@ class ScenarioWorld:
         return self.team_id
 
     def _channel(self, name: str, *, members: tuple[str, ...], private: bool) -> dict[str, Any]:
-        if self.team_id is None:
-            self._team()
+        team = self._team()
         if name not in self.channels:
-            self.channels[name] = self.admin.create_channel(self.team_id, f"{name[:40]}-{self._suffix}",
-                                                            private=private)
+            self.channels[name] = self.admin.create_channel(team, f"{name[:40]}-{self._suffix}", private=private)
         for member in members:
-            self.admin.add_to_team(self.team_id, self.user(member))
+            self.admin.add_to_team(team, self.user(member))
             self.admin.add_to_channel(self.channels[name]["id"], self.user(member))
         return self.channels[name]
 
