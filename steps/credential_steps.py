@@ -14,6 +14,9 @@ from mm_conformance import base_urls, redirects, verdicts
 from mm_conformance.errors import NotApplicable
 from mm_conformance.world import each_implementation
 
+#: The paths a credential is used along (mm_conformance.world.PATHS), as a step's words name them.
+_PATH = r"(?P<path>the credential test|a node read|a node write)"
+
 # -- the world before the credential is used -------------------------------------------------
 
 
@@ -122,16 +125,14 @@ def request_with_base_url(world, endpoint, form):
     world.request(world.credential(world.latest_token.token, base_url=base_url), endpoint)
 
 
-@when(parsers.re(r"the credential is used for (?P<path>the credential test|a node read|a node write) with the "
-                 r"Base URL (?P<form>.+)$"))
+@when(parsers.re(rf"the credential is used for {_PATH} with the Base URL (?P<form>.+)$"))
 @each_implementation
 def use_with_base_url(world, path, form):
     base_url = base_urls.spell(world.deployment.base_url, form)
     world.use(path, world.credential(world.latest_token.token, base_url=base_url))
 
 
-@when(parsers.re(r"the credential is used for (?P<path>the credential test|a node read|a node write) with the "
-                 r"subpath server's Base URL (?P<form>.+)$"))
+@when(parsers.re(rf"the credential is used for {_PATH} with the subpath server's Base URL (?P<form>.+)$"))
 @each_implementation
 def use_with_subpath_base_url(world, path, form):
     base_url = base_urls.spell(world.endpoints().subpath_site(), form)
@@ -214,8 +215,8 @@ def report_lists_erratum(world, step, text):
 # -- TLS ---------------------------------------------------------------------------------------
 
 
-@when(parsers.re(r'the credential is used for (?P<path>the credential test|a node read|a node write) through the '
-                 r'"(?P<case>[^"]+)" endpoint with Ignore SSL Issues (?P<switch>on|off)'))
+@when(parsers.re(rf'the credential is used for {_PATH} through the "(?P<case>[^"]+)" endpoint '
+                 r'with Ignore SSL Issues (?P<switch>on|off)'))
 @each_implementation
 def use_through_tls_endpoint(world, path, case, switch):
     world.use_over_tls(case, world.latest_token.token, path=path, ignore_ssl_issues=switch == "on")
@@ -252,7 +253,6 @@ def warn_token_in_clear(world):
 # -- redirects ---------------------------------------------------------------------------------
 
 
-_PATH = r"(?P<path>the credential test|a node read|a node write)"
 _REDIRECT = r"(?P<where>(?:with an? \d{3} )?to [a-z ]+)"
 
 
