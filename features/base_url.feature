@@ -101,20 +101,40 @@ Feature: The Base URL
     The credential SHOULD refuse it as a "config" error; using the site URL
     correctly, as the token's owner, is acceptable too (RFC 3986, appendix C:
     whitespace around a URL is not part of it). What it MUST NOT do is report
-    success for an answer that is not the API's answer for the token's owner.
-    Asking the server for …/api/v4/api/v4/… and reporting its 404 is reported as
-    a warning.
-    When the credential requests "users/me" with that token and the Base URL <form>
+    success for an answer that is not the API's answer for the token's owner, on
+    any path: a credential test that succeeds MUST have reached the API with the
+    token (Mattermost then holds a session for it), a read MUST read the token's
+    owner and a write MUST post as them. Asking the server for …/api/v4/api/v4/…
+    and reporting its 404 is reported as a warning.
+    When the credential is used for <path> with a token of "kim" never used before and the Base URL <form>
     Then the credential should refuse it as a configuration error or reach the API as "kim", or else the report warns
 
-    Examples:
-      | form                  |
-      | with a leading space  |
-      | with a trailing space |
-      | with /api/v4 pasted   |
-      | with /api/v4/ pasted  |
-      | with a query string   |
-      | with a fragment       |
+    Examples: The credential test
+      | path                | form                  |
+      | the credential test | with a leading space  |
+      | the credential test | with a trailing space |
+      | the credential test | with /api/v4 pasted   |
+      | the credential test | with /api/v4/ pasted  |
+      | the credential test | with a query string   |
+      | the credential test | with a fragment       |
+
+    Examples: A node read
+      | path        | form                  |
+      | a node read | with a leading space  |
+      | a node read | with a trailing space |
+      | a node read | with /api/v4 pasted   |
+      | a node read | with /api/v4/ pasted  |
+      | a node read | with a query string   |
+      | a node read | with a fragment       |
+
+    Examples: A node write
+      | path         | form                  |
+      | a node write | with a leading space  |
+      | a node write | with a trailing space |
+      | a node write | with /api/v4 pasted   |
+      | a node write | with /api/v4/ pasted  |
+      | a node write | with a query string   |
+      | a node write | with a fragment       |
 
   @docs:using-api-access-token:6
   Scenario Outline: A Mattermost served under a subpath is reached through its subpath

@@ -5,7 +5,8 @@ Feature: A node read with a query string
   send page, per_page and filters in the query string. A credential that drops
   the query or sends a parameter twice still gets an answer from Mattermost:
   the wrong page, and a workflow that loops over pages never
-  ends or misses users. The read goes through the TLS proxy's "trusted"
+  ends or misses users. A value with a comma is percent-encoded on the way
+  (RFC 3986): encoded twice, Mattermost reads another value. The read goes through the TLS proxy's "trusted"
   endpoint in front of the real Mattermost, which logs the query string as it
   arrived (never one that carries a token); the answer is compared with what
   an admin sees for the same query.
@@ -27,7 +28,8 @@ Feature: A node read with a query string
     And the answer lists the users an admin sees with that query
 
     Examples:
-      | query             |
-      | per_page=1&page=0 |
-      | per_page=1&page=2 |
-      | page=1&per_page=2 |
+      | query                                     |
+      | per_page=1&page=0                         |
+      | per_page=1&page=2                         |
+      | page=1&per_page=2                         |
+      | per_page=5&roles=system_user,system_admin |

@@ -282,6 +282,13 @@ class ApiClient:
         """``GET /users/{id}/tokens``: what Profile > Security lists (the secret is never shown again)."""
         return self._call("GET", f"/users/{user.id}/tokens")
 
+    def token_was_used(self, token: AccessToken) -> bool:
+        """Whether Mattermost has authenticated a request with ``token``: its first use on the API
+        makes a session of type ``UserAccessToken`` for the token, which ``GET /users/{id}/sessions``
+        lists (the token itself sanitised away). A request that never reached the API makes none."""
+        sessions = self._call("GET", f"/users/{token.user_id}/sessions")
+        return any((s.get("props") or {}).get("user_access_token_id") == token.id for s in sessions)
+
     def revoke_token(self, token: AccessToken) -> None:
         self._call("POST", "/users/tokens/revoke", json={"token_id": token.id})
 

@@ -149,13 +149,16 @@ class Implementation:
     close_grace_s: float = 5.0
 
     def __init__(self, name: str, command: str, *, timeout_s: float = 10.0, stderr_log: Path | None = None,
-                 env: Mapping[str, str] | None = None) -> None:
+                 env: Mapping[str, str] | None = None, declared_timeout: str | None = None) -> None:
         if timeout_s <= 0:
             raise ValueError(f"timeout_s must be positive, not {timeout_s!r}")
         self.name = name
         self.command = command
         self.env = dict(adapter_environment() if env is None else env)
         self.timeout_s = timeout_s
+        #: The timeout the implementation declares (a shipped adapter's client default, or its
+        #: configured value), printed beside a finding about time; None: it declares none.
+        self.declared_timeout = declared_timeout
         self.stderr_log = stderr_log
         self._ids = itertools.count(1)
         self._process: subprocess.Popen[str] | None = None

@@ -8,6 +8,7 @@ says *why* an implementation does not conform.
 from __future__ import annotations
 
 import urllib.parse
+from collections.abc import Callable
 
 from .admin import MattermostApiError
 from .implementation import Observation
@@ -159,17 +160,26 @@ def expect_server(condition: bool, what: str) -> None:
         raise ServerDeviation(what)
 
 
-def concern_unless_config_or_success(observation: Observation, *, acting_user_id: str) -> str | None:
+def concern_unless_config_or_success(observation: Observation, *, acting_user_id: str,
+                                     reached_the_api: Callable[[], bool] | None = None) -> str | None:
     """A doubtful Base URL is best refused as ``config``; using it correctly is fine too.
 
-    Success MUST be the API's answer as the token's owner (``acting_user_id``): a web
-    page or any other answer taken for success is a failure. Anything else that is
-    not ``config`` (e.g. the request sent to a wrong URL and the server's 404 reported)
-    is a SHOULD-level concern: the warning for the report is returned, else None.
+    Success MUST be the API's answer as the token's owner (``acting_user_id``): the user
+    read, or the post written by them; for the credential test, whose answer is the
+    implementation's own, the server's word that the token reached its API
+    (``reached_the_api``). A web page or any other answer taken for success is a failure.
+    Anything else that is not ``config`` (e.g. the request sent to a wrong URL and the
+    server's 404 reported) is a SHOULD-level concern: the warning for the report is
+    returned, else None.
     """
     outcome = observation.outcome
     if outcome.ok:
-        expect_acting_user(observation, acting_user_id)
+        if observation.request is None:
+            if reached_the_api is None or not reached_the_api():
+                raise FalseSuccess(f"the credential test reported success, but the token never reached "
+                                   f"Mattermost's API (the server made no session for it): {observation.describe()}")
+        else:
+            expect_success_as(observation, acting_user_id, not_user_id="")
         return None
     if outcome.error_kind is ErrorKind.CONFIG:
         return None

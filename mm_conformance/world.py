@@ -118,6 +118,8 @@ class Track:
     redirects_answered: int = 0
     #: The query string of each request of its last read with a query that reached the server.
     queries_through: list[str] = field(default_factory=list)
+    #: The token made for this implementation alone, never used before it (whether it reached the API).
+    own_token: AccessToken | None = None
     #: It judged the upgrade scenario's tokens right before the upgrade.
     judged_before_upgrade: bool = False
     ended: BaseException | None = None
@@ -563,6 +565,20 @@ class ScenarioWorld:
         return self.request(credential, "posts", "POST", body={"channel_id": self.channels[channel]["id"],
                                                                  "message": message}, ca_file=ca_file, timeout_s=timeout_s)
 
+    def use_with_own_token(self, path: str, name: str, base_url: str) -> Observation:
+        """The credential used along ``path`` with a token of ``name`` made for this implementation
+        alone: whether the token reached Mattermost's API is then observable on the server
+        (:meth:`own_token_reached_the_api`), whatever the path answers."""
+        self.track.own_token = self.remember(f"{name} for {self.implementation.name}",
+                                             self.admin.create_token(self.user(name), "never used before"))
+        return self.use(path, self.credential(self.track.own_token.token, base_url=base_url))
+
+    def own_token_reached_the_api(self) -> bool:
+        token = self.track.own_token
+        if token is None:
+            raise AssertionError("no token was made for this implementation alone (use_with_own_token)")
+        return self.admin.token_was_used(token)
+
     def use_without_answer(self, path: str, case: str, token: str) -> Observation:
         """The credential used along ``path`` with a server that ``case`` (one of
         :data:`~mm_conformance.silent.SILENCES`): never answers.
@@ -580,8 +596,10 @@ class ScenarioWorld:
         try:
             return self.use(path, credential, endpoints.ca_file, timeout_s=deadline)
         except AdapterTimedOut:
+            declared = self.implementation.declared_timeout
             raise ConformanceFailure(f"the credential did not give up within {deadline:.0f} s on a server that "
-                                     f"{case} ({path})") from None
+                                     f"{case} ({path})"
+                                     + (f"; its declared timeout: {declared}" if declared else "")) from None
 
     @property
     def last(self) -> Observation:

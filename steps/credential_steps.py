@@ -118,13 +118,6 @@ def request_with_that_token(world, endpoint):
     world.request(world.credential(world.latest_token.token), endpoint)
 
 
-@when(parsers.parse('the credential requests "{endpoint}" with that token and the Base URL {form}'))
-@each_implementation
-def request_with_base_url(world, endpoint, form):
-    base_url = base_urls.spell(world.deployment.base_url, form)
-    world.request(world.credential(world.latest_token.token, base_url=base_url), endpoint)
-
-
 @when(parsers.re(rf"the credential is used for {_PATH} with the Base URL (?P<form>.+)$"))
 @each_implementation
 def use_with_base_url(world, path, form):
@@ -139,6 +132,13 @@ def use_with_subpath_base_url(world, path, form):
     world.use(path, world.credential(world.latest_token.token, base_url=base_url))
 
 
+@when(parsers.re(rf'the credential is used for {_PATH} with a token of "(?P<name>[^"]+)" never used before '
+                 r"and the Base URL (?P<form>.+)$"))
+@each_implementation
+def use_with_own_token_and_base_url(world, path, name, form):
+    world.use_with_own_token(path, name, base_urls.spell(world.deployment.base_url, form))
+
+
 @given("Mattermost answers a path outside its API with its web app page")
 def server_serves_web_app_off_the_api(world):
     world.require_web_app_outside_the_api()
@@ -148,7 +148,8 @@ def server_serves_web_app_off_the_api(world):
                     'or else the report warns'))
 @each_implementation
 def should_refuse_as_config_or_reach_the_api(world, name):
-    concern = verdicts.concern_unless_config_or_success(world.last, acting_user_id=world.users[name].id)
+    concern = verdicts.concern_unless_config_or_success(world.last, acting_user_id=world.users[name].id,
+                                                        reached_the_api=world.own_token_reached_the_api)
     if concern:
         world.warn(concern)
 

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from mm_conformance.adapters import DECLARED_ENVIRONMENT, declared_environment
+from mm_conformance.adapters import DECLARED_ENVIRONMENT, DEFAULT_TIMEOUTS, declared_environment, declared_timeout
 from mm_conformance.environment import (adapter_environment, changes_what_is_tested, describe, parse_passed,
                                         starts_a_program)
 from mm_conformance.errors import UsageError
@@ -57,6 +57,13 @@ def test_a_shipped_adapter_gets_the_setting_it_declares_and_only_that():
     assert declared_environment("python3 my_adapter.py") == ()
     for name, declared in DECLARED_ENVIRONMENT.items():  # a declaration never opens the suite's secrets
         assert adapter_environment(declared=declared, environ=SUITES_AND_RUNNERS) == {}, name
+
+
+def test_a_shipped_adapter_declares_its_timeout_as_its_user_configured_it():
+    assert set(DEFAULT_TIMEOUTS) == set(DECLARED_ENVIRONMENT)
+    assert declared_timeout("n8n", {}) == DEFAULT_TIMEOUTS["n8n"]
+    assert declared_timeout("mine=n8n", {"MM_CONFORMANCE_N8N_TIMEOUT": "30"}) == "30 s (MM_CONFORMANCE_N8N_TIMEOUT)"
+    assert declared_timeout("python3 my_adapter.py", {"MM_CONFORMANCE_N8N_TIMEOUT": "30"}) is None
 
 
 @pytest.mark.parametrize("value, says", [

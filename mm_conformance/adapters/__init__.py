@@ -25,7 +25,7 @@ import shlex
 import shutil
 import subprocess
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -134,6 +134,30 @@ DECLARED_ENVIRONMENT: dict[str, tuple[str, ...]] = {
     "mattermostdriver": ("MM_CONFORMANCE_DRIVER_TIMEOUT",),
     "mattermostautodriver": ("MM_CONFORMANCE_AUTODRIVER_TIMEOUT",),
 }
+
+
+#: What each shipped adapter's client does about time when its timeout variable is unset, as its
+#: adapter's docstring shows from the client's source: a finding that the credential did not give
+#: up within the suite's deadline prints it beside what the suite saw.
+DEFAULT_TIMEOUTS: dict[str, str] = {
+    "reference": "5 s to connect and 5 s per read",
+    "n8n": "300 s without a byte (n8n's request timeout, applied by axios)",
+    "mattermost-client": "300 s for the headers (Node's fetch, undici's default)",
+    "mattermostdriver": "none (request_timeout None: requests waits for ever)",
+    "mattermostautodriver": "none (request_timeout None switches httpx's 5 s off)",
+}
+
+
+def declared_timeout(impl: str, environment: Mapping[str, str]) -> str | None:
+    """The timeout ``--impl``'s value declares, as a finding prints it: the value of its timeout
+    variable in ``environment`` (what the adapter gets) when set, else its client's default; None for
+    a command of the user's, which declares nothing."""
+    named = _NAMED.fullmatch(impl)
+    target = named["target"].strip() if named else impl
+    if target not in DEFAULT_TIMEOUTS:
+        return None
+    configured = [f"{environment[name]} s ({name})" for name in DECLARED_ENVIRONMENT[target] if name in environment]
+    return configured[0] if configured else DEFAULT_TIMEOUTS[target]
 
 
 #: ``--impl NAME=COMMAND``: the name a report gives the implementation, then its command.

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import ssl
 import sys
+import urllib.parse
 from urllib.parse import urlsplit
 from dataclasses import dataclass
 from pathlib import Path
@@ -279,6 +280,15 @@ class _QueryTwice:
         return self._client.request(method, url, params=list((params or {}).items()) * 2, **kwargs)
 
 
+class _QueryEncodedTwice(_QueryTwice):
+    """Each query value percent-encoded before the client encodes it again (``a,b`` arrives as
+    ``a%2Cb``): plain letters and digits come through unchanged, so paging looks right."""
+
+    def request(self, method, url, *, params=None, **kwargs):
+        encoded = {name: urllib.parse.quote(str(value), safe="") for name, value in (params or {}).items()}
+        return self._client.request(method, url, params=encoded, **kwargs)
+
+
 def _patched_httpx(client_class):
     class PatchedHttpx:
         def __getattr__(self, name):
@@ -369,6 +379,9 @@ DEFECTS: dict[str, Defect] = {
         "a read MUST send its query parameters", "query_string", "call", _drops_query),
     "query-twice": Defect(
         "a read MUST send each query parameter once", "query_string", "httpx", _patched_httpx(_QueryTwice)),
+    "query-encoded-twice": Defect(
+        "a read MUST send each query value encoded once", "query_string and roles", "httpx",
+        _patched_httpx(_QueryEncodedTwice)),
     "logs-token": Defect(
         "the credential MUST NOT write the access token into its log", "authenticates_as_the_user_it_was_created",
         "call", _logs_token),
