@@ -155,9 +155,11 @@ def _package_with(mutant: Mutant, into: Path) -> Path:
     return adapter
 
 
-def run_batch(batch: list[Mutant], server: str, work: Path) -> tuple[float, str]:
-    """One run of every scenario with the batch's mutants and the control side by side."""
-    report = work / f"report-{batch[0].name}"
+def run_batch(batch: list[Mutant], server: str, work: Path, reports: Path) -> tuple[float, str]:
+    """One run of every scenario with the batch's mutants and the control side by side (its report
+    kept in ``reports``)."""
+    report = reports / f"{batch[0].name}-{batch[-1].name}"
+    shutil.rmtree(report, ignore_errors=True)
     impls = [f"--impl={CONTROL}"] + [f"--impl={m.name}={sys.executable} {_package_with(m, work)}" for m in batch]
     started = time.perf_counter()
     run = subprocess.run([sys.executable, "-m", "mm_conformance", "run", "-q", f"--mattermost={server}",
@@ -218,7 +220,7 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="mm-mutants-") as tmp:
         for i in range(0, len(mutants), args.batch):
             batch = mutants[i:i + args.batch]
-            elapsed, closing = run_batch(batch, server, Path(tmp))
+            elapsed, closing = run_batch(batch, server, Path(tmp), args.out / "mutant-reports")
             times.append(elapsed)
             tally = Counter(m.outcome for m in batch)
             print(f"  {batch[0].name}–{batch[-1].name}: {elapsed:5.0f} s  "

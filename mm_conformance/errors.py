@@ -20,6 +20,12 @@ class InfrastructureError(Exception):
     """The world could not be brought up: Docker down, image missing, server crashed."""
 
 
+class NothingObserved(Exception):
+    """The implementation gave the scenario nothing to judge: it never made the request the rule is
+    about (e.g. it refused the credential before asking a Base URL that redirects). No verdict, for
+    that implementation only: the others in the scenario are judged as usual."""
+
+
 class NotApplicable(Exception):
     """The scenario cannot run on this server as configured; it is skipped with this reason.
 

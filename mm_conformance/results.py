@@ -24,7 +24,7 @@ INFRASTRUCTURE = "infrastructure: "
 _EXCEPTION_PREFIX = re.compile(r"^(?:(?:[a-z_]\w*\.)+[A-Z]\w*|[A-Z]\w*(?:Failure|Error|Exposure|Success|Deviation)): ")
 VERDICTS = ("pass", "warn", "fail", "skip", "error")
 #: What the plugin records when a scenario stopped without a verdict on the implementation.
-NO_VERDICT = ("infrastructure", "server-deviation", "suite-error")
+NO_VERDICT = ("infrastructure", "server-deviation", "nothing-observed", "suite-error")
 
 
 @dataclass
@@ -180,6 +180,8 @@ def _reason(report: pytest.TestReport, properties: dict[str, str]) -> str:
         return properties["infrastructure"]
     if "server-deviation" in properties:
         return f"server behaviour changed: {properties['server-deviation']}"
+    if "nothing-observed" in properties:
+        return f"nothing to judge (no verdict): {properties['nothing-observed']}"
     if "suite-error" in properties:
         return f"suite error (no verdict): {properties['suite-error']}"
     if report.failed:

@@ -11,6 +11,7 @@ import urllib.parse
 from collections.abc import Callable
 
 from .admin import MattermostApiError
+from .errors import NothingObserved
 from .implementation import Observation
 from .protocol import ErrorKind
 
@@ -118,7 +119,7 @@ def expect_no_credential_at_redirect_target(redirect: str, *, asked: int, arrive
     token, or a write's method and body, arriving at the target is a failure).
     """
     if asked < 1:
-        raise AssertionError(f"the implementation never asked the Base URL that redirects {redirect}: "
+        raise NothingObserved(f"the implementation never asked the Base URL that redirects {redirect}: "
                              "the scenario observed nothing")
     where = redirect.replace("-", " ")
     if arrived:

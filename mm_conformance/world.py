@@ -25,7 +25,7 @@ from .background import Step, run_steps
 from .console import TOKEN_ROLE, SystemConsole
 from .deployment import Deployment
 from .endpoints import Endpoints
-from .errors import InfrastructureError, NotApplicable
+from .errors import InfrastructureError, NotApplicable, NothingObserved
 from .implementation import AdapterFailure, AdapterTimedOut, Implementation, Observation
 from .protocol import ApiRequest, Credential
 from .verdicts import ConformanceFailure, ServerDeviation, TokenExposure
@@ -230,7 +230,7 @@ class ScenarioWorld:
             _focus.set(track)
             try:
                 step()
-            except (ConformanceFailure, AdapterFailure) as ended:
+            except (ConformanceFailure, AdapterFailure, NothingObserved) as ended:
                 track.ended = ended
 
         if at_once and len(active) > 1:
