@@ -31,7 +31,7 @@ from rich.console import Console
 from . import __version__, environment, hygiene, redact, results, runs
 from . import report as matrix
 from .adapters import (KNOWN_IMPLEMENTATIONS, NPM_ADAPTERS, AdapterNotInstalled, check_implementations,
-                       declared_environment, implementation_command, implementation_name)
+                       declared_environment, implementation_command, implementation_name, is_shipped)
 from .errors import InfrastructureError, UsageError, interrupted_by_signals
 from .deployment import ADMIN_TOKEN_ENV, SHARED_DIR_ENV, SharedDeployments, WarmState, clean, warm_down, warm_up
 from .images import (POSTGRES_IMAGE, WEB_APP_LABEL, ImageBuilder, docker_available, image_id, image_labels,
@@ -229,9 +229,12 @@ def _check_writable(report: Path) -> None:
 
 
 def _start_for_a_look(impls: list[str], passed: dict[str, str]) -> list[tuple[str, subprocess.Popen[bytes]]]:
-    """Each implementation's adapter, started as the run will start it, to see it does not exit at once."""
+    """Each command of the user's, started as the run will start it, to see it does not exit at once.
+    A shipped adapter is not: its own tests check it starts, and n8n's costs a second of CPU."""
     started: list[tuple[str, subprocess.Popen[bytes]]] = []
     for impl in impls:
+        if is_shipped(impl):
+            continue
         command = implementation_command(impl)
         try:
             process = subprocess.Popen(shlex.split(command), stdin=subprocess.PIPE, stdout=subprocess.DEVNULL,

@@ -175,10 +175,17 @@ class _NginxContainer(DockerContainer):
         except KeyError:
             raise KeyError(f"no listener {name!r}; there are {', '.join(self.listeners)}") from None
 
-    def _server(self, name: str, body: str) -> str:
+    def _server(self, name: str, body: str, *, default: bool = False, server_name: str | None = None,
+                log: str | None = None) -> str:
+        """The server block of listener ``name``: the default server of its port or the one for
+        ``server_name``, logging to ``log`` (default: the listener's name)."""
         port, tls = self.listeners[name]
-        listen = f"listen {port} ssl;\n" + _TLS if tls else f"listen {port};\n"
-        return _SERVER.format(listen=listen, name=name, log_dir=_LOG_DIR, ready=READY_PATH, body=body)
+        listen = f"listen {port}{' ssl' if tls else ''}{' default_server' if default else ''};\n"
+        if server_name:
+            listen += f"        server_name {server_name};\n"
+        if tls:
+            listen += _TLS
+        return _SERVER.format(listen=listen, name=log or name, log_dir=_LOG_DIR, ready=READY_PATH, body=body)
 
 
 class _RedirectTarget(_NginxContainer):
@@ -303,13 +310,11 @@ class RedirectEndpoints(_NginxContainer):
             return self._server(redirect.name, _REDIRECT_LOCATION.format(
                 status=redirect.status, target=self.target_url(redirect.name).rstrip("/")))
         # One listener, two names: 127.0.0.1 (the default) redirects, the target host records.
-        port, _ = self.listeners[redirect.name]
         target = f"{redirect.scheme}://{redirect.host}:$mmc_port_of_host"
-        redirecting = self._server(redirect.name, _REDIRECT_LOCATION.format(status=redirect.status, target=target))
-        redirecting = redirecting.replace(f"listen {port} ssl;", f"listen {port} ssl default_server;", 1)
-        recording = self._server(redirect.name, _TARGET_LOCATIONS.replace("@USER@", json.dumps(TARGET_USER)))
-        recording = recording.replace(f"{redirect.name}.log", f"{redirect.name}{_TARGET_LOG_SUFFIX}.log", 1)
-        recording = recording.replace(f"listen {port} ssl;", f"listen {port} ssl;\n        server_name {redirect.host};", 1)
+        redirecting = self._server(redirect.name, _REDIRECT_LOCATION.format(status=redirect.status, target=target),
+                                   default=True)
+        recording = self._server(redirect.name, _TARGET_LOCATIONS.replace("@USER@", json.dumps(TARGET_USER)),
+                                 server_name=redirect.host, log=f"{redirect.name}{_TARGET_LOG_SUFFIX}")
         return redirecting + recording
 
     def _recorder(self) -> _RedirectTarget:

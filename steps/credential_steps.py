@@ -12,10 +12,10 @@ from pytest_bdd import given, parsers, then, when
 
 from mm_conformance import base_urls, redirects, verdicts
 from mm_conformance.errors import NotApplicable
-from mm_conformance.world import each_implementation
+from mm_conformance.world import PATHS, each_implementation
 
-#: The paths a credential is used along (mm_conformance.world.PATHS), as a step's words name them.
-_PATH = r"(?P<path>the credential test|a node read|a node write)"
+#: The paths a credential is used along, as a step's words name them.
+_PATH = rf"(?P<path>{'|'.join(map(re.escape, PATHS))})"
 
 # -- the world before the credential is used -------------------------------------------------
 

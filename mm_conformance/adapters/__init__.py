@@ -187,6 +187,12 @@ def implementation_command(impl: str) -> str:
     return KNOWN_IMPLEMENTATIONS[target]() if target in KNOWN_IMPLEMENTATIONS else target
 
 
+def is_shipped(impl: str) -> bool:
+    """Whether ``--impl``'s value names one of the adapters shipped with the suite."""
+    named = _NAMED.fullmatch(impl)
+    return (named["target"].strip() if named else impl) in KNOWN_IMPLEMENTATIONS
+
+
 def declared_environment(impl: str) -> tuple[str, ...]:
     """The variables ``--impl``'s value declares it reads: a shipped adapter's own, none for a command."""
     named = _NAMED.fullmatch(impl)
