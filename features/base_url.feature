@@ -50,28 +50,32 @@ Feature: The Base URL
 
   @docs:using-api-access-token:6
   Scenario Outline: A Base URL that cannot be used is refused as a configuration error
-    The credential MUST refuse a Base URL without an http or https scheme, or an
-    empty one, with a "config" error instead of crashing or guessing, on every path.
+    The credential MUST refuse a Base URL without an http or https scheme, an
+    empty one, or one whose port cannot exist, with a "config" error instead of
+    crashing or guessing, on every path.
     When the credential is used for <path> with the Base URL <form>
     Then the request is refused as "config"
 
     Examples: The credential test
-      | path                | form               |
-      | the credential test | without a scheme   |
-      | the credential test | left empty         |
-      | the credential test | with an ftp scheme |
+      | path                | form                     |
+      | the credential test | without a scheme         |
+      | the credential test | left empty               |
+      | the credential test | with an ftp scheme       |
+      | the credential test | with a port out of range |
 
     Examples: A node read
-      | path        | form               |
-      | a node read | without a scheme   |
-      | a node read | left empty         |
-      | a node read | with an ftp scheme |
+      | path        | form                     |
+      | a node read | without a scheme         |
+      | a node read | left empty               |
+      | a node read | with an ftp scheme       |
+      | a node read | with a port out of range |
 
     Examples: A node write
-      | path         | form               |
-      | a node write | without a scheme   |
-      | a node write | left empty         |
-      | a node write | with an ftp scheme |
+      | path         | form                     |
+      | a node write | without a scheme         |
+      | a node write | left empty               |
+      | a node write | with an ftp scheme       |
+      | a node write | with a port out of range |
 
   @docs:using-api-access-token:6
   Scenario Outline: A Base URL with a path the server does not serve does not appear to work

@@ -27,6 +27,9 @@ _SPELLINGS: dict[str, Callable[[str], str]] = {
     "without a scheme": lambda site: site.split("://", 1)[1],
     "left empty": lambda site: "",
     "with an ftp scheme": lambda site: "ftp://" + site.split("://", 1)[1],
+    # A digit too many typed into the port: no TCP port is above 65535.
+    "with a port out of range": lambda site: urlunsplit(urlsplit(site)._replace(
+        netloc=f"{urlsplit(site).hostname}:{urlsplit(site).port or 443}0")),
     "with a query string": lambda site: f"{site}/?team=sales",
     "with a fragment": lambda site: f"{site}/#/login",
     "with a leading space": lambda site: f" {site}",

@@ -23,11 +23,12 @@ Nothing here records a token: the listeners do not look at what they are sent.
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import ssl
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from urllib.parse import urlsplit
 
 from .certificates import CertificateCase
@@ -134,6 +135,15 @@ class SilentEndpoints:
         head = answer[:answer.index(b"\r\n\r\n") + 4]
         connection.sendall(head)  # Mattermost's status line and headers; its body never follows
         return connection
+
+
+@contextlib.contextmanager
+def nothing_listening() -> Iterator[str]:
+    """An https Base URL on 127.0.0.1 whose port is taken and where nothing listens: every connection
+    is refused at once (a socket bound without ``listen``: the port cannot be reused meanwhile)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as reserved:
+        reserved.bind(("127.0.0.1", 0))
+        yield f"https://127.0.0.1:{reserved.getsockname()[1]}"
 
 
 def _read_request(connection: socket.socket) -> bytes:

@@ -28,6 +28,7 @@ from .endpoints import Endpoints
 from .errors import InfrastructureError, NotApplicable, NothingObserved
 from .implementation import AdapterFailure, AdapterTimedOut, Implementation, Observation
 from .protocol import ApiRequest, Credential
+from .silent import nothing_listening
 from .verdicts import ConformanceFailure, ServerDeviation, TokenExposure
 
 
@@ -578,6 +579,14 @@ class ScenarioWorld:
         if token is None:
             raise AssertionError("no token was made for this implementation alone (use_with_own_token)")
         return self.admin.token_was_used(token)
+
+    def use_where_nothing_listens(self, path: str, token: str) -> Observation:
+        """The credential used along ``path`` with a Base URL where nothing listens: every
+        connection is refused at once (see silent.nothing_listening)."""
+        if path == "a node write":
+            self.writes_channel(token)
+        with nothing_listening() as base_url:
+            return self.use(path, self.credential(token, base_url=base_url))
 
     def use_without_answer(self, path: str, case: str, token: str) -> Observation:
         """The credential used along ``path`` with a server that ``case`` (one of

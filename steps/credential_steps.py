@@ -300,6 +300,12 @@ def answer_lists_what_admin_sees(world):
 # -- a server that never answers -----------------------------------------------------------------
 
 
+@when(parsers.re(rf"the credential is used for {_PATH} with that token and a Base URL where nothing listens$"))
+@each_implementation
+def use_where_nothing_listens(world, path):
+    world.use_where_nothing_listens(path, world.latest_token.token)
+
+
 @when(parsers.re(rf"the credential is used for {_PATH} with that token and a server that (?P<silence>.+)$"))
 @each_implementation(at_once=True)  # each waits on a silent server: all at once
 def use_with_silent_server(world, path, silence):
