@@ -74,7 +74,7 @@ class Mutant:
     code: str = field(repr=False)
     outcome: str = ""  # killed, stopped, warned, survived, not judged
     failed: list[str] = field(default_factory=list)
-    kind: str = ""  # of a survivor docs/mutants.md explains: equivalent, beyond the rules
+    kind: str = ""  # of a survivor docs/mutants.md explains: "equivalent" or "beyond the rules"
     explanation: str = ""
 
     @property
@@ -144,23 +144,28 @@ def _changed_line(source: str, code: str, line: int) -> tuple[str, str]:
     return old[line - 1], new[line - 1]
 
 
-def _rejected_earlier(path: Path) -> dict[str, tuple[str, list[str]]]:
-    """The mutants an earlier run rejected, by fingerprint (the same change to the same code)."""
+def _judged_earlier(path: Path, outcomes: tuple[str, ...]) -> dict[str, tuple[str, list[str]]]:
+    """The mutants an earlier run judged with one of ``outcomes``, by fingerprint (the same change to
+    the same code)."""
     if not path.exists():
         return {}
     return {m["fingerprint"]: (m["outcome"], m["failed"]) for m in json.loads(path.read_text())["mutants"]
-            if m.get("fingerprint") and m["outcome"] in ("killed", "stopped")}
+            if m.get("fingerprint") and m["outcome"] in outcomes}
 
 
 def explanations() -> dict[str, tuple[str, str]]:
-    """docs/mutants.md's tables: ``| `key` | kind | why |`` rows, keyed by :attr:`Mutant.key`; the kind
-    is ``equivalent`` (behaves as the reference wherever a credential is used) or ``beyond the rules``
-    (behaves otherwise, where no documented MUST speaks)."""
+    """docs/mutants.md's survivors, keyed by :attr:`Mutant.key`: each row ``| `key` | line |`` under a
+    heading ``### Equivalent — why`` (behaves as the reference wherever a credential is used) or
+    ``### Beyond the rules — why`` (behaves otherwise, where no documented MUST speaks)."""
     if not EXPLAINED.exists():
         return {}
-    rows = re.findall(r"^\| `(.+?)` \| (equivalent|beyond the rules) \| (.+?) \|$", EXPLAINED.read_text(),
-                      flags=re.MULTILINE)
-    return {key.replace("\\|", "|"): (kind, why) for key, kind, why in rows}
+    found, heading = {}, None
+    for line in EXPLAINED.read_text().splitlines():
+        if line.startswith("### "):
+            heading = re.fullmatch(r"### (Equivalent|Beyond the rules) — (.+)", line)
+        elif heading and (row := re.match(r"\| `(.+)` \|", line)):
+            found[row[1].replace("\\|", "|")] = (heading[1].lower(), heading[2])
+    return found
 
 
 def _package_with(mutant: Mutant, into: Path) -> Path:
@@ -231,6 +236,8 @@ def main() -> int:
     parser.add_argument("--sample", type=int, default=0, help="run only this many mutants, drawn at random")
     parser.add_argument("--seed", type=int, default=2026)
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results")
+    parser.add_argument("--summarise", action="store_true", help="run nothing that an earlier run in --out "
+                        "judged: print its figures again, with docs/mutants.md as it is now")
     parser.add_argument("--reuse", action="store_true", help="keep the mutants an earlier run in --out rejected "
                         "and run only the others again: for when scenarios were added, never removed")
     args = parser.parse_args()
@@ -254,13 +261,14 @@ def main() -> int:
           f"{made} to run{f'; a sample of {len(mutants)} (seed {args.seed})' if len(mutants) < made else ''}, "
           f"on {server}, {args.batch} at a time beside the reference")
 
-    earlier = _rejected_earlier(args.out / "mutants.json") if args.reuse else {}
+    kept = ("killed", "stopped", "warned", "survived") if args.summarise else ("killed", "stopped")
+    earlier = _judged_earlier(args.out / "mutants.json", kept) if args.reuse or args.summarise else {}
     for m in mutants:
         if m.fingerprint in earlier:
             m.outcome, m.failed = earlier[m.fingerprint]
     to_run = [m for m in mutants if not m.outcome]
-    if args.reuse:
-        print(f"{len(mutants) - len(to_run)} mutants rejected by an earlier run kept (--reuse); running {len(to_run)}")
+    if args.reuse or args.summarise:
+        print(f"{len(mutants) - len(to_run)} mutants judged by an earlier run kept; running {len(to_run)}")
     times = []
     with tempfile.TemporaryDirectory(prefix="mm-mutants-") as tmp:
         for i in range(0, len(to_run), args.batch):
@@ -271,6 +279,8 @@ def main() -> int:
             print(f"  {batch[0].name}–{batch[-1].name}: {elapsed:5.0f} s  "
                   + ", ".join(f"{n} {o}" for o, n in sorted(tally.items())), flush=True)
 
+    written = args.out / "mutants.json"
+    before = json.loads(written.read_text()) if written.exists() and not times else {}  # its timing, when nothing ran
     known = explanations()
     for m in mutants:
         m.kind, m.explanation = known.get(m.key, ("", ""))
@@ -290,8 +300,8 @@ def main() -> int:
         "not_judged": outcomes["not judged"], "survivors_explained": len(explained),
         "survivors_equivalent": len(equivalent_survivors),
         "kill_rate_of_non_equivalent": round(rate, 4),
-        "median_batch_s": round(statistics.median(times), 1) if times else None,
-        "total_s": round(sum(times)),
+        "median_batch_s": round(statistics.median(times), 1) if times else before.get("median_batch_s"),
+        "total_s": round(sum(times)) if times else before.get("total_s"),
     }
     print()
     print(f"killed {outcomes['killed']}, stopped (no verdict) {outcomes['stopped']}, survived with a warning "
@@ -300,6 +310,8 @@ def main() -> int:
     print(f"kill rate of non-equivalent mutants (rejected ÷ all run but the {len(equivalent_survivors)} survivors "
           f"docs/mutants.md shows equivalent): {len(rejected)} / {countable} = {rate:.1%}  "
           f"(goal ≥ 95 %; median batch {summary['median_batch_s']} s, {summary['total_s']} s in all)")
+    print(f"rejected or warned (a SHOULD the report flags): {len(rejected) + outcomes['warned']} / {countable} = "
+          f"{(len(rejected) + outcomes['warned']) / countable if countable else 0.0:.1%}")
     for m in survivors:
         mark = m.kind or "UNEXPLAINED"
         print(f"  {m.outcome} {m.name} reference.py:{m.line} [{mark}] `{m.key}`")
