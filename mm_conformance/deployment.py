@@ -312,21 +312,22 @@ class MattermostDeployment:
                 for container, role in list(self._containers.items())  # extras may be added meanwhile
                 if container._container is not None}  # type: ignore[attr-defined]  (None: not created yet)
 
-    def health(self, *, settle_s: float = 0.0) -> str | None:
+    def health(self, *, settle_s: float | None = None) -> str | None:
         """What is wrong with the running deployment (a container stopped, the server silent), or None.
 
-        ``settle_s``: something just failed; give the engine up to that long to see a container
-        stop. A killed container's processes die at once, but the engine records the exit about
-        100 ms later (measured; later under load), and a server answers 500 on its dead database
-        well before that. Then Mattermost's own database check is asked too.
+        ``settle_s`` (None: a routine look): something just failed; give the engine up to that long
+        to see a container stop. A killed container's processes die at once, but the engine records
+        the exit about 100 ms later (measured; later under load), and a server answers 500 on its
+        dead database well before that. Then Mattermost's own database check is asked too, also
+        with no time to settle: a server may answer from its caches with its database gone.
         """
-        deadline = time.monotonic() + settle_s
+        deadline = time.monotonic() + (settle_s or 0.0)
         while True:
             problem = self._health_now()
             if problem is not None or time.monotonic() >= deadline:
                 break
             time.sleep(0.05)  # polled: returns as soon as the engine reports the stop
-        if problem is None and settle_s and self.deployment is not None:
+        if problem is None and settle_s is not None and self.deployment is not None:
             # Under load the engine may take longer than settle_s to record the exit: the server's
             # own database check then tells a dead database from a verdict.
             problem = database_problem(self.deployment.base_url)
