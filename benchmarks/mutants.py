@@ -1,5 +1,6 @@
 """Mutation benchmark of the suite: how many faults planted in the reference implementation it catches.
 
+    pip install -e '.[mutants]'
     python benchmarks/mutants.py [--server 11.0.3] [--batch 12] [--sample N] [--seed S] [--out DIR]
 
 Every mutant is one change that cosmic-ray's operators make to ``mm_conformance/reference.py``
