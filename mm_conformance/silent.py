@@ -11,6 +11,9 @@ phrases are the scenario's words, in ``features/unresponsive.feature``):
     The request is forwarded to Mattermost; its status line and headers are
     passed back, its body never is: a proxy that stalls mid-response.
 
+And one Base URL where nothing listens at all (:func:`nothing_listening`): every connection is
+refused at once.
+
 Bounded, as every fault the suite makes: each connection is held at most
 ``hold_s`` seconds (then closed), at most :data:`MAX_CONNECTIONS` are held at
 once (more are closed at once), and nothing listens anywhere but 127.0.0.1.

@@ -152,8 +152,7 @@ def declared_timeout(impl: str, environment: Mapping[str, str]) -> str | None:
     """The timeout ``--impl``'s value declares, as a finding prints it: the value of its timeout
     variable in ``environment`` (what the adapter gets) when set, else its client's default; None for
     a command of the user's, which declares nothing."""
-    named = _NAMED.fullmatch(impl)
-    target = named["target"].strip() if named else impl
+    target = _target(impl)
     if target not in DEFAULT_TIMEOUTS:
         return None
     configured = [f"{environment[name]} s ({name})" for name in DECLARED_ENVIRONMENT[target] if name in environment]
@@ -182,21 +181,24 @@ def implementation_command(impl: str) -> str:
 
     Raises AdapterNotInstalled for a known adapter whose packages are missing.
     """
-    named = _NAMED.fullmatch(impl)
-    target = named["target"].strip() if named else impl
+    target = _target(impl)
     return KNOWN_IMPLEMENTATIONS[target]() if target in KNOWN_IMPLEMENTATIONS else target
 
 
 def is_shipped(impl: str) -> bool:
     """Whether ``--impl``'s value names one of the adapters shipped with the suite."""
-    named = _NAMED.fullmatch(impl)
-    return (named["target"].strip() if named else impl) in KNOWN_IMPLEMENTATIONS
+    return _target(impl) in KNOWN_IMPLEMENTATIONS
 
 
 def declared_environment(impl: str) -> tuple[str, ...]:
     """The variables ``--impl``'s value declares it reads: a shipped adapter's own, none for a command."""
+    return DECLARED_ENVIRONMENT.get(_target(impl), ())
+
+
+def _target(impl: str) -> str:
+    """``--impl``'s value without its report name: a shipped adapter's name, or a command."""
     named = _NAMED.fullmatch(impl)
-    return DECLARED_ENVIRONMENT.get(named["target"].strip() if named else impl, ())
+    return named["target"].strip() if named else impl
 
 
 _INTERPRETERS = ("python", "node", "bash", "sh", "java", "ruby", "deno", "bun")
