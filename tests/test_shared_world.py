@@ -30,6 +30,7 @@ SCENARIOS = f'''
 import pytest
 from fixtures.plugin import _WORLD
 from mm_conformance import verdicts
+from mm_conformance.errors import NothingObserved
 from mm_conformance.world import ScenarioWorld, each_implementation
 
 
@@ -78,6 +79,18 @@ def test_every_implementation_fails(world):
 def test_a_problem_of_the_world_is_everybodys(world):
     ask(world, "users/me")
     raise RuntimeError("the suite broke")
+
+
+@each_implementation
+def nothing_observed_for_the_leaky_one(world):
+    if world.implementation.name == "leaky":
+        raise NothingObserved("the implementation never asked what the rule is about")
+
+
+def test_nothing_observed_is_one_implementations_own(world):
+    nothing_observed_for_the_leaky_one(world)
+    ask(world, "users/me")
+    refused_as_auth(world)
 '''
 
 
@@ -107,8 +120,13 @@ def test_each_implementation_gets_its_own_report_and_verdict(pytester):
     for name in ("good", "leaky"):
         broke = results[(f"test_a_problem_of_the_world_is_everybodys[{name}]", name)]
         assert broke.verdict == ("error" if name == "good" else "fail"), broke  # leaky had already failed
+    # An implementation that gave a scenario nothing to judge has no verdict there; the other keeps its own.
+    assert results[("test_nothing_observed_is_one_implementations_own[good]", "good")].verdict == "pass"
+    nothing = results[("test_nothing_observed_is_one_implementations_own[leaky]", "leaky")]
+    assert (nothing.verdict, nothing.reason) == (
+        "error", "nothing to judge (no verdict): the implementation never asked what the rule is about")
     junit = (pytester.path / "junit.xml").read_text()
-    assert junit.count("<testcase ") == 6  # a row per implementation and scenario
+    assert junit.count("<testcase ") == 8  # a row per implementation and scenario
     assert TOKEN not in junit
 
 
