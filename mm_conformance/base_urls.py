@@ -18,6 +18,14 @@ def _upper_case_host(site: str) -> str:
     return urlunsplit(parts._replace(netloc=name + (f":{parts.port}" if parts.port else "")))
 
 
+def _port_out_of_range(site: str) -> str:
+    """Zeros typed after the port (its scheme's default when none is given) up to six digits:
+    no TCP port is above 65535."""
+    parts = urlsplit(site)
+    port = str(parts.port or (443 if parts.scheme == "https" else 80))
+    return urlunsplit(parts._replace(netloc=f"{parts.hostname}:{port.ljust(6, '0')}"))
+
+
 _SPELLINGS: dict[str, Callable[[str], str]] = {
     "as the browser shows it": lambda site: site,
     "with a trailing slash": lambda site: f"{site}/",
@@ -27,9 +35,7 @@ _SPELLINGS: dict[str, Callable[[str], str]] = {
     "without a scheme": lambda site: site.split("://", 1)[1],
     "left empty": lambda site: "",
     "with an ftp scheme": lambda site: "ftp://" + site.split("://", 1)[1],
-    # A digit too many typed into the port: no TCP port is above 65535.
-    "with a port out of range": lambda site: urlunsplit(urlsplit(site)._replace(
-        netloc=f"{urlsplit(site).hostname}:{urlsplit(site).port or 443}0")),
+    "with a port out of range": _port_out_of_range,
     "with a query string": lambda site: f"{site}/?team=sales",
     "with a fragment": lambda site: f"{site}/#/login",
     "with a leading space": lambda site: f" {site}",

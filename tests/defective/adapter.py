@@ -14,8 +14,7 @@ from __future__ import annotations
 
 import ssl
 import sys
-import urllib.parse
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -285,8 +284,23 @@ class _QueryEncodedTwice(_QueryTwice):
     ``a%2Cb``): plain letters and digits come through unchanged, so paging looks right."""
 
     def request(self, method, url, *, params=None, **kwargs):
-        encoded = {name: urllib.parse.quote(str(value), safe="") for name, value in (params or {}).items()}
+        encoded = {name: quote(str(value), safe="") for name, value in (params or {}).items()}
         return self._client.request(method, url, params=encoded, **kwargs)
+
+
+def _every_transport_error_is_tls(error):
+    """Whatever kept the request from an answer, it is called a TLS failure (a refused connection too)."""
+    return ssl.SSLError("TLS failed")
+
+
+def _test_pings_without_the_token(operation, credential, ca_file, request):
+    """A credential test that only checks the server is up: it tidies the Base URL, asks
+    system/ping without the token and reports success; the token is never tried."""
+    if operation != "test":
+        return _real_call(operation, credential, ca_file, request)
+    base = credential.base_url.strip() if isinstance(credential.base_url, str) else credential.base_url
+    pinged = reference.Credential("", base, credential.allow_unauthorized_certs)
+    return _real_call("request", pinged, ca_file, reference.ApiRequest("GET", "system/ping", {}, None))
 
 
 def _patched_httpx(client_class):
@@ -382,6 +396,12 @@ DEFECTS: dict[str, Defect] = {
     "query-encoded-twice": Defect(
         "a read MUST send each query value encoded once", "query_string and roles", "httpx",
         _patched_httpx(_QueryEncodedTwice)),
+    "transport-errors-as-tls": Defect(
+        "a connection that is refused MUST be reported as network, not as a TLS failure",
+        "nothing_listens", "_ssl_error_in", _every_transport_error_is_tls),
+    "test-pings-without-the-token": Defect(
+        "a credential test that reports success MUST have reached the API with the token",
+        "pasted and credential and test and space", "call", _test_pings_without_the_token),
     "logs-token": Defect(
         "the credential MUST NOT write the access token into its log", "authenticates_as_the_user_it_was_created",
         "call", _logs_token),
