@@ -41,12 +41,12 @@ import httpx
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from mm_conformance.deployment import MattermostDeployment  # noqa: E402
+from mm_conformance.infra.deployment import MattermostDeployment  # noqa: E402
 from mm_conformance.errors import InfrastructureError  # noqa: E402
-from mm_conformance.images import local_mattermost_images  # noqa: E402
-from mm_conformance.servers import select_servers  # noqa: E402
-from mm_conformance.implementation import Implementation, reference_command  # noqa: E402
-from mm_conformance.protocol import ApiRequest, Credential  # noqa: E402
+from mm_conformance.infra.images import local_mattermost_images  # noqa: E402
+from mm_conformance.mattermost.servers import select_servers  # noqa: E402
+from mm_conformance.protocol.runner import Implementation, reference_command  # noqa: E402
+from mm_conformance.protocol.wire import ApiRequest, Credential  # noqa: E402
 
 
 class _Answer(http.server.BaseHTTPRequestHandler):

@@ -57,10 +57,10 @@ _ADAPTER = """\
 import builtins, importlib.util, runpy, sys
 # What cosmic-ray's ExceptionReplacer puts in an except clause: an exception nothing raises.
 builtins.CosmicRayTestingException = type("CosmicRayTestingException", (Exception,), {})
-found = importlib.util.find_spec("mm_conformance.reference").origin  # found, not run: it runs once, below
+found = importlib.util.find_spec("mm_conformance.protocol.reference").origin  # found, not run: it runs once, below
 if not found.startswith(sys.path[0]):
     sys.exit(f"the mutant's package is not the one imported: {found}")
-runpy.run_module("mm_conformance.reference", run_name="__main__")
+runpy.run_module("mm_conformance.protocol.reference", run_name="__main__")
 """
 
 
@@ -245,8 +245,8 @@ def main() -> int:
 
     server = args.server
     if server == "local":
-        from mm_conformance.images import local_mattermost_images
-        from mm_conformance.servers import version_key
+        from mm_conformance.infra.images import local_mattermost_images
+        from mm_conformance.mattermost.servers import version_key
         images = local_mattermost_images()
         if not images:
             print("not measured: no Mattermost image is packaged here (mm-conformance images build --from PATH)")

@@ -35,8 +35,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from mm_conformance.images import local_mattermost_images  # noqa: E402
-from mm_conformance.servers import version_key  # noqa: E402
+from mm_conformance.infra.images import local_mattermost_images  # noqa: E402
+from mm_conformance.mattermost.servers import version_key  # noqa: E402
 from tests.faults import FAULTS, NAMED_AS, FaultRun  # noqa: E402
 
 

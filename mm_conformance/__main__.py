@@ -1,3 +1,3 @@
-from .cli import main
+from mm_conformance.cli import main
 
 raise SystemExit(main())

@@ -28,17 +28,25 @@ from pathlib import Path
 
 from rich.console import Console
 
-from . import __version__, environment, hygiene, redact, results, runs
-from . import report as matrix
-from .adapters import (KNOWN_IMPLEMENTATIONS, NPM_ADAPTERS, AdapterNotInstalled, check_implementations,
+from mm_conformance import __version__, redact
+
+from mm_conformance.protocol import environment
+
+from mm_conformance.protocol import hygiene
+
+from mm_conformance.outcomes import results
+
+from mm_conformance.outcomes import runs
+from mm_conformance.outcomes import report as matrix
+from mm_conformance.protocol.adapters import (KNOWN_IMPLEMENTATIONS, NPM_ADAPTERS, AdapterNotInstalled, check_implementations,
                        declared_environment, implementation_command, implementation_name, is_shipped)
-from .errors import InfrastructureError, UsageError, interrupted_by_signals
-from .deployment import ADMIN_TOKEN_ENV, SHARED_DIR_ENV, SharedDeployments, WarmState, clean, warm_down, warm_up
-from .images import (POSTGRES_IMAGE, WEB_APP_LABEL, ImageBuilder, docker_available, image_id, image_labels,
+from mm_conformance.errors import InfrastructureError, UsageError, interrupted_by_signals
+from mm_conformance.infra.deployment import ADMIN_TOKEN_ENV, SHARED_DIR_ENV, SharedDeployments, WarmState, clean, warm_down, warm_up
+from mm_conformance.infra.images import (POSTGRES_IMAGE, WEB_APP_LABEL, ImageBuilder, docker_available, image_id, image_labels,
                      local_mattermost_images, premigrated_database)
-from .paths import SUITE_ROOT
-from .progress import LiveProgress
-from .servers import MattermostServer, select_servers
+from mm_conformance.paths import SUITE_ROOT
+from mm_conformance.pytest_plugin.progress import LiveProgress
+from mm_conformance.mattermost.servers import MattermostServer, select_servers
 
 EXIT_CONFORMS, EXIT_DEVIATES, EXIT_NO_VERDICT = 0, 1, 2
 #: Where `run` writes the digests of every secret it registered (tests/test_hygiene.py scans with them).
@@ -120,7 +128,7 @@ def main(argv: list[str] | None = None) -> int:
     console = Console(stderr=True, soft_wrap=True)  # one line per message, even in CI logs
     try:
         if argv[:1] == ["trace"]:  # the trace tool parses its own options
-            from . import trace
+            from mm_conformance.outcomes import trace
             return trace.main(argv[1:])
         args = _parser().parse_args(argv)
         if args.command == "images":

@@ -5,7 +5,7 @@ Each documented step is one step definition calling one SystemConsole method.
 
 from pytest_bdd import parsers, then, when
 
-from mm_conformance import verdicts
+from mm_conformance.scenario import verdicts
 
 
 @when("I log in to Mattermost as an admin")

@@ -2,8 +2,10 @@
 
 from pytest_bdd import given, parsers, then, when
 
-from mm_conformance import base_urls, verdicts
-from mm_conformance.world import each_implementation
+from mm_conformance.scenario import base_urls
+
+from mm_conformance.scenario import verdicts
+from mm_conformance.scenario.world import each_implementation
 
 
 @given(parsers.parse('a regular user "{name}" in the channel "{channel}" of a team of their own'))

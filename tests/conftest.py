@@ -8,7 +8,7 @@ from collections.abc import Iterator
 import pytest
 
 from mm_conformance.errors import InfrastructureError
-from mm_conformance.images import NGINX_IMAGE, ImageBuilder
+from mm_conformance.infra.images import NGINX_IMAGE, ImageBuilder
 
 
 def _docker_reachable() -> bool:

@@ -26,8 +26,8 @@ from pathlib import Path
 
 import docker
 
-from mm_conformance import hygiene
-from mm_conformance.containers import RUN_ID_ENV, RUN_LABEL, SUITE_LABEL
+from mm_conformance.protocol import hygiene
+from mm_conformance.infra.containers import RUN_ID_ENV, RUN_LABEL, SUITE_LABEL
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -144,7 +144,7 @@ class FaultRun:
         todo = list(children.get(self._pid, []))
         while todo:
             pid = todo.pop()
-            if b"mm_conformance.reference" in commands.get(pid, b""):
+            if b"mm_conformance.protocol.reference" in commands.get(pid, b""):
                 return pid
             todo += children.get(pid, [])
         raise LookupError("the run's adapter process is not running")

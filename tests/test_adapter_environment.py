@@ -19,9 +19,9 @@ from pathlib import Path
 
 import pytest
 
-from mm_conformance.environment import starts_a_program
-from mm_conformance.images import local_mattermost_images
-from mm_conformance.servers import version_key
+from mm_conformance.protocol.environment import starts_a_program
+from mm_conformance.infra.images import local_mattermost_images
+from mm_conformance.mattermost.servers import version_key
 
 ROOT = Path(__file__).resolve().parent.parent
 TELLS = ROOT / "tests" / "fake_adapters" / "tells_environment.py"
@@ -45,7 +45,7 @@ def assert_nothing_of_the_suites(seen: list[dict], passed: set[str], secrets: li
 
 def wrapped_reference(report: Path) -> str:
     """The reference, started through the adapter that first tells its environment."""
-    return shlex.join([sys.executable, str(TELLS), str(report), sys.executable, "-m", "mm_conformance.reference"])
+    return shlex.join([sys.executable, str(TELLS), str(report), sys.executable, "-m", "mm_conformance.protocol.reference"])
 
 
 @pytest.mark.usefixtures("docker_engine")

@@ -1,7 +1,7 @@
 """The third-party adapters (n8n's own credential code, mattermostdriver) speak protocol v1.
 
 No Mattermost here, and no fake Mattermost either: these tests check each
-adapter's *plumbing* through :class:`~mm_conformance.implementation.Implementation`
+adapter's *plumbing* through :class:`~mm_conformance.protocol.runner.Implementation`
 (the real subprocess, the real protocol) against things that are not Mattermost:
 
 * a base URL without a scheme: whatever the implementation does with it is a
@@ -14,7 +14,7 @@ adapter's *plumbing* through :class:`~mm_conformance.implementation.Implementati
   "session expired" JSON, and the test checks the path and the ``Authorization:
   Bearer`` header it received. It says nothing about Mattermost's behaviour;
 * a plain web page (200 ``text/html``) where the API should be: what each reports;
-* one HTTPS endpoint per certificate case of :mod:`mm_conformance.certificates`, with
+* one HTTPS endpoint per certificate case of :mod:`mm_conformance.infra.certificates`, with
   the suite's root CA as ``caFile``: ``trusted`` connects, every other case is ``tls``
   (Node reports some of them, e.g. ``issued-by-leaf``, with code ``UNSPECIFIED``);
 * a listener on 127.0.0.1 that accepts the connection and never answers: the adapter
@@ -45,11 +45,11 @@ from pathlib import Path
 import pytest
 import trustme
 
-from mm_conformance.adapters import KNOWN_IMPLEMENTATIONS, AdapterNotInstalled, declared_environment
-from mm_conformance.certificates import CertificateCases, make_cases
-from mm_conformance.environment import adapter_environment
-from mm_conformance.implementation import AdapterTimedOut, Implementation
-from mm_conformance.protocol import ApiRequest, Credential, ErrorKind
+from mm_conformance.protocol.adapters import KNOWN_IMPLEMENTATIONS, AdapterNotInstalled, declared_environment
+from mm_conformance.infra.certificates import CertificateCases, make_cases
+from mm_conformance.protocol.environment import adapter_environment
+from mm_conformance.protocol.runner import AdapterTimedOut, Implementation
+from mm_conformance.protocol.wire import ApiRequest, Credential, ErrorKind
 
 TOKEN = "adaptertesttoken0123456789"  # 26 characters, like a real token (and registered as a secret)
 
@@ -190,7 +190,7 @@ class CertificateEndpoints:
         return endpoint
 
 
-#: Every case of :mod:`mm_conformance.certificates` a strict credential refuses
+#: Every case of :mod:`mm_conformance.infra.certificates` a strict credential refuses
 #: (``test_the_failing_cases_are_all_of_them`` keeps this list complete).
 FAILING_CERTIFICATE_CASES = ["self-signed", "expired", "not-yet-valid", "wrong-host", "untrusted-root",
                              "incomplete-chain", "expired-intermediate", "issued-by-leaf"]

@@ -6,11 +6,11 @@ import time
 
 import pytest
 
-from mm_conformance.background import CleanUp, UserPool
-from mm_conformance.deployment import MattermostDeployment
+from mm_conformance.mattermost.background import CleanUp, UserPool
+from mm_conformance.infra.deployment import MattermostDeployment
 from mm_conformance.errors import InfrastructureError
-from mm_conformance.images import POSTGRES_IMAGE, image_labels, local_mattermost_images
-from mm_conformance.servers import MattermostServer, version_key
+from mm_conformance.infra.images import POSTGRES_IMAGE, image_labels, local_mattermost_images
+from mm_conformance.mattermost.servers import MattermostServer, version_key
 from tests.test_world import RecordingAdmin
 
 

@@ -2,8 +2,8 @@
 
 import pytest
 
-from mm_conformance import base_urls
-from mm_conformance.reference import ConfigError, site_url
+from mm_conformance.scenario import base_urls
+from mm_conformance.protocol.reference import ConfigError, site_url
 
 SITE = "http://127.0.0.1:8065"
 

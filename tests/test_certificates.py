@@ -19,7 +19,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.x509 import verification
 from cryptography.x509.oid import ExtendedKeyUsageOID
 
-from mm_conformance.certificates import WRONG_HOST, CertificateCase, CertificateCases, make_cases
+from mm_conformance.infra.certificates import WRONG_HOST, CertificateCase, CertificateCases, make_cases
 
 NOW = datetime.datetime.now(datetime.timezone.utc)
 LOOPBACK = ipaddress.ip_address("127.0.0.1")

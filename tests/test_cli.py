@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from mm_conformance import runs
-from mm_conformance.results import ScenarioResult
+from mm_conformance.outcomes import runs
+from mm_conformance.outcomes.results import ScenarioResult
 
 CLI = [sys.executable, "-m", "mm_conformance"]
 ROOT = Path(__file__).resolve().parent.parent
@@ -126,7 +126,7 @@ def test_two_implementations_with_one_name_are_a_usage_error():
     ("mine=reference", "mine"),
 ])
 def test_implementations_are_named_by_their_program(impl, name):
-    from mm_conformance.adapters import implementation_name
+    from mm_conformance.protocol.adapters import implementation_name
 
     assert implementation_name(impl) == name
 
@@ -165,8 +165,8 @@ def test_a_run_and_its_workers_load_only_the_pytest_plugins_it_names(monkeypatch
 ])
 def test_the_default_workers_are_one_per_server_and_two_for_the_waits(monkeypatch, servers, cores, snapshots, workers):
     from mm_conformance import cli
-    from mm_conformance.images import POSTGRES_IMAGE
-    from mm_conformance.servers import MattermostServer
+    from mm_conformance.infra.images import POSTGRES_IMAGE
+    from mm_conformance.mattermost.servers import MattermostServer
 
     monkeypatch.setattr(cli.os, "cpu_count", lambda: cores)
     monkeypatch.setattr(cli, "premigrated_database",

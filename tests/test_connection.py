@@ -9,8 +9,8 @@ every port on loopback only: this test then times out. Run it with
 from testcontainers.core.config import ConnectionMode, testcontainers_config
 from testcontainers.core.container import DockerContainer
 
-from mm_conformance.containers import _ReadyWhileRunning, suite_labels
-from mm_conformance.deployment import leftovers
+from mm_conformance.infra.containers import _ReadyWhileRunning, suite_labels
+from mm_conformance.infra.deployment import leftovers
 
 NGINX_CONF = b"""events {}
 http { server { listen 8080; location / { default_type application/json; return 200 '{"status": "OK"}'; } } }

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from mm_conformance.images import local_mattermost_images
-from mm_conformance.servers import version_key
+from mm_conformance.infra.images import local_mattermost_images
+from mm_conformance.mattermost.servers import version_key
 from tests.defective.adapter import DEFECTS
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -14,14 +14,14 @@ from pathlib import Path
 import docker
 import pytest
 
-from mm_conformance.containers import (NO_OUTGOING_TRAFFIC, ContainerExited, MattermostContainer, PostgresContainer,
+from mm_conformance.infra.containers import (NO_OUTGOING_TRAFFIC, ContainerExited, MattermostContainer, PostgresContainer,
                                        remove_network, suite_labels, suite_network)
-from mm_conformance.deployment import MattermostDeployment, leftovers
-from mm_conformance.endpoints import StartedOnce
+from mm_conformance.infra.deployment import MattermostDeployment, leftovers
+from mm_conformance.infra.endpoints import StartedOnce
 from mm_conformance.errors import InfrastructureError
-from mm_conformance.images import (BASE_IMAGE, POSTGRES_IMAGE, SERVER_IMAGE_LABEL, image_id, image_labels,
+from mm_conformance.infra.images import (BASE_IMAGE, POSTGRES_IMAGE, SERVER_IMAGE_LABEL, image_id, image_labels,
                                    premigrated_database, premigrated_image_name, snapshot_labels)
-from mm_conformance.servers import MattermostServer
+from mm_conformance.mattermost.servers import MattermostServer
 
 pytestmark = pytest.mark.usefixtures("docker_engine")
 
@@ -222,7 +222,7 @@ def test_a_worker_waits_for_the_run_s_shared_deployment_and_attaches_or_starts_i
     then attaches to it (watching its containers), or, when it failed (no state), starts one itself."""
     import fcntl
 
-    from mm_conformance.deployment import SHARED_DIR_ENV, SharedDeployments, WarmState
+    from mm_conformance.infra.deployment import SHARED_DIR_ENV, SharedDeployments, WarmState
 
     server_id = image_id(postgres_image)
     monkeypatch.setenv(SHARED_DIR_ENV, str(tmp_path))
@@ -246,8 +246,8 @@ def test_a_worker_waits_for_the_run_s_shared_deployment_and_attaches_or_starts_i
 
 @pytest.fixture
 def mattermost_image() -> str:
-    from mm_conformance.images import local_mattermost_images
-    from mm_conformance.servers import version_key
+    from mm_conformance.infra.images import local_mattermost_images
+    from mm_conformance.mattermost.servers import version_key
 
     images = local_mattermost_images()
     if not images:

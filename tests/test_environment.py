@@ -14,12 +14,12 @@ from pathlib import Path
 
 import pytest
 
-from mm_conformance.adapters import DECLARED_ENVIRONMENT, DEFAULT_TIMEOUTS, declared_environment, declared_timeout
-from mm_conformance.environment import (adapter_environment, changes_what_is_tested, describe, parse_passed,
+from mm_conformance.protocol.adapters import DECLARED_ENVIRONMENT, DEFAULT_TIMEOUTS, declared_environment, declared_timeout
+from mm_conformance.protocol.environment import (adapter_environment, changes_what_is_tested, describe, parse_passed,
                                         starts_a_program)
 from mm_conformance.errors import UsageError
-from mm_conformance.implementation import Implementation
-from mm_conformance.protocol import Credential
+from mm_conformance.protocol.runner import Implementation
+from mm_conformance.protocol.wire import Credential
 
 FAKES = Path(__file__).parent / "fake_adapters"
 ADMIN_TOKEN = "a1b2c3d4e5f6g7h8i9j0k1l2m3"

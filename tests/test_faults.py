@@ -9,8 +9,8 @@ image is packaged (no server, no fault to inject).
 
 import pytest
 
-from mm_conformance.images import local_mattermost_images
-from mm_conformance.servers import version_key
+from mm_conformance.infra.images import local_mattermost_images
+from mm_conformance.mattermost.servers import version_key
 from tests.faults import FAULTS, NAMED_AS, FaultRun
 
 #: How long a run may take to end after its fault.

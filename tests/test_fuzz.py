@@ -32,10 +32,10 @@ import pytest
 from hypothesis import currently_in_test_context, HealthCheck, Phase, event, given, settings
 from hypothesis import strategies as st
 
-from mm_conformance import reference
-from mm_conformance.hygiene import registered_secrets
-from mm_conformance.implementation import Implementation, reference_command
-from mm_conformance.protocol import (
+from mm_conformance.protocol import reference
+from mm_conformance.protocol.hygiene import registered_secrets
+from mm_conformance.protocol.runner import Implementation, reference_command
+from mm_conformance.protocol.wire import (
     OPERATIONS,
     ApiRequest,
     Credential,

@@ -9,15 +9,15 @@ from pathlib import Path
 
 import pytest
 
-from mm_conformance.results import Collector, exit_code
+from mm_conformance.outcomes.results import Collector, exit_code
 
 ROOT = Path(__file__).resolve().parents[1]
 
 OUTCOMES = '''
 import pytest
 from mm_conformance.errors import InfrastructureError, NotApplicable
-from mm_conformance.implementation import AdapterFailure
-from mm_conformance.verdicts import ConformanceFailure, ServerDeviation
+from mm_conformance.protocol.runner import AdapterFailure
+from mm_conformance.scenario.verdicts import ConformanceFailure, ServerDeviation
 
 def test_passes(): pass
 def test_breaks_a_behaviour(): raise ConformanceFailure("expected auth, got 200")

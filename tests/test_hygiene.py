@@ -21,7 +21,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from mm_conformance.hygiene import (
+from mm_conformance.protocol.hygiene import (
     FORMS,
     Leak,
     find_digest_leaks,
@@ -31,8 +31,8 @@ from mm_conformance.hygiene import (
     secret_digests,
     secret_hint,
 )
-from mm_conformance.implementation import AdapterFailure, Implementation
-from mm_conformance.protocol import Credential
+from mm_conformance.protocol.runner import AdapterFailure, Implementation
+from mm_conformance.protocol.wire import Credential
 from mm_conformance.redact import clear_secrets, redact, register_secret
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -181,7 +181,7 @@ def test_module_runs_with_digests(tmp_path: Path) -> None:
     (tmp_path / "log").write_text(f"Bearer {TOKEN}\n")
     digests = tmp_path / "digests.txt"
     digests.write_text("\n".join(secret_digests([TOKEN])) + "\n")
-    run = subprocess.run([sys.executable, "-m", "mm_conformance.hygiene", str(tmp_path / "log"),
+    run = subprocess.run([sys.executable, "-m", "mm_conformance.protocol.hygiene", str(tmp_path / "log"),
                           "--digests-file", str(digests)], capture_output=True, text=True, cwd=ROOT, timeout=30)
     assert run.returncode == 1, run.stderr
     assert run.stdout == f"{tmp_path / 'log'}:1: secret #1 'kq4'… (26 chars) found plain\n"

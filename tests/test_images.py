@@ -11,7 +11,7 @@ import tarfile
 import pytest
 
 from mm_conformance.errors import UsageError
-from mm_conformance.images import (
+from mm_conformance.infra.images import (
     BASE_IMAGE,
     SOURCE_DIGEST_LABEL,
     WEB_APP_LABEL,
@@ -22,7 +22,7 @@ from mm_conformance.images import (
     parse_version_output,
     unpack_distribution,
 )
-from mm_conformance.servers import VERSION_LABEL
+from mm_conformance.mattermost.servers import VERSION_LABEL
 
 #: A stand-in for bin/mattermost: prints what `mattermost version` prints, as 11.0.3 does.
 FAKE_BINARY = "#!/bin/sh\necho 'Version: 9.8.7'\necho 'Build Number: 9.8.7'\necho 'Build Hash: abcdef'\n"

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from mm_conformance.implementation import AdapterFailure, Implementation, Observation, reference_command
-from mm_conformance.protocol import ApiRequest, Credential, ErrorKind, Outcome
+from mm_conformance.protocol.runner import AdapterFailure, Implementation, Observation, reference_command
+from mm_conformance.protocol.wire import ApiRequest, Credential, ErrorKind, Outcome
 from mm_conformance.redact import clear_secrets, register_secret
 
 FAKES = Path(__file__).parent / "fake_adapters"
@@ -198,7 +198,7 @@ def test_describe_redacts_and_says_when_there_was_no_response() -> None:
 
 
 def test_reference_command_uses_this_interpreter() -> None:
-    assert shlex.split(reference_command()) == [sys.executable, "-m", "mm_conformance.reference"]
+    assert shlex.split(reference_command()) == [sys.executable, "-m", "mm_conformance.protocol.reference"]
 
 
 # --- the implementation's own leaks --------------------------------------------------------
@@ -229,7 +229,7 @@ def test_a_token_in_the_adapters_log_is_seen_in_every_form(start, where, form) -
 
 
 def test_a_longer_deadline_for_one_request_and_a_timeout_named_as_such(start) -> None:
-    from mm_conformance.implementation import AdapterTimedOut
+    from mm_conformance.protocol.runner import AdapterTimedOut
 
     impl = start("slow_ok", timeout_s=0.3)  # it answers after 0.5 s
     assert impl.request(CREDENTIAL, ApiRequest("GET", "users/me"), timeout_s=5.0).outcome.status == 401

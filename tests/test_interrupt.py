@@ -16,9 +16,9 @@ import pytest
 
 import docker
 
-from mm_conformance.containers import OWNER_LABEL, process_identity
-from mm_conformance.deployment import leftovers
-from mm_conformance.images import NGINX_IMAGE, POSTGRES_IMAGE, image_labels
+from mm_conformance.infra.containers import OWNER_LABEL, process_identity
+from mm_conformance.infra.deployment import leftovers
+from mm_conformance.infra.images import NGINX_IMAGE, POSTGRES_IMAGE, image_labels
 
 pytestmark = pytest.mark.usefixtures("docker_engine")
 

@@ -2,13 +2,13 @@
 
 Like ``tests/test_adapters.py`` (whose endpoints and helpers this module imports): no
 Mattermost and no fake Mattermost. Each adapter runs as a real subprocess through
-:class:`~mm_conformance.implementation.Implementation` against things on 127.0.0.1 that
+:class:`~mm_conformance.protocol.runner.Implementation` against things on 127.0.0.1 that
 are not Mattermost — the generic HTTPS endpoint (answers every request with Mattermost's
 401 "session expired" JSON and records what it received), one HTTPS endpoint per
 certificate case, a 200 web page, a redirect — and the tests pin what each client does:
 
 * ``mattermost-client``: ``@mattermost/client``'s ``Client4`` on Node's global fetch
-  (``mm_conformance/adapters/mattermost_client/``), skipped until ``mm-conformance adapters install`` ran;
+  (``mm_conformance/protocol/adapters/mattermost_client/``), skipped until ``mm-conformance adapters install`` ran;
 * ``mattermostautodriver``: ``mattermostautodriver.TypedDriver`` (httpx), skipped until the
   package is installed.
 
@@ -31,8 +31,8 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from mm_conformance.implementation import Implementation
-from mm_conformance.protocol import ApiRequest, Credential, ErrorKind
+from mm_conformance.protocol.runner import Implementation
+from mm_conformance.protocol.wire import ApiRequest, Credential, ErrorKind
 from tests.test_adapters import (  # noqa: F401 - fixtures are used by name
     adapter_command,
     assert_configured_timeout_is_the_clients,

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from mm_conformance.protocol import (
+from mm_conformance.protocol.wire import (
     PROTOCOL_VERSION,
     ApiRequest,
     Credential,
@@ -202,7 +202,7 @@ def test_example_adapter_answers_a_config_error() -> None:
     assert len(EXAMPLE_ADAPTER.read_text().splitlines()) <= 45
 
 
-@pytest.mark.parametrize("adapter", [[sys.executable, "-m", "mm_conformance.reference"],
+@pytest.mark.parametrize("adapter", [[sys.executable, "-m", "mm_conformance.protocol.reference"],
                                      [sys.executable, str(EXAMPLE_ADAPTER)]], ids=["reference", "example"])
 def test_a_web_page_answered_in_place_of_the_api_is_not_success(adapter: list[str], web_page_site: str) -> None:
     line = encode_request(1, "test", Credential(TOKEN, web_page_site), None) + "\n"

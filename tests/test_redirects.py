@@ -21,17 +21,17 @@ import docker
 import httpx
 import pytest
 
-from mm_conformance.admin import AccessToken
-from mm_conformance.containers import ContainerExited
-from mm_conformance.deployment import Deployment, MattermostDeployment
-from mm_conformance.endpoints import Endpoints
+from mm_conformance.mattermost.admin import AccessToken
+from mm_conformance.infra.containers import ContainerExited
+from mm_conformance.infra.deployment import Deployment, MattermostDeployment
+from mm_conformance.infra.endpoints import Endpoints
 from mm_conformance.errors import NothingObserved
-from mm_conformance.implementation import Implementation, reference_command
-from mm_conformance.protocol import ErrorKind
-from mm_conformance.servers import MattermostServer
-from mm_conformance.redirects import READY_PATH, REDIRECTS, STATUS, TARGET_USER, RedirectEndpoints
-from mm_conformance.verdicts import ConformanceFailure
-from mm_conformance.world import ScenarioWorld, ServerSettings
+from mm_conformance.protocol.runner import Implementation, reference_command
+from mm_conformance.protocol.wire import ErrorKind
+from mm_conformance.mattermost.servers import MattermostServer
+from mm_conformance.infra.redirects import READY_PATH, REDIRECTS, STATUS, TARGET_USER, RedirectEndpoints
+from mm_conformance.scenario.verdicts import ConformanceFailure
+from mm_conformance.scenario.world import ScenarioWorld, ServerSettings
 from steps import credential_steps as steps
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -186,7 +186,7 @@ def test_the_recorder_counts_a_write_that_followed_the_redirect(endpoints: Endpo
 
 
 def test_a_redirect_nginx_that_cannot_start_leaves_no_container(nginx_image: str, tmp_path: Path) -> None:
-    from mm_conformance.certificates import make_cases
+    from mm_conformance.infra.certificates import make_cases
 
     created: list[str] = []
 
@@ -209,8 +209,8 @@ def test_a_redirect_nginx_that_cannot_start_leaves_no_container(nginx_image: str
 
 
 def test_redirects_are_named_and_there_is_at_least_one(tmp_path: Path) -> None:
-    from mm_conformance.certificates import make_cases
-    from mm_conformance.redirects import Redirect
+    from mm_conformance.infra.certificates import make_cases
+    from mm_conformance.infra.redirects import Redirect
 
     trusted = make_cases(tmp_path)["trusted"]
     with pytest.raises(ValueError, match="at least one redirect"):

@@ -21,10 +21,10 @@ import httpx
 import pytest
 import trustme
 
-from mm_conformance import reference
-from mm_conformance.implementation import Implementation, reference_command
-from mm_conformance.protocol import ApiRequest, Credential, ErrorKind, Outcome, decode_response, encode_request
-from mm_conformance.reference import ConfigError, api_url, call, check_token, classify, site_url
+from mm_conformance.protocol import reference
+from mm_conformance.protocol.runner import Implementation, reference_command
+from mm_conformance.protocol.wire import ApiRequest, Credential, ErrorKind, Outcome, decode_response, encode_request
+from mm_conformance.protocol.reference import ConfigError, api_url, call, check_token, classify, site_url
 
 ROOT = Path(__file__).resolve().parents[1]
 TOKEN = "kq4t3ym1mjdwpqkk3bxq5bfp4a"
@@ -316,7 +316,7 @@ def test_silent_server_is_a_timeout(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def _run_main(stdin: str) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    command = [sys.executable, "-m", "mm_conformance.reference"]
+    command = [sys.executable, "-m", "mm_conformance.protocol.reference"]
     return subprocess.run(command, input=stdin, capture_output=True, text=True, timeout=20, env=env, cwd=ROOT)
 
 

@@ -4,9 +4,11 @@ the same in HTML and Markdown, in plain words; and the published findings come f
 import html as html_lib
 import re
 
-from mm_conformance import report, runs
+from mm_conformance.outcomes import report
+
+from mm_conformance.outcomes import runs
 from mm_conformance.redact import register_secret
-from mm_conformance.results import ScenarioResult
+from mm_conformance.outcomes.results import ScenarioResult
 
 
 def result(name, verdict, docs, server="11.0.3", **extra):
@@ -125,16 +127,16 @@ def test_reasons_that_differ_between_servers_say_once_what_they_share(tmp_path):
 def test_no_python_class_names_reach_a_reader(tmp_path):
     run = write_run(tmp_path / "n8n", "n8n", [
         result("test_a", "fail", "using-api-access-token:6", title="A", severity="security",
-               reason="mm_conformance.verdicts.TokenExposure: the token followed the redirect to plain http"),
+               reason="mm_conformance.scenario.verdicts.TokenExposure: the token followed the redirect to plain http"),
         result("test_b", "fail", "using-api-access-token:4", title="B",
                reason="ConformanceFailure: expected a refusal (auth with status 401), but the request succeeded"),
         result("test_c", "error", "using-api-access-token:4", title="C",
                reason="suite error (no verdict): builtins.KeyError: 'token'"),
         result("test_d", "warn", "beyond the documentation", title="D",
-               warnings=["mm_conformance.verdicts.ConformanceFailure: a concern"]),
+               warnings=["mm_conformance.scenario.verdicts.ConformanceFailure: a concern"]),
         result("test_e", "fail", "using-api-access-token:4", title="E", severity="broken",
                reason="AssertionError: expected success with status 200",
-               observations=["raised by mm_conformance.world.World: GET users/me -> 500"])])
+               observations=["raised by mm_conformance.scenario.world.World: GET users/me -> 500"])])
     outputs = [report.render_markdown(report.build([run])), report.render_html(report.build([run])),
                report.findings_document([run])]
     for output in outputs:
@@ -143,7 +145,7 @@ def test_no_python_class_names_reach_a_reader(tmp_path):
             assert name not in output
         assert "the token followed the redirect to plain http" in output
         assert "expected success with status 200" in output
-    assert report.plain("mm_conformance.verdicts.ConformanceFailure: the words") == "the words"
+    assert report.plain("mm_conformance.scenario.verdicts.ConformanceFailure: the words") == "the words"
     assert report.plain("HTTP 404: Not Found") == "HTTP 404: Not Found"  # words that look like a prefix stay
 
 

@@ -1,7 +1,7 @@
 import secrets
 
 from mm_conformance.redact import register_secret
-from mm_conformance.results import Collector, ScenarioResult, exit_code, markdown_summary
+from mm_conformance.outcomes.results import Collector, ScenarioResult, exit_code, markdown_summary
 
 
 def result(verdict, reason=""):
@@ -47,7 +47,7 @@ def test_only_a_conformance_failure_is_a_fail_whatever_else_ended_the_scenario()
     """A crash of the suite's own hooks (no severity recorded) must never read as a verdict."""
     from _pytest.reports import TestReport
 
-    from mm_conformance.results import _reason, _verdict
+    from mm_conformance.outcomes.results import _reason, _verdict
 
     def failed(*properties):
         return TestReport("x", ("x", 1, "x"), {}, "failed", "RuntimeError: Container is not started", "call",

@@ -2,9 +2,9 @@
 
 import pytest
 
-from mm_conformance import runs
+from mm_conformance.outcomes import runs
 from mm_conformance.errors import UsageError
-from mm_conformance.results import ScenarioResult, exit_code
+from mm_conformance.outcomes.results import ScenarioResult, exit_code
 
 
 def scenario(name, verdict, status=None, kind=None, error_id=None, server="11.0.3"):

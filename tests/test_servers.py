@@ -3,7 +3,7 @@
 import pytest
 
 from mm_conformance.errors import UsageError
-from mm_conformance.servers import MattermostServer, external, image_server, oldest_first, select_servers
+from mm_conformance.mattermost.servers import MattermostServer, external, image_server, oldest_first, select_servers
 
 LOCAL = {"5.37.0": "mm-conformance/mattermost:5.37.0", "11.0.3": "mm-conformance/mattermost:11.0.3"}
 
@@ -79,7 +79,7 @@ def test_with_several_servers_each_server_s_scenarios_share_one_scope():
 def test_with_more_workers_than_servers_the_silent_server_scenarios_are_a_scope_of_their_own():
     """They wait seconds on a server that never answers, doing nothing: beside the others, not before them."""
     from fixtures.plugin import server_scope
-    from mm_conformance.silent import SILENCES
+    from mm_conformance.infra.silent import SILENCES
 
     servers = [MattermostServer("b:11.0.3", "11.0.3")]
     silent = "steps/test_scenarios.py::test_the_credential_gives_up_on_a_server_that_never_answers[mm11.0.3-{}]"

@@ -13,10 +13,10 @@ from types import SimpleNamespace
 
 import pytest
 
-from mm_conformance.implementation import Implementation
-from mm_conformance.protocol import Credential
-from mm_conformance.verdicts import ConformanceFailure
-from mm_conformance.world import EveryImplementationEnded, ScenarioWorld, each_implementation
+from mm_conformance.protocol.runner import Implementation
+from mm_conformance.protocol.wire import Credential
+from mm_conformance.scenario.verdicts import ConformanceFailure
+from mm_conformance.scenario.world import EveryImplementationEnded, ScenarioWorld, each_implementation
 
 FAKES = Path(__file__).parent / "fake_adapters"
 TOKEN = "kq4t3ym1mjdwpqkk3bxq5bfp4a"
@@ -29,9 +29,9 @@ def fake(name: str, *args: str) -> str:
 SCENARIOS = f'''
 import pytest
 from fixtures.plugin import _WORLD
-from mm_conformance import verdicts
+from mm_conformance.scenario import verdicts
 from mm_conformance.errors import NothingObserved
-from mm_conformance.world import ScenarioWorld, each_implementation
+from mm_conformance.scenario.world import ScenarioWorld, each_implementation
 
 
 class NoServer:
@@ -95,7 +95,7 @@ def test_nothing_observed_is_one_implementations_own(world):
 
 
 def run_shared(pytester, *args: str):
-    from mm_conformance.results import Collector
+    from mm_conformance.outcomes.results import Collector
 
     pytester.makepyfile(test_shared=SCENARIOS)
     collector = Collector()
@@ -141,7 +141,7 @@ def test_a_single_track_raises_as_it_always_did():
 
 
 def _expect_ok(world):
-    from mm_conformance import verdicts
+    from mm_conformance.scenario import verdicts
 
     verdicts.expect_success(world.last, 200)
 

@@ -14,8 +14,8 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
-from mm_conformance.certificates import make_cases
-from mm_conformance.silent import ACCEPTS, HEADERS, SILENCES, TLS, SilentEndpoints
+from mm_conformance.infra.certificates import make_cases
+from mm_conformance.infra.silent import ACCEPTS, HEADERS, SILENCES, TLS, SilentEndpoints
 
 
 class _Upstream(http.server.BaseHTTPRequestHandler):

@@ -24,12 +24,12 @@ from testcontainers.core.container import DockerContainer
 from testcontainers.core.network import Network
 from testcontainers.core.wait_strategies import LogMessageWaitStrategy
 
-from mm_conformance.certificates import CertificateCases, make_cases
-from mm_conformance.containers import ContainerExited, suite_labels, suite_network
-from mm_conformance.implementation import Implementation, Observation, reference_command
-from mm_conformance.protocol import ApiRequest, Credential
+from mm_conformance.infra.certificates import CertificateCases, make_cases
+from mm_conformance.infra.containers import ContainerExited, suite_labels, suite_network
+from mm_conformance.protocol.runner import Implementation, Observation, reference_command
+from mm_conformance.protocol.wire import ApiRequest, Credential
 from mm_conformance.errors import InfrastructureError
-from mm_conformance.proxy import STATIC_USER, AccessLogs, TLSProxyContainer
+from mm_conformance.infra.proxy import STATIC_USER, AccessLogs, TLSProxyContainer
 
 #: A fresh token per run; the reference registers it for redaction.
 TOKEN = secrets.token_urlsafe(24)

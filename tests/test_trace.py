@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from mm_conformance import trace
-from mm_conformance.trace import DocsRef, TraceError, build_trace, diff, parse_page, problems, render_yaml
+from mm_conformance.outcomes import trace
+from mm_conformance.outcomes.trace import DocsRef, TraceError, build_trace, diff, parse_page, problems, render_yaml
 
 REPO = trace.SUITE_ROOT
 SHARED_PAGE = REPO / ".." / "shared" / "docs" / "n8n-mattermost-credentials.md"

@@ -59,7 +59,7 @@ def test_the_wheel_carries_the_scenarios_and_their_documentation_trace(installed
     for part in ("features/token_auth.feature", "steps/test_scenarios.py", "fixtures/plugin.py",
                  "docker/mattermost/Dockerfile", "docker/mattermost/client/root.html", "pyproject.toml"):
         assert (suite / part).is_file(), part
-    adapters = suite.parent / "adapters"  # the Node.js adapters and the module they share
+    adapters = suite.parent / "protocol" / "adapters"  # the Node.js adapters and the module they share
     for part in ("n8n/adapter.js", "n8n/package-lock.json", "mattermost_client/adapter.js", "node_protocol.js"):
         assert (adapters / part).is_file(), part
 

@@ -4,10 +4,10 @@ from types import SimpleNamespace
 
 import pytest
 
-from mm_conformance.admin import AccessToken, MattermostApiError, User
+from mm_conformance.mattermost.admin import AccessToken, MattermostApiError, User
 from mm_conformance.errors import InfrastructureError, NotApplicable
-from mm_conformance.background import CleanUp
-from mm_conformance.world import TOKEN_ALPHABET, ScenarioWorld, ServerSettings, made_up_token
+from mm_conformance.mattermost.background import CleanUp
+from mm_conformance.scenario.world import TOKEN_ALPHABET, ScenarioWorld, ServerSettings, made_up_token
 
 
 def token(n: int) -> AccessToken:

@@ -22,8 +22,8 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))  # run from a checkout
 
-from mm_conformance import reference  # noqa: E402
-from mm_conformance.protocol import ErrorKind, Outcome  # noqa: E402
+from mm_conformance.protocol import reference  # noqa: E402
+from mm_conformance.protocol.wire import ErrorKind, Outcome  # noqa: E402
 
 
 _real_call = reference.call

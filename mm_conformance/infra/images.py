@@ -1,0 +1,404 @@
+"""The images the suite's world runs, made with no container registry at all.
+
+Support images, each built only when it is missing or its files changed:
+
+``mm-conformance/base:bookworm``
+    A Debian bookworm rootfs made by ``debootstrap --variant=minbase`` and turned
+    into an image with ``docker import``.
+``mm-conformance/postgres:15``
+    Debian's PostgreSQL 15 on that base (Mattermost 11 needs PostgreSQL >= 14).
+``mm-conformance/nginx:bookworm``
+    Debian's nginx, the TLS-terminating proxy in front of Mattermost.
+
+Mattermost itself is never built here: the suite consumes a distribution.
+
+``mm-conformance/mattermost:<version>``
+    A Mattermost release tarball (``mattermost-<version>-linux-amd64.tar.gz``) or a
+    directory laid out like its ``mattermost/`` folder, packaged on the base image by
+    ``mm-conformance images build --from PATH``. The version in the tag is the one the
+    binary itself reports (``mattermost version``). Official images
+    (``mattermost/mattermost-team-edition:<version>``) and any other local image are
+    used as they are (see :mod:`mm_conformance.mattermost.servers`).
+``mm-conformance/postgres:15-premigrated-<image id>``
+    A database that one server image migrated, so a deployment of that image starts
+    without running every migration (see :meth:`ImageBuilder.ensure_premigrated`).
+    Made on first use for any server image: official, packaged or local.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import json
+import os
+import re
+import shutil
+import subprocess
+import tarfile
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from rich.console import Console
+
+from mm_conformance.infra.containers import migrate_and_snapshot
+from mm_conformance.errors import InfrastructureError, UsageError
+from mm_conformance.paths import SUITE_ROOT
+from mm_conformance.mattermost.servers import LOCAL_REPOSITORY, VERSION_LABEL
+
+DOCKER_DIR = SUITE_ROOT / "docker"
+
+BASE_IMAGE = "mm-conformance/base:bookworm"
+POSTGRES_IMAGE = "mm-conformance/postgres:15"
+NGINX_IMAGE = "mm-conformance/nginx:bookworm"
+DEBIAN_MIRROR = os.environ.get("MM_CONFORMANCE_DEBIAN_MIRROR", "http://deb.debian.org/debian")
+CACHE_DIR = Path(os.environ.get("MM_CONFORMANCE_CACHE", "/var/cache/mm-conformance"))
+#: A digest of the files an image is built from: a changed Dockerfile or script means a rebuild.
+CONTEXT_DIGEST_LABEL = "io.github.mm-conformance.context-digest"
+#: A packaged distribution's digest: the same tarball or directory again is not packaged twice.
+SOURCE_DIGEST_LABEL = "io.github.mm-conformance.source-digest"
+#: ``distribution`` when the web app came with it, ``stand-in`` for the suite's one-page stand-in.
+WEB_APP_LABEL = "io.github.mm-conformance.web-app"
+#: On a pre-migrated database: the ID of the server image that migrated it.
+SERVER_IMAGE_LABEL = "io.github.mm-conformance.server-image-id"
+#: ... and of the PostgreSQL image it is a container of (its entrypoint comes with it).
+POSTGRES_IMAGE_LABEL = "io.github.mm-conformance.postgres-image-id"
+#: What a Mattermost distribution holds beside its binary, as a release tarball lays it out.
+DISTRIBUTION_PARTS = ("bin/mattermost", "i18n", "templates", "fonts")
+
+
+class ImageBuildError(InfrastructureError):
+    """An image could not be built; the message says which step failed and why."""
+
+
+def context_digest(directory: Path) -> str:
+    """A digest of every file under ``directory``, names and contents."""
+    digest = hashlib.sha256()
+    for path in sorted(p for p in directory.rglob("*") if p.is_file()):
+        digest.update(path.relative_to(directory).as_posix().encode() + b"\0" + path.read_bytes() + b"\0")
+    return digest.hexdigest()[:16]
+
+
+def file_digest(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as stream:
+        for block in iter(lambda: stream.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()[:16]
+
+
+def docker_available() -> None:
+    """Raise a one-line InfrastructureError when no Docker engine answers."""
+    try:
+        result = subprocess.run(
+            ["docker", "version", "--format", "{{.Server.Version}}"],
+            capture_output=True, text=True, timeout=20,
+        )
+    except FileNotFoundError:
+        raise InfrastructureError("the docker command is not installed (Debian: apt-get install docker.io)") from None
+    except subprocess.TimeoutExpired:
+        raise InfrastructureError("the Docker engine did not answer within 20 s") from None
+    if result.returncode != 0:
+        first = (result.stderr.strip().splitlines() or ["no answer"])[-1]
+        raise InfrastructureError(f"the Docker engine is not reachable: {first}")
+
+
+def image_labels(image: str) -> dict[str, str] | None:
+    """The labels of a local image, or None when it is not present (or no Docker engine answers)."""
+    try:
+        result = subprocess.run(
+            ["docker", "image", "inspect", "--format", "{{json .Config.Labels}}", image],
+            capture_output=True, text=True, timeout=20,
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    if result.returncode != 0:
+        return None
+    return json.loads(result.stdout or "null") or {}
+
+
+def image_id(image: str) -> str | None:
+    """The ID (``sha256:…``) of a local image, or None when it is not present."""
+    try:
+        result = subprocess.run(["docker", "image", "inspect", "--format", "{{.Id}}", image],
+                                capture_output=True, text=True, timeout=20)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    return result.stdout.strip() if result.returncode == 0 else None
+
+
+def local_mattermost_images() -> dict[str, str]:
+    """The Mattermost images this machine has packaged, by the version their binary reports."""
+    try:
+        result = subprocess.run(
+            ["docker", "image", "ls", LOCAL_REPOSITORY, "--format", "{{.Repository}}:{{.Tag}}"],
+            capture_output=True, text=True, timeout=20)
+    except (OSError, subprocess.TimeoutExpired):
+        return {}
+    images = {}
+    for image in result.stdout.split() if result.returncode == 0 else []:
+        version = (image_labels(image) or {}).get(VERSION_LABEL)
+        if version and image == f"{LOCAL_REPOSITORY}:{version}":
+            images[version] = image
+    return images
+
+
+def premigrated_image_name(server_image_id: str) -> str:
+    """Where the database a server image migrated is kept: one per server image ID."""
+    return f"{POSTGRES_IMAGE}-premigrated-{server_image_id.removeprefix('sha256:')[:12]}"
+
+
+def premigrated_database(server_image: str, postgres_image: str) -> str:
+    """The pre-migrated database of ``server_image`` when there is one, else ``postgres_image``.
+
+    Only for the suite's own PostgreSQL image: the snapshot is a container of it.
+    """
+    if postgres_image != POSTGRES_IMAGE:
+        return postgres_image
+    server_id = image_id(server_image)
+    if server_id is None:
+        return postgres_image
+    snapshot = premigrated_image_name(server_id)
+    return snapshot if is_current_snapshot(snapshot, server_id) else postgres_image
+
+
+def snapshot_labels(server_image_id: str) -> dict[str, str]:
+    """The labels of a current snapshot: the server image that migrated it, and the PostgreSQL image under it."""
+    return {SERVER_IMAGE_LABEL: server_image_id, POSTGRES_IMAGE_LABEL: image_id(POSTGRES_IMAGE) or ""}
+
+
+def is_current_snapshot(snapshot: str, server_image_id: str) -> bool:
+    """``snapshot`` is there, made by this server image on today's PostgreSQL image (a rebuilt one
+    brings a new entrypoint: the snapshot is made again on first use)."""
+    labels = image_labels(snapshot) or {}
+    return all(labels.get(key) == value for key, value in snapshot_labels(server_image_id).items())
+
+
+# -- Mattermost distributions -------------------------------------------------------
+
+
+def distribution_root(path: Path) -> Path:
+    """The ``mattermost/`` folder of an unpacked distribution at ``path`` (itself or its only child).
+
+    UsageError, in one line, naming what is missing when ``path`` is not a distribution.
+    """
+    candidates = [path, path / "mattermost"]
+    for candidate in candidates:
+        if (candidate / "bin" / "mattermost").is_file():
+            missing = [part for part in DISTRIBUTION_PARTS if not (candidate / part).exists()]
+            if missing:
+                raise UsageError(f"{path} is not a complete Mattermost distribution: it has no "
+                                 f"{', '.join(missing)} beside bin/mattermost")
+            return candidate
+    raise UsageError(f"{path} is not a Mattermost distribution: neither it nor its mattermost/ folder "
+                     "has bin/mattermost (expected a release tarball or its unpacked mattermost/ folder)")
+
+
+def unpack_distribution(tarball: Path, into: Path) -> Path:
+    """Unpack a release tarball safely (no links out, no absolute paths); its ``mattermost/`` folder."""
+    try:
+        with tarfile.open(tarball) as archive:
+            archive.extractall(into, filter="data")
+    except (tarfile.TarError, OSError, EOFError) as error:
+        raise UsageError(f"{tarball} is not a readable Mattermost release tarball: {error}") from None
+    entries = [entry for entry in into.iterdir()]
+    return distribution_root(entries[0] if len(entries) == 1 and entries[0].is_dir() else into)
+
+
+def parse_version_output(output: str) -> str:
+    """The version in what ``mattermost version`` printed (``Version: 11.0.3``), or ""."""
+    found = re.search(r"^Version:\s*(\d+\.\d+\.\d+)\s*$", output, re.MULTILINE)
+    return found.group(1) if found else ""
+
+
+class ImageBuilder:
+    """Builds missing images step by step, showing progress and keeping each step's log.
+
+    >>> builder = ImageBuilder()
+    >>> builder.ensure_postgres()          # builds the base image first when needed
+    >>> builder.package(Path("mattermost-11.0.3-linux-amd64.tar.gz"))
+    'mm-conformance/mattermost:11.0.3'
+    """
+
+    def __init__(self, console: Console | None = None, cache_dir: Path = CACHE_DIR) -> None:
+        self.console = console or Console(stderr=True, soft_wrap=True)
+        self.cache_dir = cache_dir
+        self.log_dir = cache_dir / "logs"
+
+    # -- the support images ---------------------------------------------------------
+
+    def ensure_base(self) -> None:
+        if image_labels(BASE_IMAGE) is not None:
+            self._say(f"{BASE_IMAGE} present")
+            return
+        with tempfile.TemporaryDirectory(dir=self._mkdir(self.cache_dir)) as work:
+            self._run(
+                f"building {BASE_IMAGE} (debootstrap, about a minute)",
+                [str(DOCKER_DIR / "base" / "build-rootfs.sh"), BASE_IMAGE, work, DEBIAN_MIRROR],
+                log="base",
+            )
+
+    def ensure_postgres(self) -> None:
+        """Debian's PostgreSQL 15, the database Mattermost runs on."""
+        self._ensure_on_base(POSTGRES_IMAGE, "postgres")
+
+    def ensure_nginx(self) -> None:
+        """nginx from Debian, the TLS proxy in front of Mattermost (see mm_conformance/proxy.py)."""
+        self._ensure_on_base(NGINX_IMAGE, "nginx")
+
+    def _ensure_on_base(self, tag: str, directory: str) -> None:
+        digest = context_digest(DOCKER_DIR / directory)
+        labels = image_labels(tag)
+        if labels is not None and labels.get(CONTEXT_DIGEST_LABEL) == digest:
+            self._say(f"{tag} present")
+            return
+        self.ensure_base()
+        self._docker_build(tag, DOCKER_DIR / directory, {"BASE_IMAGE": BASE_IMAGE}, log=directory,
+                           labels={CONTEXT_DIGEST_LABEL: digest})
+
+    # -- a Mattermost distribution, packaged ------------------------------------------
+
+    def package(self, source: Path) -> str:
+        """Package a release tarball, or a directory laid out like its ``mattermost/`` folder, as
+        ``mm-conformance/mattermost:<version the binary reports>``; the image's name.
+
+        The same tarball or directory again (same digest) is not packaged twice. A
+        distribution without ``client/`` (the web app) gets the suite's stand-in page,
+        and the image says so in its ``io.github.mm-conformance.web-app`` label.
+        """
+        source = source.expanduser().resolve()
+        if not source.exists():
+            raise UsageError(f"{source} does not exist")
+        if source.is_dir():
+            root = distribution_root(source)
+            digest = context_digest(root)
+        else:
+            root, digest = None, file_digest(source)
+        self.ensure_base()
+        with tempfile.TemporaryDirectory(dir=self._mkdir(self.cache_dir)) as work:
+            context = Path(work)
+            if root is None:
+                with self._status(f"unpacking {source.name}"):
+                    root = unpack_distribution(source, context / "unpacked")
+            version = self.reported_version(root)
+            tag = f"{LOCAL_REPOSITORY}:{version}"
+            labels = image_labels(tag)
+            if labels is not None and labels.get(SOURCE_DIGEST_LABEL) == digest:
+                self._say(f"{tag} present (packaged from the same distribution)")
+                return tag
+            web_app = "distribution" if (root / "client").is_dir() else "stand-in"
+            with self._status(f"preparing Mattermost {version} from {source.name}"):
+                shutil.copytree(root, context / "mattermost", symlinks=True)
+                if web_app == "stand-in":
+                    shutil.copytree(DOCKER_DIR / "mattermost" / "client", context / "mattermost" / "client")
+                shutil.copy(DOCKER_DIR / "mattermost" / "Dockerfile", context / "Dockerfile")
+            self._docker_build(tag, context, {"BASE_IMAGE": BASE_IMAGE}, log=f"mattermost-{version}",
+                               labels={VERSION_LABEL: version, SOURCE_DIGEST_LABEL: digest, WEB_APP_LABEL: web_app})
+        return tag
+
+    def reported_version(self, root: Path) -> str:
+        """What ``bin/mattermost version`` prints as its version, run in the base image, offline.
+
+        Mattermost 5 connects to its database for ``version`` unless told
+        ``--skip-server-start`` (without one it retries for minutes); later versions
+        print it at once and have no such flag.
+        """
+        said = ""
+        for arguments in (["version", "--skip-server-start"], ["version"]):
+            command = ["docker", "run", "--rm", "--network", "none", "--user", "0",
+                       "-v", f"{root}:/mattermost:ro", "-w", "/mattermost", BASE_IMAGE,
+                       "/mattermost/bin/mattermost", *arguments]
+            try:
+                result = subprocess.run(command, capture_output=True, text=True, timeout=60)
+            except subprocess.TimeoutExpired:
+                said = f"`mattermost {' '.join(arguments)}` did not finish within 60 s"
+                continue
+            version = parse_version_output(result.stdout + "\n" + result.stderr)
+            if version:
+                return version
+            said = " ".join((result.stdout + result.stderr).split())[:200] or f"exit code {result.returncode}"
+        raise UsageError(f"{root}/bin/mattermost did not report a version (`mattermost version`: {said})")
+
+    # -- pre-migrated databases ------------------------------------------------------
+
+    def ensure_premigrated(self, server_image: str) -> str:
+        """A database ``server_image`` migrated, kept as an image; made once per server image ID
+        (and again when the suite's PostgreSQL image was rebuilt).
+
+        A server then starts without running every migration on an empty database
+        (seconds instead of a minute on 2 cores). The snapshot has no user: each
+        deployment still makes its own first user, the system admin. Concurrent runs
+        (pytest-xdist workers) make it once: the second waits for the first.
+        """
+        server_id = image_id(server_image)
+        if server_id is None:
+            raise ImageBuildError(f"image {server_image} is not present")
+        snapshot = premigrated_image_name(server_id)
+        with self._lock(f"premigrated-{server_id[-12:]}"):
+            if is_current_snapshot(snapshot, server_id):
+                return snapshot
+            self.ensure_postgres()
+            wanted = snapshot_labels(server_id)
+            started = time.monotonic()
+            with self._status(f"migrating an empty database with {server_image} (once per server image)"):
+                try:
+                    migrate_and_snapshot(server_image, POSTGRES_IMAGE, snapshot, wanted)
+                except InfrastructureError:
+                    raise
+                except Exception as error:  # Docker's, testcontainers' or a timeout: one line, with its cause
+                    raise ImageBuildError(f"snapshotting a database migrated by {server_image} failed: "
+                                          f"{type(error).__name__}: {error}") from None
+        self._say(f"{snapshot}: migrated by {server_image} in {time.monotonic() - started:.0f} s")
+        return snapshot
+
+    # -- plumbing -----------------------------------------------------------------
+
+    def _docker_build(self, tag: str, context: Path, args: dict[str, str], *, log: str,
+                      labels: dict[str, str] | None = None) -> None:
+        command = ["docker", "build", "--network", "host", "-t", tag]
+        for key, value in (labels or {}).items():
+            command += ["--label", f"{key}={value}"]
+        for key, value in args.items():
+            command += ["--build-arg", f"{key}={value}"]
+        self._run(f"building {tag}", command + [str(context)], log=log)
+
+    def _run(self, what: str, command: list[str], *, log: str, cwd: Path | None = None,
+             env: dict[str, str] | None = None) -> None:
+        log_file = self._mkdir(self.log_dir) / f"{log}.log"
+        started = time.monotonic()
+        with self._status(what) as status, log_file.open("w") as sink:
+            process = subprocess.Popen(command, cwd=cwd, env=env, stdout=subprocess.PIPE,
+                                       stderr=subprocess.STDOUT, text=True)
+            assert process.stdout is not None
+            for line in process.stdout:
+                sink.write(line)
+                status.update(f"{what} — {line.strip()[:70]}")
+            code = process.wait()
+        if code != 0:
+            tail = [l for l in log_file.read_text().splitlines() if l.strip()][-1:] or ["no output"]
+            raise ImageBuildError(f"{what} failed (exit {code}): {tail[0]} — full log: {log_file}")
+        self._say(f"{what}: done in {time.monotonic() - started:.0f} s")
+
+    @contextmanager
+    def _lock(self, name: str) -> Iterator[None]:
+        with (self._mkdir(self.cache_dir / "locks") / f"{name}.lock").open("w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(lock, fcntl.LOCK_UN)
+
+    @contextmanager
+    def _status(self, what: str) -> Iterator:
+        with self.console.status(what) as status:
+            yield status
+
+    def _say(self, text: str) -> None:
+        self.console.print(f"[green]✓[/] {text}")
+
+    @staticmethod
+    def _mkdir(path: Path) -> Path:
+        path.mkdir(parents=True, exist_ok=True)
+        return path

@@ -1,0 +1,1 @@
+"""What a scenario calls: its world (users, tokens, credentials, observations) and the verdicts on what it saw."""
