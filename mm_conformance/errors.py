@@ -26,6 +26,14 @@ class NothingObserved(Exception):
     that implementation only: the others in the scenario are judged as usual."""
 
 
+class ServerDeviation(AssertionError):
+    """Mattermost itself answered other than the suite pins: no verdict on the implementation.
+
+    Raised when a scenario's premise about the server (a status, an error id) no
+    longer holds — the regression signal for a Mattermost upgrade.
+    """
+
+
 class NotApplicable(Exception):
     """The scenario cannot run on this server as configured; it is skipped with this reason.
 

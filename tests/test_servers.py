@@ -64,7 +64,7 @@ def test_ids_name_the_version_or_the_image():
 
 def test_with_several_servers_each_server_s_scenarios_share_one_scope():
     """pytest-xdist gives each server's scenarios to one worker: the scope is the server a test id names."""
-    from fixtures.plugin import server_scope
+    from mm_conformance.pytest_plugin.scheduling import server_scope
 
     servers = [MattermostServer("a:11.0", "11.0"), MattermostServer("b:11.0.3", "11.0.3"),
                MattermostServer("c:5.37.0", "5.37.0")]
@@ -78,7 +78,7 @@ def test_with_several_servers_each_server_s_scenarios_share_one_scope():
 
 def test_with_more_workers_than_servers_the_silent_server_scenarios_are_a_scope_of_their_own():
     """They wait seconds on a server that never answers, doing nothing: beside the others, not before them."""
-    from fixtures.plugin import server_scope
+    from mm_conformance.pytest_plugin.scheduling import server_scope
     from mm_conformance.infra.silent import SILENCES
 
     servers = [MattermostServer("b:11.0.3", "11.0.3")]

@@ -28,7 +28,7 @@ def fake(name: str, *args: str) -> str:
 
 SCENARIOS = f'''
 import pytest
-from fixtures.plugin import _WORLD
+from mm_conformance.pytest_plugin.stash import WORLD as _WORLD
 from mm_conformance.scenario import verdicts
 from mm_conformance.errors import NothingObserved
 from mm_conformance.scenario.world import ScenarioWorld, each_implementation

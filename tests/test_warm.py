@@ -179,7 +179,7 @@ def test_a_run_joining_a_shared_server_does_not_switch_tokens_on_under_anothers_
     import threading
     import types
 
-    from fixtures.plugin import _enable_tokens
+    from mm_conformance.pytest_plugin.pool import _enable_tokens
     from mm_conformance.infra.deployment import ServerWideLock
 
     theirs, mine = ServerWideLock(tmp_path / "s.lock"), ServerWideLock(tmp_path / "s.lock")

@@ -4,7 +4,7 @@ n8n's "Enable personal access tokens" section walks an admin through the System
 Console. Each method here is one of those steps, named as the documentation
 names it, and does what the System Console does behind that screen::
 
-    console = SystemConsole.log_in(deployment, settings)          # step 1
+    console = SystemConsole.log_in(admin, settings)               # step 1
     page = console.integration_management()                       # step 2
     console.set_enable_personal_access_tokens(True)               # step 3
     console.users()                                               # step 4
@@ -18,8 +18,7 @@ from __future__ import annotations
 from typing import Any
 
 from mm_conformance.mattermost.admin import ApiClient, User
-from mm_conformance.infra.deployment import Deployment
-from mm_conformance.scenario.verdicts import ServerDeviation
+from mm_conformance.errors import ServerDeviation
 
 #: The role behind "Allow this account to generate personal access tokens".
 TOKEN_ROLE = "system_user_access_token"
@@ -33,15 +32,14 @@ class SystemConsole:
         self._settings = settings
 
     @classmethod
-    def log_in(cls, deployment: Deployment, settings: Any) -> "SystemConsole":
+    def log_in(cls, admin: ApiClient, settings: Any) -> SystemConsole:
         """Step 1: log in to Mattermost as an admin (a new session, like a browser login).
 
         On an external server the suite knows the admin only by a token, so that is reused.
         """
-        admin = deployment.admin
         if not admin.user.password:
             return cls(admin.another_session(), settings)
-        return cls(ApiClient.login(deployment.base_url, admin.user.username, admin.user.password), settings)
+        return cls(ApiClient.login(admin.base_url, admin.user.username, admin.user.password), settings)
 
     def close(self) -> None:
         self._client.close()

@@ -10,10 +10,17 @@ from __future__ import annotations
 
 import pytest
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    SpinnerColumn,
+    TextColumn,
+    TimeElapsedColumn,
+)
 
-from mm_conformance.redact import one_line
 from mm_conformance.outcomes.results import Collector
+from mm_conformance.redact import one_line
 
 
 class LiveProgress:

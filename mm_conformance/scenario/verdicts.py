@@ -11,7 +11,7 @@ import urllib.parse
 from collections.abc import Callable
 
 from mm_conformance.mattermost.admin import MattermostApiError
-from mm_conformance.errors import NothingObserved
+from mm_conformance.errors import NothingObserved, ServerDeviation  # noqa: F401 (steps raise it through verdicts)
 from mm_conformance.protocol.runner import Observation
 from mm_conformance.protocol.wire import ErrorKind
 
@@ -38,14 +38,6 @@ class FalseSuccess(ConformanceFailure):
     """The implementation reported success where the API never answered for the token's owner."""
 
     severity = "false-success"
-
-
-class ServerDeviation(AssertionError):
-    """Mattermost itself answered other than the suite pins: no verdict on the implementation.
-
-    Raised when a scenario's premise about the server (a status, an error id) no
-    longer holds — the regression signal for a Mattermost upgrade.
-    """
 
 
 def expect_success(observation: Observation, status: int = 200) -> None:

@@ -396,7 +396,7 @@ class ScenarioWorld:
     def console(self) -> SystemConsole:
         """The admin's System Console session (documentation: "Log in to Mattermost as an admin")."""
         if self._console is None:
-            self._console = SystemConsole.log_in(self.deployment, self.settings)
+            self._console = SystemConsole.log_in(self.admin, self.settings)
         return self._console
 
     def warn(self, text: str) -> None:

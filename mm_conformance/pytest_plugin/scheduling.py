@@ -1,0 +1,130 @@
+"""Which scenarios run where: servers and implementations as parameters, each server's scenarios to one
+xdist worker, the extras each scope will need, and the markers read from feature tags."""
+
+from __future__ import annotations
+
+import pytest
+
+from mm_conformance.infra.endpoints import extras_for
+from mm_conformance.infra.silent import SILENCES
+from mm_conformance.mattermost.servers import (
+    MattermostServer,
+    oldest_first,
+)
+from mm_conformance.outcomes.results import (
+    scenario_properties,
+    scenario_template,
+)
+from mm_conformance.protocol.adapters import (
+    implementation_name,
+)
+from mm_conformance.pytest_plugin.stash import EXTRAS, IMPLEMENTATIONS, SERVERS
+
+
+@pytest.hookimpl(trylast=True)  # after -k and the like have deselected
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        item.user_properties += [(key, value) for key, value in scenario_properties(item) if value]
+    # The extras each server's scenarios will ask for start in the background once the server is
+    # up; the scenarios that need none run first, to give them the time (each server's kept together).
+    # By scope: a worker that runs only a server's silent-server scenarios starts none of the others' extras.
+    needs: dict[pytest.Item, set[str]] = {item: extras_for(_step_texts(item)) for item in items}
+    extras: dict[str, set[str]] = {}
+    first_of_server: dict[object, int] = {}
+    for position, item in enumerate(items):
+        server = server_of(item)
+        first_of_server.setdefault(server, position)
+        if isinstance(server, MattermostServer) and not item.get_closest_marker("upgrade"):
+            extras.setdefault(scope_of(config, item), set()).update(needs[item])
+    config.stash[EXTRAS] = extras
+    items.sort(key=lambda item: (first_of_server[server_of(item)], bool(needs[item])))
+
+
+def scope_of(config: pytest.Config, item: pytest.Item) -> str:
+    return server_scope(item.nodeid, config.stash.get(SERVERS, []), silent_apart=_silent_apart(config))
+
+
+def server_of(item: pytest.Item) -> object:
+    params = getattr(item, "callspec", None) and item.callspec.params
+    return params.get("mattermost_server") if params else None
+
+
+def _step_texts(item: pytest.Item) -> list[str]:
+    """The scenario's steps as they read with its Examples values filled in."""
+    template = scenario_template(item)
+    if template is None:
+        return []
+    params = getattr(item, "callspec", None) and item.callspec.params or {}
+    return [step.name for step in template.render(params.get("_pytest_bdd_example") or {}).steps]
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    if "mattermost_server" in metafunc.fixturenames:
+        servers = metafunc.config.stash[SERVERS]
+        if metafunc.definition.get_closest_marker("upgrade"):
+            # The oldest server is upgraded in place to each newer one, each a scenario of its own.
+            oldest, *newer = oldest_first(servers)
+            metafunc.parametrize("mattermost_server", [oldest], ids=[f"mm{oldest.id}"], scope="session")
+            metafunc.parametrize("upgrade_target", newer or [None], indirect=True,
+                                 ids=[f"to-{server.id}" for server in newer] or ["no-newer-server"])
+        else:
+            metafunc.parametrize("mattermost_server", servers, ids=[f"mm{s.id}" for s in servers], scope="session")
+    implementations = metafunc.config.stash[IMPLEMENTATIONS]
+    if "implementation" in metafunc.fixturenames and len(implementations) > 1 and (
+            "world" not in metafunc.fixturenames or metafunc.definition.get_closest_marker("own_world")):
+        # A scenario whose credential changes the server runs once per implementation, each in a
+        # world of its own; every other one is shared by all of them (see pytest_runtest_protocol).
+        metafunc.parametrize("implementation", implementations, indirect=True, scope="session",
+                             ids=[implementation_name(i) for i in implementations])
+
+
+def pytest_xdist_make_scheduler(config: pytest.Config, log: object) -> object | None:
+    """Each server's scenarios go to one worker: the servers run side by side, each worker starting
+    (or sharing the warm) deployment of its server only. With more workers than servers, the
+    scenarios that wait on a silent server (idle seconds, no work) go to a worker of their own too."""
+    servers = config.stash.get(SERVERS, [])
+    silent_apart = _silent_apart(config)
+    if len(servers) < 2 and not silent_apart:
+        return None
+    from xdist.scheduler import LoadScopeScheduling
+
+    class EachServerToOneWorker(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            return server_scope(nodeid, servers, silent_apart=silent_apart)
+
+    return EachServerToOneWorker(config, log)
+
+
+def _silent_apart(config: pytest.Config) -> bool:
+    """Whether a server's silent-server scenarios make a scope of their own: there are more workers than servers."""
+    workers = getattr(config.option, "numprocesses", None) or 0  # the same option in the controller and each worker
+    return isinstance(workers, int) and workers > len(config.stash.get(SERVERS, []))
+
+
+def server_scope(nodeid: str, servers: list[MattermostServer], *, silent_apart: bool = False) -> str:
+    """The id of the server a test runs on, read from its test id ("…[mm11.0.3-…]" or "…[mm11.0.3]",
+    see pytest_generate_tests); the test id itself for a test of no server. With ``silent_apart``,
+    each scenario that waits on a server that never answers (an Examples row of :data:`SILENCES`)
+    is a scope of its own: "11.0.3 (a server that accepts the connection and never answers)".
+    (pytest-xdist gives a worker more scopes while it has two tests or fewer to run: one spare worker
+    gets all three.)"""
+    for server in sorted(servers, key=lambda s: -len(s.id)):  # "mm11.0" must not take "mm11.0.3"'s
+        if f"[mm{server.id}-" in nodeid or f"[mm{server.id}]" in nodeid:
+            silence = next((silence for silence in SILENCES if f"-{silence}" in nodeid), None) if silent_apart else None
+            return f"{server.id} (a server that {silence})" if silence else server.id
+    return nodeid
+
+
+def pytest_bdd_apply_tag(tag: str, function) -> bool | None:
+    """``@docs:<section>[:<step>]`` and ``@beyond-docs`` become the ``docs`` / ``beyond_docs`` markers."""
+    if tag.startswith("docs:"):
+        _, section, *step = tag.split(":")
+        pytest.mark.docs(section, step[0] if step else None)(function)
+        return True
+    if tag == "beyond-docs":
+        pytest.mark.beyond_docs(function)
+        return True
+    if tag == "own-world":
+        pytest.mark.own_world(function)
+        return True
+    return None

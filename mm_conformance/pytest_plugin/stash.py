@@ -1,0 +1,17 @@
+"""The keys under which the plugin's parts keep what they share, in pytest's config and item stashes."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import pytest
+
+if TYPE_CHECKING:
+    pass
+
+SERVERS = pytest.StashKey["list[MattermostServer]"]()
+IMPLEMENTATIONS = pytest.StashKey[list[str]]()  # the --impl values
+PASSED_ENV = pytest.StashKey[dict[str, str]]()  # --impl-env: what the implementations get beyond the baseline
+EXTRAS = pytest.StashKey[dict[str, set[str]]]()  # the extras each scope's scenarios need, by server_scope
+POOL = pytest.StashKey["DeploymentPool"]()
+WORLD = pytest.StashKey["ScenarioWorld"]()  # on an item: the world its scenario ran in
