@@ -23,30 +23,48 @@ import sys
 import tempfile
 import time
 from collections.abc import Iterator
-from typing import IO
 from pathlib import Path
+from typing import IO
 
 from rich.console import Console
 
 from mm_conformance import __version__, redact
-
-from mm_conformance.protocol import environment
-
-from mm_conformance.protocol import hygiene
-
-from mm_conformance.outcomes import results
-
-from mm_conformance.outcomes import runs
-from mm_conformance.outcomes import report as matrix
-from mm_conformance.protocol.adapters import (KNOWN_IMPLEMENTATIONS, NPM_ADAPTERS, AdapterNotInstalled, check_implementations,
-                       declared_environment, implementation_command, implementation_name, is_shipped)
 from mm_conformance.errors import InfrastructureError, UsageError, interrupted_by_signals
-from mm_conformance.infra.deployment import ADMIN_TOKEN_ENV, SHARED_DIR_ENV, SharedDeployments, WarmState, clean, warm_down, warm_up
-from mm_conformance.infra.images import (POSTGRES_IMAGE, WEB_APP_LABEL, ImageBuilder, docker_available, image_id, image_labels,
-                     local_mattermost_images, premigrated_database)
-from mm_conformance.paths import SUITE_ROOT
-from mm_conformance.pytest_plugin.progress import LiveProgress
+from mm_conformance.infra.deployment import (
+    ADMIN_TOKEN_ENV,
+    SHARED_DIR_ENV,
+    SharedDeployments,
+    WarmState,
+    clean,
+    warm_down,
+    warm_up,
+)
+from mm_conformance.infra.images import (
+    POSTGRES_IMAGE,
+    WEB_APP_LABEL,
+    ImageBuilder,
+    docker_available,
+    image_id,
+    image_labels,
+    local_mattermost_images,
+    premigrated_database,
+)
 from mm_conformance.mattermost.servers import MattermostServer, select_servers
+from mm_conformance.outcomes import report as matrix
+from mm_conformance.outcomes import results, runs
+from mm_conformance.paths import SUITE_ROOT
+from mm_conformance.protocol import environment, hygiene
+from mm_conformance.protocol.adapters import (
+    KNOWN_IMPLEMENTATIONS,
+    NPM_ADAPTERS,
+    AdapterNotInstalled,
+    check_implementations,
+    declared_environment,
+    implementation_command,
+    implementation_name,
+    is_shipped,
+)
+from mm_conformance.pytest_plugin.progress import LiveProgress
 
 EXIT_CONFORMS, EXIT_DEVIATES, EXIT_NO_VERDICT = 0, 1, 2
 #: Where `run` writes the digests of every secret it registered (tests/test_hygiene.py scans with them).

@@ -10,12 +10,9 @@ import urllib.parse
 import pytest
 from pytest_bdd import given, parsers, then, when
 
-from mm_conformance.scenario import base_urls
-
-from mm_conformance.infra import redirects
-
-from mm_conformance.scenario import verdicts
 from mm_conformance.errors import NotApplicable
+from mm_conformance.infra import redirects
+from mm_conformance.scenario import base_urls, verdicts
 from mm_conformance.scenario.world import PATHS, each_implementation
 
 #: The paths a credential is used along, as a step's words name them.

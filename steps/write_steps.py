@@ -2,9 +2,7 @@
 
 from pytest_bdd import given, parsers, then, when
 
-from mm_conformance.scenario import base_urls
-
-from mm_conformance.scenario import verdicts
+from mm_conformance.scenario import base_urls, verdicts
 from mm_conformance.scenario.world import each_implementation
 
 

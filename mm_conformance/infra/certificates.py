@@ -156,7 +156,7 @@ def make_cases(directory: Path, host: str = "127.0.0.1") -> CertificateCases:
     """
     authorities = CertificateAuthorities.create()
     identities = tuple(dict.fromkeys((host, "localhost", "127.0.0.1")))
-    now = datetime.datetime.now(datetime.timezone.utc)
+    now = datetime.datetime.now(datetime.UTC)
     root = _Signer.of(authorities.root, sent=False)
     intermediate = _Signer.of(authorities.intermediate, sent=True)
     leaf_only = _Signer(intermediate.certificate, intermediate.key)  # the same issuer, not sent
@@ -214,7 +214,7 @@ def _leaf(issuer: _Signer | None, identities: tuple[str, ...], not_before: datet
     The profile a public CA issues today: SAN not critical, serverAuth only,
     digitalSignature only (an EC key cannot encipher).
     """
-    now = datetime.datetime.now(datetime.timezone.utc)
+    now = datetime.datetime.now(datetime.UTC)
     key = ec.generate_private_key(ec.SECP256R1())
     subject = _name("server" if issuer is not None else "self-signed server")
     issuer_name, issuer_key = (subject, key) if issuer is None else (issuer.certificate.subject, issuer.key)

@@ -253,7 +253,7 @@ class MattermostContainer(DockerContainer):
         # The readiness probe is the suite's, not the implementation's: it need not verify.
         self.waiting_for(ready.using_tls(insecure=True) if tls else ready)
 
-    def with_tls(self, chain_pem: bytes, key_pem: bytes) -> "MattermostContainer":
+    def with_tls(self, chain_pem: bytes, key_pem: bytes) -> MattermostContainer:
         """Terminate TLS in Mattermost itself (``ConnectionSecurity=TLS``) with this certificate."""
         # Readable by the server's user (uid 2000): the copied files belong to root.
         self.with_copy_into_container(chain_pem, "/mattermost/config/tls.crt", mode=0o644)
@@ -262,13 +262,13 @@ class MattermostContainer(DockerContainer):
         self.with_env("MM_SERVICESETTINGS_TLSCERTFILE", "/mattermost/config/tls.crt")
         return self.with_env("MM_SERVICESETTINGS_TLSKEYFILE", "/mattermost/config/tls.key")
 
-    def with_database(self, dsn: str) -> "MattermostContainer":
+    def with_database(self, dsn: str) -> MattermostContainer:
         return self.with_env("MM_SQLSETTINGS_DATASOURCE", dsn)
 
-    def with_site_url(self, site_url: str) -> "MattermostContainer":
+    def with_site_url(self, site_url: str) -> MattermostContainer:
         return self.with_env("MM_SERVICESETTINGS_SITEURL", site_url)
 
-    def with_config_volume(self, volume: str) -> "MattermostContainer":
+    def with_config_volume(self, volume: str) -> MattermostContainer:
         """Keep ``config/config.json`` in a named volume, as an admin's server keeps its config directory.
 
         Settings changed through the System Console live in that file; a server

@@ -24,24 +24,43 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-import docker
 import httpx
 from docker.errors import DockerException
 from testcontainers.core.network import Network
 
+import docker
+from mm_conformance.errors import InfrastructureError
+from mm_conformance.infra.certificates import CertificateCase, CertificateCases
+from mm_conformance.infra.containers import (
+    OWNER_LABEL,
+    RUN_ID,
+    RUN_LABEL,
+    SUITE_LABEL,
+    MattermostContainer,
+    PostgresContainer,
+    answers_ping,
+    database_problem,
+    labelled_as,
+    owner_running,
+    remove_network,
+    suite_labels,
+    suite_network,
+)
+from mm_conformance.infra.images import (
+    CACHE_DIR,
+    POSTGRES_IMAGE,
+    ImageBuilder,
+    docker_available,
+    image_id,
+    is_current_snapshot,
+    premigrated_image_name,
+)
+from mm_conformance.infra.proxy import TLSProxyContainer
+from mm_conformance.infra.redirects import RedirectEndpoints
 from mm_conformance.mattermost.admin import ApiClient, MattermostApiError, ServerVersion
 from mm_conformance.mattermost.background import CleanUp, UserPool
-from mm_conformance.infra.certificates import CertificateCase, CertificateCases
-from mm_conformance.infra.containers import (OWNER_LABEL, RUN_ID, RUN_LABEL, SUITE_LABEL, MattermostContainer, PostgresContainer,
-                         answers_ping, database_problem, labelled_as, owner_running, remove_network, suite_labels,
-                         suite_network)
-from mm_conformance.errors import InfrastructureError
-from mm_conformance.infra.images import (CACHE_DIR, POSTGRES_IMAGE, ImageBuilder, docker_available, image_id, is_current_snapshot,
-                     premigrated_image_name)
-from mm_conformance.infra.proxy import TLSProxyContainer
-from mm_conformance.redact import register_secret
-from mm_conformance.infra.redirects import RedirectEndpoints
 from mm_conformance.mattermost.servers import LOCAL_REPOSITORY, MattermostServer
+from mm_conformance.redact import register_secret
 
 #: Where external-server mode takes the admin's token: an environment variable, never an
 #: argument (arguments show in process lists and CI logs).
@@ -61,9 +80,9 @@ class Deployment:
     #: A server the suite did not start (external-server mode): its settings are not the suite's to change.
     external: bool = False
     #: Users made ahead of time for its scenarios (None: each scenario makes its own, named after it).
-    user_pool: "UserPool | None" = field(default=None, repr=False)
+    user_pool: UserPool | None = field(default=None, repr=False)
     #: Removes what scenarios made, behind them (None: each scenario removes its own before it ends).
-    clean_up: "CleanUp | None" = field(default=None, repr=False)
+    clean_up: CleanUp | None = field(default=None, repr=False)
 
     @property
     def name(self) -> str:
@@ -437,7 +456,7 @@ class WarmState:
         path.write_text(json.dumps(asdict(self)))
 
     @classmethod
-    def of(cls, image: str) -> "WarmState | None":
+    def of(cls, image: str) -> WarmState | None:
         """The warm deployment of ``image`` if one is up and answering, else None (a dead one is forgotten)."""
         server_id = image_id(image)
         path = cls.path(server_id) if server_id else None
@@ -454,7 +473,7 @@ class WarmState:
     def sign_in(self) -> ApiClient:
         return ApiClient.login(self.base_url, self.admin_username, self.admin_password)
 
-    def server_wide_lock(self) -> "ServerWideLock":
+    def server_wide_lock(self) -> ServerWideLock:
         return ServerWideLock(self.path(self.image_id, Path(self.directory)).with_suffix(".lock"))
 
 
@@ -632,7 +651,7 @@ class SharedDeployments:
                 thread.join(timeout=60)
         shutil.rmtree(self.directory, ignore_errors=True)
 
-    def __enter__(self) -> "SharedDeployments":
+    def __enter__(self) -> SharedDeployments:
         return self
 
     def __exit__(self, *exc: object) -> None:

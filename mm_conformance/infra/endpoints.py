@@ -21,9 +21,9 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any, Generic, TypeVar
 
+from mm_conformance.errors import InfrastructureError
 from mm_conformance.infra.certificates import CertificateCases, make_cases
 from mm_conformance.infra.deployment import MattermostDeployment
-from mm_conformance.errors import InfrastructureError
 from mm_conformance.infra.proxy import TLSProxyContainer
 from mm_conformance.infra.redirects import RedirectEndpoints
 from mm_conformance.infra.silent import SilentEndpoints

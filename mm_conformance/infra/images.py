@@ -43,10 +43,10 @@ from pathlib import Path
 
 from rich.console import Console
 
-from mm_conformance.infra.containers import migrate_and_snapshot
 from mm_conformance.errors import InfrastructureError, UsageError
-from mm_conformance.paths import SUITE_ROOT
+from mm_conformance.infra.containers import migrate_and_snapshot
 from mm_conformance.mattermost.servers import LOCAL_REPOSITORY, VERSION_LABEL
+from mm_conformance.paths import SUITE_ROOT
 
 DOCKER_DIR = SUITE_ROOT / "docker"
 

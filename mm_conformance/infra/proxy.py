@@ -51,9 +51,9 @@ import httpx
 from testcontainers.core.container import DockerContainer
 from testcontainers.core.waiting_utils import WaitStrategy
 
+from mm_conformance.errors import InfrastructureError
 from mm_conformance.infra.certificates import CertificateCase
 from mm_conformance.infra.containers import PublishedPorts, raise_if_exited, suite_labels
-from mm_conformance.errors import InfrastructureError
 from mm_conformance.infra.images import NGINX_IMAGE
 
 #: Where listeners are published and reached. Not get_container_host_ip(): inside a

@@ -100,7 +100,7 @@ class ApiClient:
     # -- getting an admin -----------------------------------------------------------
 
     @classmethod
-    def bootstrap(cls, base_url: str, username: str = "sysadmin") -> "ApiClient":
+    def bootstrap(cls, base_url: str, username: str = "sysadmin") -> ApiClient:
         """Create the server's first user (Mattermost makes it a system admin) and log in."""
         password = _password()
         with _client(f"{base_url.rstrip('/')}/api/v4") as anonymous:
@@ -109,7 +109,7 @@ class ApiClient:
         return cls.login(base_url, created["username"], password)
 
     @classmethod
-    def login(cls, base_url: str, username: str, password: str) -> "ApiClient":
+    def login(cls, base_url: str, username: str, password: str) -> ApiClient:
         with _client(f"{base_url.rstrip('/')}/api/v4") as anonymous:
             answer = _send(anonymous, "POST", "/users/login", json={"login_id": username, "password": password})
             me = _checked(answer)
@@ -119,7 +119,7 @@ class ApiClient:
         return cls(base_url, answer.headers["Token"], user)
 
     @classmethod
-    def with_token(cls, base_url: str, token: str) -> "ApiClient":
+    def with_token(cls, base_url: str, token: str) -> ApiClient:
         """An admin reached through an existing token (external-server mode)."""
         client = cls(base_url, token, User("", "", "", ""))
         client.signed_in_with_token = True
@@ -127,14 +127,14 @@ class ApiClient:
         client.user = User(me["id"], me["username"], "", me.get("roles", ""))
         return client
 
-    def another_session(self) -> "ApiClient":
+    def another_session(self) -> ApiClient:
         """The same user on a client of its own (closing one leaves the other open)."""
         other = ApiClient(self.base_url, self._session_token, self.user)
         other.signed_in_with_token = self.signed_in_with_token
         other._watchdog = self._watchdog
         return other
 
-    def watched_by(self, health: Callable[[], str | None]) -> "ApiClient":
+    def watched_by(self, health: Callable[[], str | None]) -> ApiClient:
         """A call that waits longer than :data:`WATCH_EVERY_S` asks ``health`` what is wrong with the
         server, and again every as long; a problem ends the call at once, named
         (InfrastructureError). A slow but healthy server still has the client's whole timeout:

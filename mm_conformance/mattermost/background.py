@@ -25,8 +25,8 @@ import secrets
 import threading
 from collections.abc import Callable
 
-from mm_conformance.mattermost.admin import ApiClient, MattermostApiError, User
 from mm_conformance.errors import InfrastructureError
+from mm_conformance.mattermost.admin import ApiClient, MattermostApiError, User
 
 
 class UserPool:

@@ -17,8 +17,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from mm_conformance.mattermost.admin import ApiClient, User
 from mm_conformance.errors import ServerDeviation
+from mm_conformance.mattermost.admin import ApiClient, User
 
 #: The role behind "Allow this account to generate personal access tokens".
 TOKEN_ROLE = "system_user_access_token"

@@ -30,10 +30,10 @@ from pathlib import Path
 
 import jinja2
 
-from mm_conformance.outcomes import runs
-from mm_conformance.redact import redact
-from mm_conformance.outcomes.results import VERDICTS, ScenarioResult
 from mm_conformance.mattermost.servers import version_key
+from mm_conformance.outcomes import runs
+from mm_conformance.outcomes.results import VERDICTS, ScenarioResult
+from mm_conformance.redact import redact
 
 REFERENCE = "reference"
 

@@ -49,11 +49,13 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, NoReturn
-from collections.abc import Mapping
 
+from mm_conformance.protocol.environment import adapter_environment
+from mm_conformance.protocol.hygiene import patterns
 from mm_conformance.protocol.wire import (
     ApiRequest,
     Credential,
@@ -62,8 +64,6 @@ from mm_conformance.protocol.wire import (
     decode_response,
     encode_request,
 )
-from mm_conformance.protocol.environment import adapter_environment
-from mm_conformance.protocol.hygiene import patterns
 from mm_conformance.redact import MIN_SECRET_LENGTH, one_line, redact, register_secret
 
 #: Lines of the adapter's stderr kept for failure messages.

@@ -160,7 +160,7 @@ class DeploymentPool:
         if server in self._failed:
             pytest.skip(self._failed[server])
 
-    def server_wide_lock(self, server: MattermostServer) -> "ServerWideLock | None":
+    def server_wide_lock(self, server: MattermostServer) -> ServerWideLock | None:
         """The lock of a server other runs may use at the same time (a warm deployment), else None."""
         stack = self._running.get(server)
         return stack.server_wide_lock if stack is not None else None

@@ -10,8 +10,8 @@ from __future__ import annotations
 import urllib.parse
 from collections.abc import Callable
 
-from mm_conformance.mattermost.admin import MattermostApiError
 from mm_conformance.errors import NothingObserved, ServerDeviation  # noqa: F401 (steps raise it through verdicts)
+from mm_conformance.mattermost.admin import MattermostApiError
 from mm_conformance.protocol.runner import Observation
 from mm_conformance.protocol.wire import ErrorKind
 

@@ -16,19 +16,19 @@ import functools
 import secrets
 import threading
 import time
-from dataclasses import dataclass, field
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any
 
+from mm_conformance.errors import InfrastructureError, NotApplicable, NothingObserved
+from mm_conformance.infra.deployment import Deployment
+from mm_conformance.infra.endpoints import Endpoints
+from mm_conformance.infra.silent import nothing_listening
 from mm_conformance.mattermost.admin import AccessToken, ApiClient, MattermostApiError, User
 from mm_conformance.mattermost.background import Step, run_steps
 from mm_conformance.mattermost.console import TOKEN_ROLE, SystemConsole
-from mm_conformance.infra.deployment import Deployment
-from mm_conformance.infra.endpoints import Endpoints
-from mm_conformance.errors import InfrastructureError, NotApplicable, NothingObserved
 from mm_conformance.protocol.runner import AdapterFailure, AdapterTimedOut, Implementation, Observation
 from mm_conformance.protocol.wire import ApiRequest, Credential
-from mm_conformance.infra.silent import nothing_listening
 from mm_conformance.scenario.verdicts import ConformanceFailure, ServerDeviation, TokenExposure
 
 

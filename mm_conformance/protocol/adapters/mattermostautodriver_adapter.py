@@ -118,10 +118,18 @@ from typing import Any
 
 import httpx
 
+from mm_conformance.protocol.adapters.driver_common import (
+    MappingError,
+    serve_driver,
+    server_message,
+    site_of,
+    tls_error_in,
+    token_of,
+    verifies,
+)
+from mm_conformance.protocol.adapters.driver_common import configured_timeout_s as configured_timeout
 from mm_conformance.protocol.wire import ApiRequest, Credential, ErrorKind, Outcome
 from mm_conformance.redact import one_line
-from mm_conformance.protocol.adapters.driver_common import MappingError, serve_driver, server_message, site_of, tls_error_in, token_of, verifies
-from mm_conformance.protocol.adapters.driver_common import configured_timeout_s as configured_timeout
 
 log = logging.getLogger("mm_conformance.protocol.adapters.mattermostautodriver")
 
