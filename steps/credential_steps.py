@@ -233,7 +233,7 @@ def succeeds_as(world, name):
 @then(parsers.parse('the token did not get through the "{case}" endpoint'))
 @each_implementation
 def token_did_not_get_through(world, case):
-    verdicts.expect_no_credential_through(case, arrived=world.credentials_through)
+    verdicts.expect_no_credential_through(case, arrived=world.credentials_passed)
 
 
 @when(parsers.parse('the credential requests "{endpoint}" with that token over plain http'))
@@ -268,7 +268,7 @@ def use_from_redirecting_base_url(world, path, where):
 @each_implementation
 def nothing_followed_redirect(world, where):
     verdicts.expect_no_credential_at_redirect_target(redirects.listener_for(where), asked=world.redirects_answered,
-                                                     arrived=world.credentials_through, writes=world.writes_through)
+                                                     arrived=world.credentials_passed, writes=world.writes_through)
 
 
 # -- a query string -----------------------------------------------------------------------------

@@ -113,14 +113,14 @@ def test_a_client_that_authenticates_every_hop_carries_the_token_to_the_target(
         endpoints: Endpoints, defective: Implementation, where: str) -> None:
     redirects, name = endpoints.redirects(), "-".join(where.split())
     scenario = world(defective, endpoints)
-    arrived_before = redirects.credentials_seen_at_target(name)
+    arrived_before = redirects.credentials_passed(name)
     steps.use_from_redirecting_base_url(scenario, "a node read", where)
     with pytest.raises(ConformanceFailure, match=f"the token followed the redirect {where}"):
         steps.nothing_followed_redirect(scenario, where)
 
     outcome = scenario.last.outcome
     assert outcome.ok and outcome.body == TARGET_USER, scenario.last.describe()  # it "worked"
-    assert redirects.credentials_seen_at_target(name) == arrived_before + 1
+    assert redirects.credentials_passed(name) == arrived_before + 1
 
 
 def test_a_scenario_that_never_reached_the_redirect_gives_no_verdict(
@@ -145,15 +145,15 @@ def test_httpx_drops_the_authorization_header_by_itself_but_not_a_token_in_the_q
     # must not break (as the defective adapter does, re-adding the header in a hook).
     redirects = endpoints.redirects()
     strict = ssl.create_default_context(cafile=endpoints.ca_file)  # the target must pass it too
-    before = (redirects.requests_at_target(name), redirects.credentials_seen_at_target(name))
+    before = (redirects.requests_at_target(name), redirects.credentials_passed(name))
     with httpx.Client(verify=strict, follow_redirects=True, trust_env=False) as client:
         by_header = client.get(redirects.url(name) + "api/v4/users/me", headers={"Authorization": f"Bearer {TOKEN}"})
         assert (by_header.status_code, by_header.json()) == (200, TARGET_USER)
-        assert redirects.credentials_seen_at_target(name) == before[1]
+        assert redirects.credentials_passed(name) == before[1]
         by_query = client.get(redirects.url(name) + "api/v4/users/me", params={"access_token": TOKEN})
         assert by_query.status_code == 200
     assert redirects.requests_at_target(name) == before[0] + 2
-    assert redirects.credentials_seen_at_target(name) == before[1] + 1  # the query parameter's
+    assert redirects.credentials_passed(name) == before[1] + 1  # the query parameter's
 
 
 @pytest.mark.parametrize("name", [r.name for r in REDIRECTS])

@@ -64,7 +64,7 @@ def result(observation: Observation) -> str:
 
 
 def token_arrivals(proxy: TLSProxyContainer) -> dict[str, int]:
-    return {name: proxy.authorized_requests(name) for name in proxy.case_names}
+    return {name: proxy.credentials_passed(name) for name in proxy.case_names}
 
 
 def test_strict_credential_connects_only_to_the_trusted_case(
@@ -100,10 +100,10 @@ def test_an_insecure_call_does_not_make_a_later_strict_one_accept_a_bad_certific
         insecure = reference.request(credential(proxy, case.name, ignore_ssl_issues=True),
                                      ApiRequest("GET", "users/me"))
         assert insecure.outcome.ok, insecure.describe()
-        before = proxy.authorized_requests(case.name)
+        before = proxy.credentials_passed(case.name)
         strict = reference.check(credential(proxy, case.name, ignore_ssl_issues=False), str(cases.ca_file))
         assert result(strict) == "tls", f"{case.name}: {strict.describe()}"
-        assert proxy.authorized_requests(case.name) == before, f"{case.name}: the strict call's token arrived"
+        assert proxy.credentials_passed(case.name) == before, f"{case.name}: the strict call's token arrived"
 
 
 def test_logs_say_whether_a_token_came_but_never_show_it(proxy: TLSProxyContainer, cases: CertificateCases) -> None:
@@ -132,7 +132,7 @@ def test_a_log_is_read_only_once_no_request_is_in_progress(proxy: TLSProxyContai
     read waits until nginx has finished (and logged) it, and says so when it never does."""
     context = ssl.create_default_context(cafile=str(cases.ca_file))
     port = int(proxy.url("trusted").rsplit(":", 1)[1].rstrip("/"))
-    before = proxy.authorized_requests("trusted")
+    before = proxy.credentials_passed("trusted")
     with socket.create_connection(("127.0.0.1", port)) as raw, \
             context.wrap_socket(raw, server_hostname="127.0.0.1") as tls:
         tls.sendall(f"GET /api/v4/users/me HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer {TOKEN}\r\n".encode())
@@ -143,7 +143,7 @@ def test_a_log_is_read_only_once_no_request_is_in_progress(proxy: TLSProxyContai
         finishing = threading.Timer(0.3, lambda: tls.sendall(b"Connection: close\r\n\r\n"))
         finishing.start()
         try:
-            assert proxy.authorized_requests("trusted") == before + 1  # waited for it, then found its line
+            assert proxy.credentials_passed("trusted") == before + 1  # waited for it, then found its line
         finally:
             finishing.join()
 

@@ -135,9 +135,9 @@ class Endpoints:
             return self._extras.get(SERVER_TERMINATED, lambda: self._deployment.start_tls_server(self.cases["trusted"]))
         return self.proxy.url(case)
 
-    def credentials_seen(self, case: str) -> int | None:
+    def credentials_passed(self, case: str) -> int | None:
         """Requests carrying a credential that got through ``case``'s listener (None: not observable)."""
-        return None if case == SERVER_TERMINATED else self.proxy.authorized_requests(case)
+        return None if case == SERVER_TERMINATED else self.proxy.credentials_passed(case)
 
     def redirects(self) -> RedirectEndpoints:
         """The Base URLs that answer with a redirect, and the recorder of what followed; started on first use."""

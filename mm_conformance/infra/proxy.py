@@ -9,7 +9,7 @@ with the case's certificate chain and forwards to one upstream::
     with proxy:
         base_url = proxy.url("expired")            # https://127.0.0.1:<port>/
         ...                                        # a strict credential must fail with "tls"
-        assert proxy.authorized_requests("expired") == 0   # the token never got through
+        assert proxy.credentials_passed("expired") == 0   # the token never got through
 
 **Proof that a token never got through.** Every listener writes its own access
 log, and each line says only *whether* the request carried a credential in any
@@ -158,7 +158,7 @@ class TLSProxyContainer(DockerContainer):
         """How many HTTP requests reached this listener (a refused handshake sends none)."""
         return len(self.access_log(case_name))
 
-    def authorized_requests(self, case_name: str) -> int:
+    def credentials_passed(self, case_name: str) -> int:
         """How many requests reached this listener carrying a credential (header, query or cookie)."""
         return sum(CREDENTIAL_PRESENT in line.split() for line in self.access_log(case_name))
 

@@ -9,7 +9,7 @@ here is one such redirect::
     with redirects:
         base_url = redirects.url("to-another-host")        # https://127.0.0.1:<port>/
         ...                                                # the credential requests users/me
-        assert redirects.credentials_seen_at_target("to-another-host") == 0
+        assert redirects.credentials_passed("to-another-host") == 0
 
 =================================  ===============================================================
 listener                           answers every request with
@@ -283,7 +283,7 @@ class RedirectEndpoints(_NginxContainer):
         """How many requests reached where ``name`` redirects to, with or without a credential."""
         return len(self.target_access_log(name))
 
-    def credentials_seen_at_target(self, name: str) -> int:
+    def credentials_passed(self, name: str) -> int:
         """How many requests carrying a credential (header, query or cookie) reached ``name``'s target."""
         return sum(CREDENTIAL_PRESENT in line.split() for line in self.target_access_log(name))
 

@@ -114,7 +114,7 @@ class Track:
     #: credential that got through a TLS endpoint or reached a redirect's target (None: not
     #: observable), writes (a method other than GET) that reached a redirect's target, and
     #: requests the redirecting Base URL answered.
-    credentials_through: int | None = None
+    credentials_passed: int | None = None
     writes_through: int = 0
     redirects_answered: int = 0
     #: The query string of each request of its last read with a query that reached the server.
@@ -211,7 +211,7 @@ class ScenarioWorld:
     observations = _tracked("observations")
     errata = _tracked("errata")
     warnings = _tracked("warnings")
-    credentials_through = _tracked("credentials_through")
+    credentials_passed = _tracked("credentials_passed")
     writes_through = _tracked("writes_through")
     queries_through = _tracked("queries_through")
     redirects_answered = _tracked("redirects_answered")
@@ -500,16 +500,16 @@ class ScenarioWorld:
         with the suite's CA as caFile.
 
         Counts, around this use alone, the requests carrying a credential that got through
-        the endpoint (``credentials_through``): whether this token reached Mattermost.
+        the endpoint (``credentials_passed``): whether this token reached Mattermost.
         """
         endpoints = self.endpoints()
         # As the browser shows it: the Base URL's spellings are base_url.feature's rule, not this one's.
         base_url = endpoints.url(case).rstrip("/")
         credential = self.credential(token, base_url=base_url, ignore_ssl_issues=ignore_ssl_issues)
-        before = endpoints.credentials_seen(case)
+        before = endpoints.credentials_passed(case)
         observation = self.use(path, credential, endpoints.ca_file)
-        after = endpoints.credentials_seen(case)
-        self.credentials_through = None if before is None or after is None else after - before
+        after = endpoints.credentials_passed(case)
+        self.credentials_passed = None if before is None or after is None else after - before
         return observation
 
     def endpoints(self) -> Endpoints:
@@ -539,17 +539,17 @@ class ScenarioWorld:
         with a Base URL that answers with the redirect ``redirect`` (see redirects.REDIRECTS).
 
         Counts, as :meth:`use_over_tls` does, around this use alone: the requests carrying a
-        credential that reached the redirect's target (``credentials_through``), the writes that
+        credential that reached the redirect's target (``credentials_passed``), the writes that
         reached it (``writes_through``) and the requests the redirecting Base URL answered
         (``redirects_answered``), so a step can tell whether this use followed the redirect.
         """
         endpoints = self.endpoints()
         redirects = endpoints.redirects()
         credential = self.credential(token, base_url=redirects.url(redirect).rstrip("/"))
-        reached, wrote = redirects.credentials_seen_at_target(redirect), redirects.writes_at_target(redirect)
+        reached, wrote = redirects.credentials_passed(redirect), redirects.writes_at_target(redirect)
         asked = redirects.requests(redirect)
         observation = self.use(path, credential, endpoints.ca_file)
-        self.credentials_through = redirects.credentials_seen_at_target(redirect) - reached
+        self.credentials_passed = redirects.credentials_passed(redirect) - reached
         self.writes_through = redirects.writes_at_target(redirect) - wrote
         self.redirects_answered = redirects.requests(redirect) - asked
         return observation
