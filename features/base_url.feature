@@ -140,7 +140,7 @@ Feature: The Base URL
       | a node write | with a query string   |
       | a node write | with a fragment       |
 
-  @docs:using-api-access-token:6
+  @docs:using-api-access-token:6 @needs:subpath
   Scenario Outline: A Mattermost served under a subpath is reached through its subpath
     A Mattermost whose SiteURL has a path serves its API under that path. The
     credential MUST work with the site URL including the subpath, with or without
@@ -163,7 +163,7 @@ Feature: The Base URL
       | a node write | as the browser shows it |
       | a node write | with a trailing slash   |
 
-  @docs:using-api-access-token:6
+  @docs:using-api-access-token:6 @needs:subpath
   Scenario Outline: The site root of a subpath deployment does not appear to work
     Mattermost answers a request outside its subpath with a redirect into it. The
     credential MUST NOT appear to work with the site root, on any path: following

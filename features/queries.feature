@@ -18,7 +18,7 @@ Feature: A node read with a query string
     And regular users "quinn", "quill" and "quincy" in a team of their own
     And an admin has created a personal access token for "quinn"
 
-  @beyond-docs
+  @beyond-docs @needs:tls-proxy
   Scenario Outline: A node read's query string reaches Mattermost exactly as given
     The credential MUST send a read's query parameters exactly as given, each
     once, and the answer MUST be Mattermost's answer to that query.

@@ -21,7 +21,7 @@ Feature: A Base URL that answers with a redirect
     And a regular user "remy"
     And an admin has created a personal access token for "remy"
 
-  @docs:using-api-access-token:6
+  @docs:using-api-access-token:6 @needs:redirects
   Scenario Outline: A redirect to another origin does not carry the token there
     If the Base URL answers with a redirect to another origin — another host
     name, another port, or plain http — the credential MUST NOT send the token
@@ -51,7 +51,7 @@ Feature: A Base URL that answers with a redirect
       | a node write | to another port on the same host |
       | a node write | to plain http                    |
 
-  @docs:using-api-access-token:6
+  @docs:using-api-access-token:6 @needs:redirects
   Scenario Outline: A write redirected to another origin is not re-sent there, whatever the redirect's status
     A 307 or 308 asks the client to re-send the method and the body; most
     clients turn a POST into a GET on a 301, 302 or 303. Either way the

@@ -20,7 +20,7 @@ Feature: Ignore SSL Issues
     And a regular user "tess"
     And an admin has created a personal access token for "tess"
 
-  @docs:using-api-access-token:7
+  @docs:using-api-access-token:7 @needs:tls-proxy @needs:mattermost-tls
   Scenario Outline: With Ignore SSL Issues off, a certificate that validates connects
     With Ignore SSL Issues off, the credential MUST connect when the server's
     certificate validates, whether a proxy or Mattermost itself terminates TLS,
@@ -43,7 +43,7 @@ Feature: Ignore SSL Issues
       | a node write | trusted        |
       | a node write | mattermost-tls |
 
-  @docs:using-api-access-token:7
+  @docs:using-api-access-token:7 @needs:tls-proxy
   Scenario Outline: With Ignore SSL Issues off, a certificate that fails validation is refused before the token is sent
     With Ignore SSL Issues off, the credential MUST refuse a certificate that
     fails validation with a "tls" error, and the token MUST NOT reach Mattermost,
@@ -85,7 +85,7 @@ Feature: Ignore SSL Issues
       | a node write | expired-intermediate |
       | a node write | issued-by-leaf       |
 
-  @docs:using-api-access-token:7
+  @docs:using-api-access-token:7 @needs:tls-proxy
   Scenario Outline: With Ignore SSL Issues on, the credential connects even if validation fails
     With Ignore SSL Issues on, the credential MUST connect and authenticate even
     when certificate validation fails, on every path.
@@ -128,7 +128,7 @@ Feature: Ignore SSL Issues
       | a node write | expired-intermediate |
       | a node write | issued-by-leaf       |
 
-  @docs:using-api-access-token:7
+  @docs:using-api-access-token:7 @needs:tls-proxy
   Scenario Outline: An insecure credential used first does not make a strict one accept a bad certificate
     A credential with Ignore SSL Issues off MUST verify the certificate even
     when a credential with it on has just connected to the same host, on every

@@ -33,6 +33,24 @@ Feature: Using an API access token
     Then the request succeeds with status 200
     And the answer names "alice", not the admin who created the token
 
+  @beyond-docs
+  Scenario Outline: A bot account's token authenticates as the bot until the bot is disabled
+    Integrations often run as a bot account rather than a person. A bot's personal
+    access token MUST authenticate as the bot on every path; once an admin disables
+    the bot, the credential MUST report its token as an "auth" error.
+    Given a bot account "deploy-bot" with a personal access token made by an admin
+    When the credential is used for <path> with that token
+    Then it succeeds as "deploy-bot", not the admin who created the token
+    When an admin disables the bot account "deploy-bot"
+    And the credential is used for <path> with that token
+    Then the request is refused as "auth" with status 401
+
+    Examples:
+      | path                |
+      | the credential test |
+      | a node read         |
+      | a node write        |
+
   @docs:using-api-access-token:4
   Scenario: A token acts with its owner's permissions, not more
     A request made with a regular user's token MUST be refused where that user

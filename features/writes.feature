@@ -45,7 +45,7 @@ Feature: What the Mattermost node does with the credential
     And Mattermost's answer carried the error "api.context.permissions.app_error"
     And "board-room" has no post with that message
 
-  @beyond-docs
+  @beyond-docs @needs:subpath
   Scenario: A write to the site root of a subpath deployment does not appear to work and posts nothing
     Mattermost answers a request outside its subpath with a redirect into it,
     and a client that follows a 302 turns the POST into a GET. The credential

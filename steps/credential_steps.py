@@ -13,7 +13,8 @@ from pytest_bdd import given, parsers, then, when
 from mm_conformance.errors import NotApplicable
 from mm_conformance.infra import redirects
 from mm_conformance.scenario import base_urls, verdicts
-from mm_conformance.scenario.world import PATHS, each_implementation
+from mm_conformance.scenario.tracks import each_implementation
+from mm_conformance.scenario.world import PATHS
 
 #: The paths a credential is used along, as a step's words name them.
 _PATH = rf"(?P<path>{'|'.join(map(re.escape, PATHS))})"
@@ -39,6 +40,17 @@ def user_who_may_generate_tokens(world, name):
 @given(parsers.parse('an admin has created a personal access token for "{name}"'))
 def admin_created_token(world, name):
     world.token_for(name)
+
+
+@given(parsers.parse('a bot account "{name}" with a personal access token made by an admin'))
+def bot_with_token(world, name):
+    world.bot(name)
+    world.token_for(name, "n8n integration (bot)")
+
+
+@when(parsers.parse('an admin disables the bot account "{name}"'))
+def admin_disables_bot(world, name):
+    world.admin.disable_bot(world.bot(name))
 
 
 @given(parsers.parse('an admin has created a personal access token for "{name}" that expires in {seconds:d} seconds'))
@@ -119,6 +131,12 @@ def request_with_that_token(world, endpoint):
     world.request(world.credential(world.latest_token.token), endpoint)
 
 
+@when(parsers.re(rf"the credential is used for {_PATH} with that token$"))
+@each_implementation
+def use_with_that_token(world, path):
+    world.use(path, world.credential(world.latest_token.token))
+
+
 @when(parsers.re(rf"the credential is used for {_PATH} with the Base URL (?P<form>.+)$"))
 @each_implementation
 def use_with_base_url(world, path, form):
@@ -129,7 +147,7 @@ def use_with_base_url(world, path, form):
 @when(parsers.re(rf"the credential is used for {_PATH} with the subpath server's Base URL (?P<form>.+)$"))
 @each_implementation
 def use_with_subpath_base_url(world, path, form):
-    base_url = base_urls.spell(world.endpoints().subpath_site(), form)
+    base_url = base_urls.spell(world.subpath_site(), form)
     world.use(path, world.credential(world.latest_token.token, base_url=base_url))
 
 

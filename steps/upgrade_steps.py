@@ -5,7 +5,7 @@ from pytest_bdd import given, parsers, then, when
 from mm_conformance.errors import NotApplicable
 from mm_conformance.infra.deployment import require_image
 from mm_conformance.scenario import verdicts
-from mm_conformance.scenario.world import each_implementation
+from mm_conformance.scenario.tracks import each_implementation
 
 
 @given("the oldest selected Mattermost with a database of its own, to be upgraded to a newer one")

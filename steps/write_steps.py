@@ -3,7 +3,7 @@
 from pytest_bdd import given, parsers, then, when
 
 from mm_conformance.scenario import base_urls, verdicts
-from mm_conformance.scenario.world import each_implementation
+from mm_conformance.scenario.tracks import each_implementation
 
 
 @given(parsers.parse('a regular user "{name}" in the channel "{channel}" of a team of their own'))
@@ -32,7 +32,7 @@ def credential_posts(world, message, channel):
                  r"server's Base URL (?P<form>.+)$"))
 @each_implementation
 def credential_posts_through_subpath(world, message, channel, form):
-    base_url = base_urls.spell(world.endpoints().subpath_site(), form)
+    base_url = base_urls.spell(world.subpath_site(), form)
     world.post(world.credential(world.latest_token.token, base_url=base_url), channel, message)
 
 

@@ -31,7 +31,8 @@ from mm_conformance.protocol.wire import ErrorKind
 from mm_conformance.mattermost.servers import MattermostServer
 from mm_conformance.infra.redirects import READY_PATH, REDIRECTS, STATUS, TARGET_USER, RedirectEndpoints
 from mm_conformance.scenario.verdicts import ConformanceFailure
-from mm_conformance.scenario.world import ScenarioWorld, ServerSettings
+from mm_conformance.mattermost.settings import ServerSettings
+from mm_conformance.scenario.world import ScenarioWorld
 from steps import credential_steps as steps
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -15,8 +15,9 @@ import pytest
 
 from mm_conformance.protocol.runner import Implementation
 from mm_conformance.protocol.wire import Credential
+from mm_conformance.scenario.tracks import EveryImplementationEnded, each_implementation
 from mm_conformance.scenario.verdicts import ConformanceFailure
-from mm_conformance.scenario.world import EveryImplementationEnded, ScenarioWorld, each_implementation
+from mm_conformance.scenario.world import ScenarioWorld
 
 FAKES = Path(__file__).parent / "fake_adapters"
 TOKEN = "kq4t3ym1mjdwpqkk3bxq5bfp4a"
@@ -31,7 +32,8 @@ import pytest
 from mm_conformance.pytest_plugin.stash import WORLD as _WORLD
 from mm_conformance.scenario import verdicts
 from mm_conformance.errors import NothingObserved
-from mm_conformance.scenario.world import ScenarioWorld, each_implementation
+from mm_conformance.scenario.tracks import each_implementation
+from mm_conformance.scenario.world import ScenarioWorld
 
 
 class NoServer:
@@ -95,7 +97,7 @@ def test_nothing_observed_is_one_implementations_own(world):
 
 
 def run_shared(pytester, *args: str):
-    from mm_conformance.outcomes.results import Collector
+    from mm_conformance.pytest_plugin.results import Collector
 
     pytester.makepyfile(test_shared=SCENARIOS)
     collector = Collector()
@@ -134,7 +136,7 @@ def test_a_single_track_raises_as_it_always_did():
     with Implementation("good", fake("tells_token", "nowhere")) as implementation:
         world = ScenarioWorld(SimpleNamespace(base_url="http://127.0.0.1:9", alive=lambda: True), implementation,
                               None)  # type: ignore[arg-type]
-        world.request(Credential(TOKEN, "http://127.0.0.1:9"), "users/me")
+        world.for_each_implementation(lambda: world.request(Credential(TOKEN, "http://127.0.0.1:9"), "users/me"))
         with pytest.raises(ConformanceFailure, match="expected success"):
             world.for_each_implementation(lambda: _expect_ok(world))
         assert world.tracks[0].ended is not None
@@ -144,6 +146,15 @@ def _expect_ok(world):
     from mm_conformance.scenario import verdicts
 
     verdicts.expect_success(world.last, 200)
+
+
+def test_a_step_that_forgets_its_decorator_fails_with_one_implementation_too():
+    """A forgotten @each_implementation does not wait for a run with two implementations to show."""
+    with Implementation("a", fake("echo_ok")) as a:
+        world = ScenarioWorld(SimpleNamespace(base_url="http://127.0.0.1:9", alive=lambda: True), [a],
+                              None)  # type: ignore[arg-type]
+        with pytest.raises(AssertionError, match="@each_implementation"):
+            world.request(Credential(TOKEN, "http://127.0.0.1:9"), "users/me")
 
 
 def test_a_step_that_uses_the_implementation_must_say_so():

@@ -7,7 +7,9 @@ import pytest
 from mm_conformance.mattermost.admin import AccessToken, MattermostApiError, User
 from mm_conformance.errors import InfrastructureError, NotApplicable
 from mm_conformance.mattermost.background import CleanUp
-from mm_conformance.scenario.world import TOKEN_ALPHABET, ScenarioWorld, ServerSettings, made_up_token
+from mm_conformance.mattermost.settings import ServerSettings
+from mm_conformance.scenario.objects import TOKEN_ALPHABET, made_up_token
+from mm_conformance.scenario.world import ScenarioWorld
 
 
 def token(n: int) -> AccessToken:
@@ -114,3 +116,10 @@ def test_the_world_s_repr_shows_no_token_and_no_password():
     assert "alice-1" in shown and "id1" in shown  # the world is still described
     for secret in ("pw-of-alice-1234", "secret-token-01", "revokedtokenstillasecret01"):
         assert secret not in shown
+
+
+def test_a_scenario_that_uses_an_extra_it_did_not_declare_fails_naming_the_tag():
+    """Which containers start ahead is declared by @needs tags; the world holds a scenario to its tags."""
+    world = ScenarioWorld(None, None, None, declared_extras=frozenset({"tls-proxy"}))  # type: ignore[arg-type]
+    with pytest.raises(AssertionError, match="tag it @needs:redirects"):
+        world.endpoints("redirects")

@@ -14,7 +14,6 @@ that answer with a redirect (:meth:`Endpoints.redirects`), which serve the
 
 from __future__ import annotations
 
-import re
 import tempfile
 import threading
 from collections.abc import Callable, Iterable
@@ -39,26 +38,16 @@ V = TypeVar("V")
 SUBPATH = "/mattermost"
 
 
-#: The extras a scenario will ask for, by the words of its steps: started ahead of it, in the
-#: background, while the scenarios before it run. Only a head start: an extra nobody
-#: started ahead still starts on first use, so a step worded otherwise is merely slower.
-EXTRAS_BY_STEP_WORDS: tuple[tuple[re.Pattern[str], str], ...] = (
-    (re.compile(r'through the "mattermost-tls" endpoint'), SERVER_TERMINATED),
-    (re.compile(r"from a Base URL that redirects"), "redirects"),
-    (re.compile(r"the subpath server's Base URL|site root of a subpath deployment"), "subpath"),
-)
-#: Words of other steps that need the TLS proxy, which every extra needs too. (A silent server's step
-#: needs only the run's certificates.)
-TLS_PROXY_STEP_WORDS = re.compile(r'through the "[^"]+" endpoint')
+#: The extras a scenario may declare it needs (``@needs:<extra>`` in its feature): started ahead of
+#: it, in the background, while the scenarios before it run. A scenario that uses one it did not
+#: declare fails (see ScenarioWorld.endpoints), so the declaration stays true.
+EXTRA_NAMES = ("tls-proxy", SERVER_TERMINATED, "redirects", "subpath")
 
 
-def extras_for(step_texts: Iterable[str]) -> set[str]:
-    """The extras (``tls-proxy``, ``redirects``, ``subpath``, ``mattermost-tls``) these steps will ask for."""
-    texts = list(step_texts)
-    wanted = {extra for pattern, extra in EXTRAS_BY_STEP_WORDS if any(pattern.search(t) for t in texts)}
-    if wanted or any(TLS_PROXY_STEP_WORDS.search(t) for t in texts):
-        wanted.add("tls-proxy")
-    return wanted
+def with_what_they_need(extras: Iterable[str]) -> set[str]:
+    """These extras, with the TLS proxy added where any is wanted: every extra sits behind it."""
+    wanted = set(extras)
+    return wanted | {"tls-proxy"} if wanted else wanted
 
 
 class StartedOnce(Generic[K, V]):

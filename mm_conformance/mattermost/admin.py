@@ -190,6 +190,18 @@ class ApiClient:
             "username": username, "email": f"{username}@mm-conformance.test", "password": password})
         return User(created["id"], created["username"], password, created.get("roles", ""))
 
+    # -- bot accounts ------------------------------------------------------------------
+
+    def create_bot(self, username: str) -> User:
+        """``POST /bots``: Integrations > Bot Accounts > Add Bot Account (needs bot account creation on).
+        The bot's own user, with no password: a bot never logs in."""
+        created = self._call("POST", "/bots", json={"username": username, "display_name": username})
+        return User(created["user_id"], created["username"], "", "system_user")
+
+    def disable_bot(self, bot: User) -> None:
+        """``POST /bots/{id}/disable``: Integrations > Bot Accounts > Disable; its tokens stop working."""
+        self._call("POST", f"/bots/{bot.id}/disable")
+
     def set_roles(self, user: User, roles: str) -> None:
         """``PUT /users/{id}/roles``: System Console > Users > Manage roles."""
         self._call("PUT", f"/users/{user.id}/roles", json={"roles": roles})

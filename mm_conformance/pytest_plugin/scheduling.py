@@ -5,18 +5,17 @@ from __future__ import annotations
 
 import pytest
 
-from mm_conformance.infra.endpoints import extras_for
+from mm_conformance.infra.endpoints import EXTRA_NAMES, with_what_they_need
 from mm_conformance.infra.silent import SILENCES
 from mm_conformance.mattermost.servers import (
     MattermostServer,
     oldest_first,
 )
-from mm_conformance.outcomes.results import (
-    scenario_properties,
-    scenario_template,
-)
 from mm_conformance.protocol.adapters import (
     implementation_name,
+)
+from mm_conformance.pytest_plugin.results import (
+    scenario_properties,
 )
 from mm_conformance.pytest_plugin.stash import EXTRAS, IMPLEMENTATIONS, SERVERS
 
@@ -28,7 +27,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     # The extras each server's scenarios will ask for start in the background once the server is
     # up; the scenarios that need none run first, to give them the time (each server's kept together).
     # By scope: a worker that runs only a server's silent-server scenarios starts none of the others' extras.
-    needs: dict[pytest.Item, set[str]] = {item: extras_for(_step_texts(item)) for item in items}
+    needs: dict[pytest.Item, set[str]] = {item: with_what_they_need(declared_extras(item)) for item in items}
     extras: dict[str, set[str]] = {}
     first_of_server: dict[object, int] = {}
     for position, item in enumerate(items):
@@ -49,13 +48,9 @@ def server_of(item: pytest.Item) -> object:
     return params.get("mattermost_server") if params else None
 
 
-def _step_texts(item: pytest.Item) -> list[str]:
-    """The scenario's steps as they read with its Examples values filled in."""
-    template = scenario_template(item)
-    if template is None:
-        return []
-    params = getattr(item, "callspec", None) and item.callspec.params or {}
-    return [step.name for step in template.render(params.get("_pytest_bdd_example") or {}).steps]
+def declared_extras(item: pytest.Item) -> frozenset[str]:
+    """The extras the scenario's feature declares with ``@needs:<extra>`` tags (see pytest_bdd_apply_tag)."""
+    return frozenset(extra for marker in item.iter_markers("needs") for extra in marker.args)
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
@@ -116,13 +111,20 @@ def server_scope(nodeid: str, servers: list[MattermostServer], *, silent_apart: 
 
 
 def pytest_bdd_apply_tag(tag: str, function) -> bool | None:
-    """``@docs:<section>[:<step>]`` and ``@beyond-docs`` become the ``docs`` / ``beyond_docs`` markers."""
+    """``@docs:<section>[:<step>]``, ``@beyond-docs``, ``@needs:<extra>`` and ``@own-world`` become the
+    ``docs``, ``beyond_docs``, ``needs`` and ``own_world`` markers."""
     if tag.startswith("docs:"):
         _, section, *step = tag.split(":")
         pytest.mark.docs(section, step[0] if step else None)(function)
         return True
     if tag == "beyond-docs":
         pytest.mark.beyond_docs(function)
+        return True
+    if tag.startswith("needs:"):
+        extra = tag.removeprefix("needs:")
+        if extra not in EXTRA_NAMES:
+            raise pytest.UsageError(f"@{tag}: no such extra; one of {', '.join(f'@needs:{e}' for e in EXTRA_NAMES)}")
+        pytest.mark.needs(extra)(function)
         return True
     if tag == "own-world":
         pytest.mark.own_world(function)
