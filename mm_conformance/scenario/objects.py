@@ -6,11 +6,11 @@ handed out before), so scenarios never see each other's users or tokens.
 
 from __future__ import annotations
 
+import functools
 import secrets
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from mm_conformance.errors import ServerDeviation
@@ -35,41 +35,41 @@ def made_up_token() -> str:
     return "".join(secrets.choice(TOKEN_ALPHABET) for _ in range(26))
 
 
-@dataclass
 class ServerObjects:
     """The things one scenario made on its server, by the scenario's own names for them.
 
     A base of :class:`~mm_conformance.scenario.world.ScenarioWorld`, which gives it the
     deployment, the settings and the scenario's name; steps call these through the world.
+    Tokens are kept out of ``repr``: a traceback may show the world.
     """
 
-    if TYPE_CHECKING:  # given by the world
-        deployment: Deployment
-        settings: ServerSettings
-        name: str
+    #: Given by the world.
+    deployment: Deployment
+    settings: ServerSettings
+    name: str
 
-    users: dict[str, User] = field(init=False, default_factory=dict)
-    tokens: dict[str, AccessToken] = field(init=False, default_factory=dict)
-    refusal: MattermostApiError | None = field(init=False, default=None)
-    selected_user: User | None = field(init=False, default=None)
-    selected_roles: set[str] = field(init=False, default_factory=set)
-    #: The scenario's team (made on first use) and its channels, by the scenario's names for them.
-    team_id: str | None = field(init=False, default=None)
-    channels: dict[str, dict[str, Any]] = field(init=False, default_factory=dict)
-    #: The text of the last message the scenario wrote, and the post a step refers to as "that post".
-    message: str | None = field(init=False, default=None)
-    post_id: str | None = field(init=False, default=None)
-    _sessions: dict[str, ApiClient] = field(init=False, default_factory=dict)
-    _console: SystemConsole | None = field(init=False, default=None)
-    #: Every token the scenario made, also those a later one replaced in ``tokens``: all are revoked.
-    _made_tokens: list[AccessToken] = field(init=False, default_factory=list)
-    _unhonoured: dict[str, str] = field(init=False, default_factory=dict, repr=False)  # tokens: a traceback shows the world
-    _suffix: str = field(init=False, default_factory=lambda: secrets.token_hex(3))
-    #: Implementations that wait side by side (on a silent server) may make the same channel at once.
-    #: The names of the scenario's users that are bot accounts (put away by disabling them).
-    _bots: set[str] = field(init=False, default_factory=set)
-    _making: threading.Lock = field(init=False, default_factory=threading.Lock, repr=False)
-
+    def __init__(self) -> None:
+        self.users: dict[str, User] = {}
+        self.tokens: dict[str, AccessToken] = {}
+        self.refusal: MattermostApiError | None = None
+        self.selected_user: User | None = None
+        self.selected_roles: set[str] = set()
+        #: The scenario's team (made on first use) and its channels, by the scenario's names for them.
+        self.team_id: str | None = None
+        self.channels: dict[str, dict[str, Any]] = {}
+        #: The text of the last message the scenario wrote, and the post a step refers to as "that post".
+        self.message: str | None = None
+        self.post_id: str | None = None
+        self._sessions: dict[str, ApiClient] = {}
+        self._console: SystemConsole | None = None
+        #: Every token the scenario made, also those a later one replaced in ``tokens``: all are revoked.
+        self._made_tokens: list[AccessToken] = []
+        self._unhonoured: dict[str, str] = {}
+        self._suffix = secrets.token_hex(3)
+        #: The names of the scenario's users that are bot accounts (put away by disabling them).
+        self._bots: set[str] = set()
+        #: Implementations that wait side by side (on a silent server) may make the same channel at once.
+        self._making = threading.Lock()
 
     @property
     def admin(self) -> ApiClient:
@@ -245,12 +245,12 @@ class ServerObjects:
         admin = clean_up.admin if clean_up is not None else self.admin
         steps: list[Step] = []
         if self.team_id is not None:  # its channels and posts go with it
-            steps.append((f"archiving team {self.team_id}", lambda team=self.team_id: admin.archive_team(team)))
+            steps.append((f"archiving team {self.team_id}", functools.partial(admin.archive_team, self.team_id)))
         # The admin's own tokens first: on a server the suite did not start they are what matters most.
         admin_first = sorted(self._made_tokens, key=lambda token: token.user_id != self.admin.user.id)
-        steps += [(f"revoking token {token.id}", lambda token=token: _revoke(admin, token)) for token in admin_first]
-        steps += [(f"disabling bot {user.username}", lambda user=user: admin.disable_bot(user)) if name in self._bots
-                  else (f"deactivating {user.username}", lambda user=user: admin.deactivate_user(user))
+        steps += [(f"revoking token {token.id}", functools.partial(_revoke, admin, token)) for token in admin_first]
+        steps += [(f"disabling bot {user.username}", functools.partial(admin.disable_bot, user)) if name in self._bots
+                  else (f"deactivating {user.username}", functools.partial(admin.deactivate_user, user))
                   for name, user in self.users.items()]
         self.close_sessions()
         if clean_up is not None:

@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import urllib.parse
 from collections.abc import Callable
+from typing import ClassVar
 
 from mm_conformance.errors import NothingObserved, ServerDeviation  # noqa: F401 (steps raise it through verdicts)
 from mm_conformance.mattermost.admin import MattermostApiError
+from mm_conformance.outcome import Outcome, Severity
 from mm_conformance.protocol.runner import Observation
 from mm_conformance.protocol.wire import ErrorKind
 
@@ -25,19 +27,20 @@ class ConformanceFailure(AssertionError):
     MUST (this class).
     """
 
-    severity = "broken"
+    outcome: ClassVar[Outcome] = Outcome.FAIL
+    severity: ClassVar[Severity] = Severity.BROKEN
 
 
 class TokenExposure(ConformanceFailure):
     """The token went where it must not: through a bad certificate, along a redirect, into output."""
 
-    severity = "security"
+    severity: ClassVar[Severity] = Severity.SECURITY
 
 
 class FalseSuccess(ConformanceFailure):
     """The implementation reported success where the API never answered for the token's owner."""
 
-    severity = "false-success"
+    severity: ClassVar[Severity] = Severity.FALSE_SUCCESS
 
 
 def expect_success(observation: Observation, status: int = 200) -> None:

@@ -38,7 +38,7 @@ from mm_conformance.scenario.verdicts import ConformanceFailure, TokenExposure
 PATHS = ("the credential test", "a node read", "a node write")
 
 
-@dataclass
+@dataclass(repr=False)
 class ScenarioWorld(ServerObjects):
     """One scenario's world, shared by every implementation that runs it side by side.
 
@@ -70,7 +70,13 @@ class ScenarioWorld(ServerObjects):
     tracks: list[Track] = field(init=False)
     _endpoints: Endpoints | None = field(init=False, default=None)
 
+    def __repr__(self) -> str:
+        # A traceback (console, JUnit) shows the world: users and tokens by their reprs, which hold no secret.
+        return (f"ScenarioWorld(name={self.name!r}, deployment={self.deployment!r}, users={self.users!r}, "
+                f"tokens={self.tokens!r}, tracks={self.tracks!r})")
+
     def __post_init__(self) -> None:
+        ServerObjects.__init__(self)
         implementations = self.implementations if isinstance(self.implementations, list) else [self.implementations]
         self.tracks = [Track(implementation) for implementation in implementations]
 
@@ -258,8 +264,8 @@ class ScenarioWorld(ServerObjects):
              timeout_s: float | None = None) -> Observation:
         """Message > Post: ``POST posts`` with the channel and the text, as the Mattermost node sends it."""
         self.message = message
-        return self.request(credential, "posts", "POST", body={"channel_id": self.channels[channel]["id"],
-                                                                 "message": message}, ca_file=ca_file, timeout_s=timeout_s)
+        body = {"channel_id": self.channels[channel]["id"], "message": message}
+        return self.request(credential, "posts", "POST", body=body, ca_file=ca_file, timeout_s=timeout_s)
 
     def use_with_own_token(self, path: str, name: str, base_url: str) -> Observation:
         """The credential used along ``path`` with a token of ``name`` made for this implementation
