@@ -1,7 +1,9 @@
-"""The two kinds of problem that are not a verdict on the implementation under test.
+"""The problems that are not a verdict on the implementation under test.
 
-The CLI turns either into a one-line message and exit code 2; scenarios that meet
-an InfrastructureError are reported as errors or skips, never as failures.
+Each exception that ends a scenario declares its :class:`~mm_conformance.outcome.Outcome`;
+the CLI turns a UsageError or an InfrastructureError into a one-line message and exit
+code 2; scenarios that meet an InfrastructureError are reported as errors or skips,
+never as failures.
 """
 
 from __future__ import annotations
@@ -10,6 +12,9 @@ import contextlib
 import signal
 import threading
 from collections.abc import Iterator
+from typing import ClassVar
+
+from mm_conformance.outcome import Outcome
 
 
 class UsageError(Exception):
@@ -19,11 +24,15 @@ class UsageError(Exception):
 class InfrastructureError(Exception):
     """The world could not be brought up: Docker down, image missing, server crashed."""
 
+    outcome: ClassVar[Outcome] = Outcome.INFRASTRUCTURE
+
 
 class NothingObserved(Exception):
     """The implementation gave the scenario nothing to judge: it never made the request the rule is
     about (e.g. it refused the credential before asking a Base URL that redirects). No verdict, for
     that implementation only: the others in the scenario are judged as usual."""
+
+    outcome: ClassVar[Outcome] = Outcome.NOTHING_OBSERVED
 
 
 class ServerDeviation(AssertionError):
@@ -33,6 +42,8 @@ class ServerDeviation(AssertionError):
     longer holds — the regression signal for a Mattermost upgrade.
     """
 
+    outcome: ClassVar[Outcome] = Outcome.SERVER_DEVIATION
+
 
 class NotApplicable(Exception):
     """The scenario cannot run on this server as configured; it is skipped with this reason.
@@ -40,6 +51,8 @@ class NotApplicable(Exception):
     For example a server-wide setting it would have to change, on a server the
     suite was not allowed to reconfigure (external-server mode).
     """
+
+    outcome: ClassVar[Outcome] = Outcome.SKIP
 
 
 @contextlib.contextmanager
