@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from mm_conformance.outcomes.results import Collector, exit_code
+from mm_conformance.outcomes.results import exit_code
+from mm_conformance.pytest_plugin.results import Collector
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -1,7 +1,8 @@
 import secrets
 
+from mm_conformance.outcomes.results import ScenarioResult, exit_code, markdown_summary
+from mm_conformance.pytest_plugin.results import Collector
 from mm_conformance.redact import register_secret
-from mm_conformance.outcomes.results import Collector, ScenarioResult, exit_code, markdown_summary
 
 
 def result(verdict, reason=""):
@@ -44,18 +45,23 @@ def test_warnings_conform_but_show():
 
 
 def test_only_a_conformance_failure_is_a_fail_whatever_else_ended_the_scenario():
-    """A crash of the suite's own hooks (no severity recorded) must never read as a verdict."""
+    """The verdict is the record the plugin gave the report; a crash of the suite's own hooks is no verdict."""
     from _pytest.reports import TestReport
 
-    from mm_conformance.outcomes.results import _reason, _verdict
+    from mm_conformance.outcome import PROPERTY, Outcome, Record, Severity, record_of
 
-    def failed(*properties):
-        return TestReport("x", ("x", 1, "x"), {}, "failed", "RuntimeError: Container is not started", "call",
-                          user_properties=list(properties))
+    def ended(record):
+        collector = Collector()
+        collector.pytest_runtest_logreport(TestReport(
+            "x", ("x", 1, "x"), {}, "failed", "RuntimeError: Container is not started", "call",
+            user_properties=[(PROPERTY, record.to_json())]))
+        return collector.results[0]
 
-    assert _verdict(failed(("severity", "must"))) == "fail"
-    assert _verdict(failed()) == "error"
-    assert _reason(failed(), {}).startswith("suite error (no verdict): ")
+    broke = ended(Record(Outcome.FAIL, "it broke", Severity.SECURITY))
+    assert (broke.verdict, broke.severity, broke.reason) == ("fail", "security", "it broke")
+    crashed = ended(record_of(RuntimeError("Container is not started")))
+    assert (crashed.verdict, crashed.severity, crashed.outcome) == ("error", None, Outcome.SUITE_ERROR)
+    assert crashed.reason == "suite error (no verdict): RuntimeError: Container is not started"
 
 
 def test_a_secret_registered_after_a_result_came_in_is_redacted_from_it_too():

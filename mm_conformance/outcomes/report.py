@@ -31,8 +31,9 @@ from pathlib import Path
 import jinja2
 
 from mm_conformance.mattermost.servers import version_key
+from mm_conformance.outcome import VERDICTS, Severity
 from mm_conformance.outcomes import runs
-from mm_conformance.outcomes.results import VERDICTS, ScenarioResult
+from mm_conformance.outcomes.results import ScenarioResult
 from mm_conformance.redact import redact
 
 REFERENCE = "reference"
@@ -60,26 +61,9 @@ SECTION_TITLES = {
 }
 _SECTION_ORDER = ["using-api-access-token", "enable-personal-access-tokens", "beyond the documentation"]
 
-# "mm_conformance.scenario.verdicts.ConformanceFailure: the token …", "AssertionError: …": a reader wants the words only.
-_CLASS_NAME = (r"(?:(?:[a-z_][a-z0-9_]*\.)+[A-Z][A-Za-z0-9_]*"
-               r"|[A-Z][A-Za-z0-9]*(?:Failure|Error|Exception|Deviation|Exposure|Success|TimedOut|Warning|Interrupt))")
-_CLASS_PREFIX = re.compile(rf"(?:^|(?<=[\s(\[]))(?:{_CLASS_NAME}): ")
-_DOTTED_CLASS = re.compile(r"\b(?:[a-z_][a-z0-9_]*\.)+([A-Z][A-Za-z0-9_]*)\b")
-
-#: A failure without a severity comes from a results file written before failures carried one:
-#: its severity is read from its reason, worded by mm_conformance.scenario.verdicts (the most serious match wins).
-_INFERRED_SEVERITY = (
-    ("security", ("the token followed the redirect", "although TLS validation failed", "leaked the access token")),
-    ("false-success", ("but the request succeeded", "answer names no user", "the request appeared to work although",
-                       "although the write must not have worked")),
-)
-
-
 def plain(text: str) -> str:
-    """Text for a reader: secrets redacted, no Python class or module names."""
-    text = _CLASS_PREFIX.sub("", redact(text or ""))
-    return _DOTTED_CLASS.sub(lambda m: m.group(1) if not m.group(1).endswith(
-        ("Failure", "Error", "Exception", "Deviation", "Exposure", "Success")) else "", text).strip()
+    """Text for a reader: secrets redacted (a results file written by an older run may hold one)."""
+    return redact(text or "").strip()
 
 
 def docs_text(docs: str) -> str:
@@ -161,8 +145,6 @@ class Finding:
     title: str  # the scenario, as the feature file words it
     docs: str
     occurrences: list[Occurrence] = field(default_factory=list)
-    #: The severity was read from the reason (a results file from before failures carried one).
-    inferred: bool = False
 
     @property
     def heading(self) -> str:
@@ -237,10 +219,6 @@ class Matrix:
     def anchor(self, column: Column, row: Row) -> str:
         return self.anchors[(column, row.scenario)]
 
-    @property
-    def inferred(self) -> int:
-        return sum(f.inferred for f in self.findings)
-
 
 def _read(run_dirs: list[Path]) -> list[tuple[Path, dict[str, object], list[tuple[Column, ScenarioResult]]]]:
     loaded = []
@@ -303,20 +281,11 @@ def cell_id(anchor: str) -> str:
     return "cell-" + anchor.removeprefix("exchange-")
 
 
-def severity(result: ScenarioResult) -> tuple[str, bool]:
-    """A failure's severity (a key of SEVERITIES) and whether it was read from the reason; "warning"
-    for a warn."""
+def severity(result: ScenarioResult) -> str:
+    """A finding's group (a key of SEVERITIES): the failure's recorded severity; "warning" for a warn."""
     if result.verdict == "warn":
-        return "warning", False
-    if result.severity in SEVERITY_HEADINGS and result.severity != "warning":
-        return result.severity, False
-    if result.severity:  # a severity this report does not know: still a broken requirement
-        return "broken", False
-    reason = result.reason.lower()
-    for key, phrases in _INFERRED_SEVERITY:
-        if any(phrase.lower() in reason for phrase in phrases):
-            return key, True
-    return "broken", True
+        return "warning"
+    return result.severity or Severity.BROKEN  # a failure always records one (results format 3)
 
 
 def _findings(ordered: list[Row], columns: list[Column], implementations: list[str],
@@ -334,13 +303,13 @@ def _findings(ordered: list[Row], columns: list[Column], implementations: list[s
                     "error", column.implementation, row.title, row.docs))
                 finding.occurrences.append(Occurrence(column.server, anchor, plain(result.reason) or "no reason given"))
                 continue
-            key, inferred = severity(result)
+            key = severity(result)
             if key == "warning":
                 text = "; ".join(plain(w) for w in result.warnings) or plain(result.reason) or "a SHOULD-level concern"
             else:
                 text = plain(result.reason) or "; ".join(plain(o) for o in result.observations) or "failed"
             finding = merged.setdefault((key, column.implementation, row.scenario), Finding(
-                key, column.implementation, row.title, row.docs, inferred=inferred))
+                key, column.implementation, row.title, row.docs))
             finding.occurrences.append(Occurrence(column.server, anchor, text, plain(result.expected)))
     order = [key for key, _, _ in SEVERITIES]
     findings = sorted(merged.values(), key=lambda f: (order.index(f.severity), implementations.index(f.implementation)))
@@ -396,8 +365,6 @@ def render_markdown(matrix: Matrix, html: str = "index.html") -> str:
         for finding in findings:
             lines.append(_finding_markdown(finding, html))
         lines.append("")
-    if matrix.inferred:
-        lines += [f"{_inferred_note(matrix.inferred)}", ""]
     if matrix.no_verdict:
         lines += ["## No verdict (infrastructure)", "",
                   "_These scenarios stopped before a verdict: they count neither as a pass nor as a failure._", ""]
@@ -408,8 +375,8 @@ def render_markdown(matrix: Matrix, html: str = "index.html") -> str:
     for section, rows in matrix.sections.items():
         lines += [f"### {section_title(section)}", "", header, "|---|" + "---|" * len(matrix.columns)]
         for row in rows:
-            cells = " | ".join(cell_text(row.cells.get(c)) for c in matrix.columns)
-            lines.append(f"| {_md(row.title)} | {cells} |")
+            cells_text = " | ".join(cell_text(row.cells.get(c)) for c in matrix.columns)
+            lines.append(f"| {_md(row.title)} | {cells_text} |")
         lines.append("")
     return "\n".join(lines).rstrip("\n") + "\n"
 
@@ -421,19 +388,13 @@ def _finding_markdown(finding: Finding, html: str, *, with_docs: bool = True) ->
     return f"- **{_md(finding.title)}** — {finding.implementation}, on {links}{docs}: {_md(finding.reason)}{expected}"
 
 
-def _inferred_note(count: int) -> str:
-    return (f"{count} finding(s) come from a results file written before failures recorded their severity: "
-            "their group was read from their reason.")
-
-
 def render_html(matrix: Matrix) -> str:
     environment = jinja2.Environment(
         loader=jinja2.PackageLoader("mm_conformance.outcomes", "templates"), autoescape=True,
         undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
     environment.filters["cell_text"] = cell_text
     environment.filters["plain"] = plain
-    environment.globals.update(section_title=section_title, cell_id=cell_id, docs_text=docs_text,
-                               inferred_note=_inferred_note)
+    environment.globals.update(section_title=section_title, cell_id=cell_id, docs_text=docs_text)
     return environment.get_template("report.html.j2").render(matrix=matrix, board=matrix.scoreboard)
 
 
@@ -490,7 +451,7 @@ def findings_document(run_dirs: list[Path]) -> str:
         lines += [f"## {implementation}", "", f"Run on Mattermost {versions_text(ran)}.", ""]
         if not findings:
             lines += ["Nothing found: no scenario failed or warned.", ""]
-        for key, heading, _, group in matrix.grouped():
+        for _, heading, _, group in matrix.grouped():
             group = [f for f in group if f.implementation == implementation]
             if not group:
                 continue
@@ -498,7 +459,8 @@ def findings_document(run_dirs: list[Path]) -> str:
             for finding in group:
                 judged, unjudged = _judged(matrix, implementation, finding.title)
                 expected = f" Declared known deviation: {_md(finding.expected)}." if finding.expected else ""
-                elsewhere = "".join(f" ({verdict} on {versions_text(servers)})" for verdict, servers in unjudged.items())
+                elsewhere = "".join(f" ({verdict} on {versions_text(servers)})"
+                                    for verdict, servers in unjudged.items())
                 when = since_text(finding.servers, judged)
                 if unjudged:
                     when = when.replace("on every version run", "on every version that gave a verdict", 1)
@@ -511,8 +473,6 @@ def findings_document(run_dirs: list[Path]) -> str:
             lines += ["### No verdict (infrastructure)", ""]
             lines += [f"- \"{_md(f.title)}\" {f.on}: {_md(f.reason)}" for f in errors]
             lines.append("")
-    if matrix.inferred:
-        lines += [_inferred_note(matrix.inferred), ""]
     lines += ["## Generated from", "", "| run | implementations | Mattermost versions | results |", "|---|---|---|---|"]
     for directory, meta, results in loaded:
         name = directory.parent.name if directory.name == runs.RESULTS_FILE else directory.name

@@ -29,7 +29,9 @@ from mm_conformance.errors import UsageError
 from mm_conformance.outcomes.results import ScenarioResult
 
 RESULTS_FILE = "results.json"
-FORMAT = 2  # 2: "server" (the reported version) replaced "line"
+#: The results format this version writes and reads: a failure's severity and each result's outcome
+#: come from the verdict the plugin recorded (older files had them guessed from wording, or not at all).
+FORMAT = 3
 
 
 def write(results: list[ScenarioResult], directory: Path, meta: dict[str, object]) -> Path:
@@ -47,6 +49,10 @@ def read(path: Path) -> tuple[dict[str, object], list[ScenarioResult]]:
         if isinstance(written_in, int) and written_in > FORMAT:
             raise UsageError(f"{file} was written by a newer mm-conformance (results format {written_in}; "
                              f"this one reads up to {FORMAT}): read it with that version or a later one")
+        if isinstance(data, dict) and "scenarios" in data and written_in != FORMAT:
+            raise UsageError(f"{file} was written by an older mm-conformance (results format {written_in or 1}, "
+                             f"without recorded verdicts; this one reads {FORMAT}): "
+                             "rerun the scenarios to write it anew")
         fields = ScenarioResult.__dataclass_fields__
         scenarios = [ScenarioResult(**{k: v for k, v in s.items() if k in fields}) for s in data["scenarios"]]
     except FileNotFoundError:

@@ -378,13 +378,13 @@ def problems(trace: Trace) -> list[str]:
             if ref is None:
                 found.append(f"{where}: malformed tag @{tag} (expected @docs:<section>[:<step>])")
                 continue
-            section = page.section(ref.anchor)
-            if section is None:
+            named = page.section(ref.anchor)
+            if named is None:
                 found.append(f"{where}: @{tag} names no section of {page.path}")
-            elif ref.step is not None and section.step(ref.step) is None:
+            elif ref.step is not None and named.step(ref.step) is None:
                 found.append(
                     f"{where}: @{tag} names step {ref.step}, but section {ref.anchor} has "
-                    f"{len(section.steps)} step(s)"
+                    f"{len(named.steps)} step(s)"
                 )
         if scenario.statement is None:
             found.append(f"{where}: description does not start with a behaviour statement using an RFC 2119 keyword")

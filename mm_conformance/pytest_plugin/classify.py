@@ -1,58 +1,86 @@
-"""How a scenario ended: only a ConformanceFailure is a verdict; anything else is named as no verdict."""
+"""How a scenario ended, as one verdict record per report: only a ConformanceFailure is a verdict;
+anything else is named as the kind of no verdict it is."""
 
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterator
+from collections.abc import Generator
 
+import pluggy
 import pytest
 
-from mm_conformance.errors import (
-    InfrastructureError,
-    NotApplicable,
-    NothingObserved,
-)
+from mm_conformance import outcome
+from mm_conformance.errors import NotApplicable
 from mm_conformance.mattermost.servers import (
     MattermostServer,
 )
+from mm_conformance.outcome import INFRASTRUCTURE, PROPERTY, Outcome, Record
 from mm_conformance.protocol.runner import AdapterFailure
 from mm_conformance.protocol.wire import ErrorKind
 from mm_conformance.pytest_plugin.scheduling import server_of
 from mm_conformance.pytest_plugin.stash import POOL, WORLD
-from mm_conformance.scenario.verdicts import ConformanceFailure, ServerDeviation
-from mm_conformance.scenario.world import (
-    EveryImplementationEnded,
-)
+from mm_conformance.scenario.tracks import EveryImplementationEnded
+
+#: The record of the call that just ended, kept until its report is made (pytest_runtest_makereport).
+CALL_RECORD = pytest.StashKey[Record]()
+
+
+def record_of(error: BaseException) -> Record:
+    """How ``error`` ended a scenario: its class's own outcome; an adapter's breakdown is infrastructure."""
+    if isinstance(error, AdapterFailure):  # the protocol layer's own exception: it declares no outcome
+        return Record(Outcome.INFRASTRUCTURE, str(error))
+    return outcome.record_of(error)
+
+
+def with_record(properties: list[tuple[str, object]], record: Record) -> list[tuple[str, object]]:
+    """``properties`` with ``record`` as the only verdict record (a report says one thing of how it ended)."""
+    return [(k, v) for k, v in properties if k != PROPERTY] + [(PROPERTY, record.to_json())]
 
 
 @pytest.hookimpl(hookwrapper=True)
-def pytest_runtest_call(item: pytest.Item) -> Iterator[None]:
+def pytest_runtest_call(item: pytest.Item) -> Generator[None, pluggy.Result[None], None]:
     """Only a ConformanceFailure is a verdict against the implementation.
 
     Anything else that stops a scenario says no verdict: the world broke (adapter,
     Docker, a server that stopped answering), the server answered other than the
     suite pins, or the suite itself has a bug.
     """
-    outcome = yield
-    error = outcome.excinfo[1] if outcome.excinfo else None
+    result = yield
+    error = result.excinfo[1] if result.excinfo else None
     if isinstance(error, NotApplicable):
-        outcome.force_exception(pytest.skip.Exception(str(error), _use_item_location=True))
+        result.force_exception(pytest.skip.Exception(str(error), _use_item_location=True))
         return
     if not isinstance(error, Exception) or isinstance(error, EveryImplementationEnded):
         return  # passed or skipped; or every implementation's own report says how it ended
     broken = broken_world(item)
-    if broken:  # a failure on a world that broke is no verdict, whatever it looked like
-        item.user_properties.append(("infrastructure", f"during the scenario: {broken}"))
-    elif isinstance(error, ConformanceFailure):
-        item.user_properties.append(("severity", error.severity))  # orders the findings of a report
-    elif isinstance(error, (AdapterFailure, InfrastructureError)):
-        item.user_properties.append(("infrastructure", str(error)))
-    elif isinstance(error, ServerDeviation):
-        item.user_properties.append(("server-deviation", str(error)))
-    elif isinstance(error, NothingObserved):
-        item.user_properties.append(("nothing-observed", str(error)))
-    else:
-        item.user_properties.append(("suite-error", f"{type(error).__name__}: {error}".splitlines()[0]))
+    # A failure on a world that broke is no verdict, whatever it looked like.
+    item.stash[CALL_RECORD] = (Record(Outcome.INFRASTRUCTURE, f"during the scenario: {broken}") if broken
+                               else record_of(error))
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item,
+                              call: pytest.CallInfo[None]) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+    """Every report that ends something carries one verdict record (see mm_conformance.outcome).
+
+    A passing set-up or tear-down says nothing; a skip whose reason starts with
+    ``infrastructure:`` is the world failing to come up (the deployment pool's word).
+    """
+    report = yield
+    record = item.stash.get(CALL_RECORD, None) if report.when == "call" else None
+    error = call.excinfo.value if call.excinfo is not None else None
+    if record is not None:
+        del item.stash[CALL_RECORD]
+    elif report.skipped:
+        reason = str(getattr(error, "msg", None) or error or "")
+        record = Record(Outcome.INFRASTRUCTURE if reason.startswith(INFRASTRUCTURE) else Outcome.SKIP, reason)
+    elif report.failed and error is not None:
+        record = record_of(error)
+    elif report.passed and report.when == "call":
+        record = Record(Outcome.PASS)
+    if record is not None:
+        report.user_properties = with_record(report.user_properties, record)
+    return report
 
 
 #: How long a scenario that failed gives the engine to report a container that stopped (it records an

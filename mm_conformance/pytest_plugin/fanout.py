@@ -4,25 +4,21 @@ from __future__ import annotations
 
 import copy
 import json
-from collections.abc import Iterator
+from collections.abc import Generator
+from dataclasses import replace
 
 import pytest
 from _pytest.runner import runtestprotocol
 
-from mm_conformance.errors import (
-    NothingObserved,
-)
+from mm_conformance.outcome import Outcome, Record
 from mm_conformance.protocol.adapters import (
     implementation_name,
 )
-from mm_conformance.protocol.runner import AdapterFailure
-from mm_conformance.pytest_plugin.classify import broken_world
+from mm_conformance.pytest_plugin.classify import broken_world, record_of, with_record
 from mm_conformance.pytest_plugin.stash import IMPLEMENTATIONS, WORLD
 from mm_conformance.redact import one_line
+from mm_conformance.scenario.tracks import Track
 from mm_conformance.scenario.verdicts import ConformanceFailure
-from mm_conformance.scenario.world import (
-    Track,
-)
 
 
 def track_properties(track: Track) -> list[tuple[str, str]]:
@@ -38,7 +34,8 @@ def track_properties(track: Track) -> list[tuple[str, str]]:
 
 def _shared_by_several(item: pytest.Item) -> bool:
     """A scenario that several implementations run side by side in one world (one test, a report each)."""
-    params = getattr(item, "callspec", None) and item.callspec.params
+    callspec = getattr(item, "callspec", None)
+    params = callspec.params if callspec is not None else None
     return ("world" in getattr(item, "fixturenames", ()) and not (params and "implementation" in params)
             and len(item.config.stash[IMPLEMENTATIONS]) > 1)
 
@@ -60,7 +57,7 @@ def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> 
     tracks = world.tracks if world is not None else [None] * len(names)
     broken = (broken_world(item) if any(isinstance(getattr(t, "ended", None), ConformanceFailure) for t in tracks)
               else None)
-    for name, track in zip(names, tracks):
+    for name, track in zip(names, tracks, strict=False):
         nodeid = item.nodeid[:-1] + f"-{name}]" if item.nodeid.endswith("]") else f"{item.nodeid}[{name}]"
         item.ihook.pytest_runtest_logstart(nodeid=nodeid, location=item.location)
         for report in reports:
@@ -68,23 +65,21 @@ def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> 
             if hasattr(item.config, "workerinput"):
                 # A pytest-xdist worker sends reports of its item's id only: the controller puts each
                 # implementation's own id back (pytest_report_from_serializable below).
-                report.mm_conformance_nodeid, report.nodeid = report.nodeid, item.nodeid
+                setattr(report, "mm_conformance_nodeid", report.nodeid)  # noqa: B010 (an attribute of our own)
+                report.nodeid = item.nodeid
             item.ihook.pytest_runtest_logreport(report=report)
         item.ihook.pytest_runtest_logfinish(nodeid=nodeid, location=item.location)
     return True
 
 
 @pytest.hookimpl(wrapper=True)
-def pytest_report_from_serializable(config: pytest.Config, data: dict) -> Iterator[object]:
+def pytest_report_from_serializable(config: pytest.Config, data: dict) -> Generator[None, object, object]:
     """In the controller, a report a worker sent for one implementation of a shared scenario gets its own id."""
     report = yield
     own = getattr(report, "mm_conformance_nodeid", None)
     if own:
-        report.nodeid = own  # type: ignore[union-attr]
+        setattr(report, "nodeid", own)  # noqa: B010 (a TestReport or CollectReport: both have one)
     return report
-
-
-_NO_VERDICT_KEYS = ("infrastructure", "server-deviation", "nothing-observed", "suite-error", "severity")
 
 
 def _report_of(shared: pytest.TestReport, nodeid: str, name: str, track: Track | None,
@@ -95,16 +90,14 @@ def _report_of(shared: pytest.TestReport, nodeid: str, name: str, track: Track |
     ended = track.ended if track is not None else None
     if shared.when == "call" and ended is not None:
         # Its own failure, before anything that may have ended the scenario for the others.
-        properties = [(k, v) for k, v in properties if k not in _NO_VERDICT_KEYS]
         report.outcome, report.longrepr = "failed", one_line(str(ended))
-        if isinstance(ended, AdapterFailure):
-            properties.append(("infrastructure", str(ended)))
-        elif isinstance(ended, NothingObserved):
-            properties.append(("nothing-observed", str(ended)))
-        elif broken:
-            properties.append(("infrastructure", f"during the scenario: {broken}"))
-        else:
-            properties.append(("severity", ended.severity))
+        record = record_of(ended)
+        if record.outcome is Outcome.FAIL:  # as the report words it: the whole message, on one line
+            record = (Record(Outcome.INFRASTRUCTURE, f"during the scenario: {broken}") if broken
+                      else replace(record, reason=report.longrepr))
+        elif record.outcome in (Outcome.INFRASTRUCTURE, Outcome.NOTHING_OBSERVED):
+            record = replace(record, reason=str(ended))  # the adapter broke, or it gave nothing to judge
+        properties = with_record(properties, record)
     if shared.when == "teardown" and track is not None:
         properties += track_properties(track)
     else:
