@@ -5,8 +5,9 @@ start, plus exactly the variables the user passes (``--impl-env``) and those a s
 adapter declares, and nothing else: never the suite's secrets (an external server's
 admin token), its Docker or testcontainers settings, nor whatever a CI runner exports.
 
->>> env = adapter_environment(passed=parse_passed(["HTTPS_PROXY", "LOG_LEVEL=debug"]))
->>> sorted(env)               # PATH, HOME, LANG, ... what is set of the baseline, and the two passed
+>>> env = adapter_environment(passed=parse_passed(["HTTPS_PROXY=http://proxy.example:3128", "LOG_LEVEL=debug"]))
+>>> env["LOG_LEVEL"], "HTTPS_PROXY" in env, "MM_CONFORMANCE_ADMIN_TOKEN" in env
+('debug', True, False)
 >>> changes_what_is_tested(["HTTPS_PROXY"])
 ['HTTPS_PROXY']
 

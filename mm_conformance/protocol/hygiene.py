@@ -210,9 +210,9 @@ def find_digest_leaks(paths: Iterable[Path], digests: Iterable[str]) -> list[Lea
             continue
         data = path.read_bytes()
         view = memoryview(data)
-        for length, wanted in by_length.items():
-            for offset in range(len(data) - length + 1):
-                found = wanted.get(hashlib.sha256(view[offset : offset + length]).digest())
+        for size, wanted in by_length.items():
+            for offset in range(len(data) - size + 1):
+                found = wanted.get(hashlib.sha256(view[offset : offset + size]).digest())
                 if found is not None:
                     leaks.add(Leak(path, found[0], found[1], data.count(b"\n", 0, offset) + 1))
     return sorted(leaks, key=lambda leak: (str(leak.path), leak.line_number, leak.secret_hint, FORMS.index(leak.form)))

@@ -37,7 +37,7 @@ PROTOCOL_VERSION = 1
 OPERATIONS = ("test", "request")
 
 
-class ErrorKind(str, Enum):
+class ErrorKind(str, Enum):  # noqa: UP042  StrEnum would change str(kind), which messages and reports print
     """Why an implementation's call did not succeed. Each kind has one meaning."""
 
     AUTH = "auth"  #: the server answered 401 or 403

@@ -178,7 +178,8 @@ def _context_with(ca_file: str) -> ssl.SSLContext:
 
 @functools.cache  # the environment is read once: a bad value is reported once
 def configured_timeout_s() -> float | None:
-    """``request_timeout`` as a user configured it (``MM_CONFORMANCE_AUTODRIVER_TIMEOUT``), or None: the driver's default."""
+    """``request_timeout`` as a user configured it (``MM_CONFORMANCE_AUTODRIVER_TIMEOUT``), or None: the
+    driver's default."""
     return configured_timeout(TIMEOUT_ENV, log)
 
 
@@ -275,7 +276,8 @@ def _answered(watch: Watch, driver_message: str | None, error_id: str | None, cr
     if crashed and driver_message:
         message = f"HTTP {status}: {driver_message}"
     if 300 <= status < 400:
-        message = f"HTTP {status} (redirect to {response.headers.get('location', 'nowhere')}) not followed by the driver"
+        target = response.headers.get("location", "nowhere")
+        message = f"HTTP {status} (redirect to {target}) not followed by the driver"
     return Outcome.failure(kind, one_line(message, 400), status=status, body=body)
 
 

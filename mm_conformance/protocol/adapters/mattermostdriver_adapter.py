@@ -200,7 +200,8 @@ def _remove_bundles_of_dead_adapters() -> None:
 
 @functools.cache  # the environment is read once: a bad value is reported once
 def configured_timeout_s() -> float | None:
-    """``request_timeout`` as a user configured it (``MM_CONFORMANCE_DRIVER_TIMEOUT``), or None: the driver's default."""
+    """``request_timeout`` as a user configured it (``MM_CONFORMANCE_DRIVER_TIMEOUT``), or None: the
+    driver's default."""
     return configured_timeout(TIMEOUT_ENV, log)
 
 
@@ -216,7 +217,8 @@ def _watching_request(method: str, url: str, **kwargs: Any) -> requests.Response
     return response
 
 
-requests.api.request = _watching_request  # requests.get/post/… look it up at call time
+# requests.get/post/… look it up at call time. The ignore: the stubs type its **kwargs as a TypedDict.
+requests.api.request = _watching_request  # type: ignore[assignment]
 
 
 def _forbidden(name: str):
