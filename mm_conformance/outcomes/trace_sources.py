@@ -258,7 +258,7 @@ def parse_feature_file(path: Path, repo: Path = SUITE_ROOT) -> list[ScenarioInfo
         raise TraceError(f"{shown}:{first.location['line']}: feature file does not parse: {words}") from error
     except (OSError, UnicodeDecodeError) as error:
         raise TraceError(f"cannot read feature file {shown}: {error_words(error)}") from error
-    feature = document.get("feature")
+    feature: Any = document.get("feature")  # gherkin's TypedDicts, read as the plain dicts they are
     if not feature:
         raise TraceError(f"{shown}: feature file does not parse: no Feature in it")
     found: list[ScenarioInfo] = []
