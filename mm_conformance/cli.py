@@ -30,25 +30,19 @@ from rich.console import Console
 
 from mm_conformance import __version__, redact
 from mm_conformance.errors import InfrastructureError, UsageError, interrupted_by_signals
-from mm_conformance.infra.deployment import (
-    ADMIN_TOKEN_ENV,
-    SHARED_DIR_ENV,
-    SharedDeployments,
-    WarmState,
-    clean,
-    warm_down,
-    warm_up,
-)
+from mm_conformance.infra.deployment import ADMIN_TOKEN_ENV
+from mm_conformance.infra.engine import docker_available
 from mm_conformance.infra.images import (
     POSTGRES_IMAGE,
     WEB_APP_LABEL,
     ImageBuilder,
-    docker_available,
     image_id,
     image_labels,
     local_mattermost_images,
     premigrated_database,
 )
+from mm_conformance.infra.shared import SHARED_DIR_ENV, SharedDeployments, clean, warm_down, warm_up
+from mm_conformance.infra.warm import WarmState
 from mm_conformance.mattermost.servers import MattermostServer, select_servers
 from mm_conformance.outcomes import report as matrix
 from mm_conformance.outcomes import results, runs

@@ -222,7 +222,8 @@ def test_a_worker_waits_for_the_run_s_shared_deployment_and_attaches_or_starts_i
     then attaches to it (watching its containers), or, when it failed (no state), starts one itself."""
     import fcntl
 
-    from mm_conformance.infra.deployment import SHARED_DIR_ENV, SharedDeployments, WarmState
+    from mm_conformance.infra.shared import SHARED_DIR_ENV, SharedDeployments
+    from mm_conformance.infra.warm import WarmState
 
     server_id = image_id(postgres_image)
     monkeypatch.setenv(SHARED_DIR_ENV, str(tmp_path))

@@ -11,16 +11,18 @@ import tarfile
 import pytest
 
 from mm_conformance.errors import UsageError
+from mm_conformance.infra.distribution import (
+    context_digest,
+    distribution_root,
+    parse_version_output,
+    unpack_distribution,
+)
 from mm_conformance.infra.images import (
     BASE_IMAGE,
     SOURCE_DIGEST_LABEL,
     WEB_APP_LABEL,
     ImageBuilder,
-    context_digest,
-    distribution_root,
     image_labels,
-    parse_version_output,
-    unpack_distribution,
 )
 from mm_conformance.mattermost.servers import VERSION_LABEL
 

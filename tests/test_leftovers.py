@@ -13,7 +13,7 @@ import docker
 import pytest
 
 from mm_conformance.infra.containers import OWNER, OWNER_LABEL, RUN_ID_ENV, RUN_LABEL, SUITE_LABEL
-from mm_conformance.infra.deployment import earlier_runs_leftovers, leftovers
+from mm_conformance.infra.leftovers import earlier_runs_leftovers, leftovers
 from mm_conformance.infra.images import BASE_IMAGE, image_labels
 
 ROOT = Path(__file__).resolve().parent.parent

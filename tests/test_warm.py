@@ -14,7 +14,8 @@ import docker
 import pytest
 
 from mm_conformance.infra.containers import RUN_LABEL
-from mm_conformance.infra.deployment import WARM_DIR, WARM_RUN, WarmState, earlier_runs_leftovers
+from mm_conformance.infra.leftovers import WARM_RUN, earlier_runs_leftovers
+from mm_conformance.infra.warm import WARM_DIR, WarmState
 from mm_conformance.infra.images import local_mattermost_images
 from mm_conformance.mattermost.servers import version_key
 
@@ -73,7 +74,7 @@ def test_a_scenario_that_changes_settings_on_a_shared_server_waits_until_it_is_a
     """Two runs on one warm server: a settings change waits for the other's scenario to end."""
     import threading
 
-    from mm_conformance.infra.deployment import ServerWideLock
+    from mm_conformance.infra.warm import ServerWideLock
 
     mine, theirs = ServerWideLock(tmp_path / "s.lock"), ServerWideLock(tmp_path / "s.lock")
     theirs.scenario_starts()
@@ -100,7 +101,7 @@ def test_a_scenario_waiting_on_a_silent_server_holds_up_no_settings_change(tmp_p
     unless the waiting scenario changed a setting itself (then it puts it back first, alone)."""
     import threading
 
-    from mm_conformance.infra.deployment import ServerWideLock
+    from mm_conformance.infra.warm import ServerWideLock
 
     waiting, changing = ServerWideLock(tmp_path / "s.lock"), ServerWideLock(tmp_path / "s.lock")
     waiting.scenario_starts()
@@ -129,7 +130,7 @@ def test_a_scenario_waiting_on_a_silent_server_holds_up_no_settings_change(tmp_p
 def test_a_process_forgets_the_settings_it_knows_only_when_another_changed_them(tmp_path):
     """What a worker knows of a shared server's settings holds until another process changes them:
     it asks the server again at its next scenario, and only then (never after its own changes)."""
-    from mm_conformance.infra.deployment import ServerWideLock
+    from mm_conformance.infra.warm import ServerWideLock
 
     mine, theirs = ServerWideLock(tmp_path / "s.lock"), ServerWideLock(tmp_path / "s.lock")
     forgotten: list[str] = []
@@ -180,7 +181,7 @@ def test_a_run_joining_a_shared_server_does_not_switch_tokens_on_under_anothers_
     import types
 
     from mm_conformance.pytest_plugin.pool import _enable_tokens
-    from mm_conformance.infra.deployment import ServerWideLock
+    from mm_conformance.infra.warm import ServerWideLock
 
     theirs, mine = ServerWideLock(tmp_path / "s.lock"), ServerWideLock(tmp_path / "s.lock")
     admin = _FakeAdmin(tokens_on=True)

@@ -35,6 +35,7 @@ from testcontainers.core.network import Network
 from testcontainers.core.wait_strategies import HttpWaitStrategy, LogMessageWaitStrategy
 
 from mm_conformance.errors import InfrastructureError
+from mm_conformance.infra.engine import engine
 
 #: Every container, network and volume the suite starts carries this label (its value: the role).
 SUITE_LABEL = "io.github.mm-conformance"
@@ -328,10 +329,10 @@ _UNVERIFIED = ssl._create_unverified_context()
 
 class PublishedPorts:
     """The host ports a container's ports are published on, each asked of the engine once: they do
-    not change while the container runs (:meth:`forget` them when it stops).
+    not change while the container runs (:meth:`forget` them when it stops)::
 
-    >>> published = PublishedPorts(container)
-    >>> published[8443]          # the engine is asked now; later, the answer is remembered
+        published = PublishedPorts(container)
+        published[8443]          # the engine is asked now; later, the answer is remembered
     """
 
     def __init__(self, container: DockerContainer) -> None:
@@ -356,9 +357,8 @@ def remove_network(network: Network) -> None:
     started) is on the network, but not yet in what the network lists as attached.
     """
     with contextlib.suppress(DockerException):
-        attached = network._network  # type: ignore[attr-defined]
         # By name: a container only created names its network, but is not yet on it by the network's id.
-        for container in attached.client.containers.list(all=True, filters={"network": attached.name}):
+        for container in engine().containers.list(all=True, filters={"network": network.name}):
             with contextlib.suppress(DockerException):
                 container.remove(force=True, v=True)
         network.remove()

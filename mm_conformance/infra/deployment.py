@@ -9,58 +9,43 @@ from __future__ import annotations
 
 import concurrent.futures
 import contextlib
-import fcntl
-import functools
-import json
-import os
-import secrets
-import shutil
-import subprocess
-import threading
 import time
 import uuid
-from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
-from pathlib import Path
-from typing import Any
+from dataclasses import dataclass, field
+from typing import TypeVar
 
 import httpx
 from docker.errors import DockerException
+from requests.exceptions import RequestException
+from testcontainers.core.container import DockerContainer
+from testcontainers.core.exceptions import ContainerStartException
 from testcontainers.core.network import Network
 
-import docker
 from mm_conformance.errors import InfrastructureError
 from mm_conformance.infra.certificates import CertificateCase, CertificateCases
 from mm_conformance.infra.containers import (
-    OWNER_LABEL,
-    RUN_ID,
-    RUN_LABEL,
-    SUITE_LABEL,
     MattermostContainer,
     PostgresContainer,
     answers_ping,
     database_problem,
-    labelled_as,
-    owner_running,
     remove_network,
     suite_labels,
     suite_network,
 )
-from mm_conformance.infra.images import (
-    CACHE_DIR,
-    POSTGRES_IMAGE,
-    ImageBuilder,
-    docker_available,
-    image_id,
-    is_current_snapshot,
-    premigrated_image_name,
-)
+from mm_conformance.infra.engine import docker_available, engine
+from mm_conformance.infra.images import POSTGRES_IMAGE, ImageBuilder, require_image
+from mm_conformance.infra.leftovers import earlier_runs_leftovers, leftovers
 from mm_conformance.infra.proxy import TLSProxyContainer
 from mm_conformance.infra.redirects import RedirectEndpoints
+from mm_conformance.infra.warm import ServerWideLock, WarmState
 from mm_conformance.mattermost.admin import ApiClient, MattermostApiError, ServerVersion
 from mm_conformance.mattermost.background import CleanUp, UserPool
-from mm_conformance.mattermost.servers import LOCAL_REPOSITORY, MattermostServer
-from mm_conformance.redact import register_secret
+from mm_conformance.mattermost.servers import MattermostServer
+
+#: What this module offers; the leftovers queries (leftovers.py) are offered here too, beside the
+#: deployments that make the things they find.
+__all__ = ["ADMIN_TOKEN_ENV", "SERVER_ALIAS", "TOKENS_ON", "Deployment", "MattermostDeployment",
+           "earlier_runs_leftovers", "external_deployment", "leftovers", "require_image"]
 
 #: Where external-server mode takes the admin's token: an environment variable, never an
 #: argument (arguments show in process lists and CI logs).
@@ -119,31 +104,8 @@ def external_deployment(base_url: str, admin_token: str) -> Deployment:
     return Deployment(base_url, admin, version, external=True)
 
 
-def require_image(image: str) -> None:
-    """Make sure ``image`` is present locally, pulling it only when it is not one of ours.
-
-    The suite's own images are never pulled: they exist nowhere but on this machine.
-    """
-    try:
-        client = docker.from_env()
-        try:
-            client.images.get(image)
-            return
-        except docker.errors.ImageNotFound:
-            pass
-        if image.startswith(f"{LOCAL_REPOSITORY}:"):
-            raise InfrastructureError(f"image {image} is not on this machine (package a release tarball: "
-                                      "mm-conformance images build --from PATH)")
-        if image.startswith("mm-conformance/"):
-            raise InfrastructureError(f"image {image} is not built (build it: mm-conformance images build)")
-        try:
-            client.images.pull(image)
-        except DockerException as error:
-            raise InfrastructureError(f"image {image} is not on this machine and could not be pulled: "
-                                      f"{' '.join(str(error).split())}") from None
-    except DockerException as error:
-        raise InfrastructureError(f"the Docker engine is not reachable: {error}") from None
-
+#: An extra container of a deployment (the TLS proxy, a second server, the redirects).
+Extra = TypeVar("Extra", bound=DockerContainer)
 
 #: The world the documentation assumes, set on every deployment as it starts: personal access
 #: tokens on (scenarios that switch them off put them back).
@@ -151,10 +113,10 @@ TOKENS_ON = {"ServiceSettings": {"EnableUserAccessTokens": True}}
 
 
 class MattermostDeployment:
-    """Starts PostgreSQL and Mattermost for one server image; a context manager.
+    """Starts PostgreSQL and Mattermost for one server image; a context manager::
 
-    >>> with MattermostDeployment(MattermostServer("mm-conformance/mattermost:11.0.3", "11.0.3")) as deployment:
-    ...     deployment.admin.create_user("alice")
+        with MattermostDeployment(MattermostServer("mm-conformance/mattermost:11.0.3", "11.0.3")) as deployment:
+            deployment.admin.create_user("alice")
     """
 
     def __init__(self, server: MattermostServer, *, postgres_image: str = POSTGRES_IMAGE,
@@ -168,7 +130,7 @@ class MattermostDeployment:
         self._database: PostgresContainer | None = None
         self._dsn = ""  # how a server on the deployment's network reaches the database
         #: Every container of the deployment and its role in words ("PostgreSQL", "the TLS proxy").
-        self._containers: dict[object, str] = {}
+        self._containers: dict[DockerContainer, str] = {}
         self._config_volume: str | None = None
         self.deployment: Deployment | None = None
         #: Set when other runs may use the same server at once (a warm deployment).
@@ -190,7 +152,8 @@ class MattermostDeployment:
         except InfrastructureError:
             self.stop()
             raise
-        except (DockerException, TimeoutError, OSError, subprocess.SubprocessError, httpx.HTTPError, MattermostApiError) as error:
+        except (DockerException, RequestException, TimeoutError, OSError, httpx.HTTPError,
+                MattermostApiError) as error:
             self.stop()
             raise InfrastructureError(f"{self.server} did not start: {' '.join(str(error).split())}") from None
         except BaseException:
@@ -203,7 +166,7 @@ class MattermostDeployment:
         self._containers[self._database] = "PostgreSQL"
         self._database.start()
         self._dsn = self._database.dsn_on_network()
-        self._config_volume = docker.from_env().volumes.create(
+        self._config_volume = engine().volumes.create(
             f"mm-conformance-config-{uuid.uuid4().hex[:12]}", labels=suite_labels("config")).name
         server = (MattermostContainer(self.image).with_network(self._network).with_network_aliases(SERVER_ALIAS)
                   .with_database(self._dsn).with_config_volume(self._config_volume))
@@ -284,7 +247,28 @@ class MattermostDeployment:
         self._start_extra(server, "the subpath server")
         return f"{server.base_url()}{subpath}"
 
-    def _start_extra(self, container, role: str):
+    def attach_to(self, state: WarmState) -> Deployment:
+        """Use the running deployment ``state`` records instead of starting one: its server and database
+        stay when this deployment stops, the extras started through it go."""
+        self.server_wide_lock = state.server_wide_lock()
+        self._network = Network()  # by name only: the suite's containers join it, it is never created or removed
+        self._network.name = state.network
+        self._owns_network, self._dsn = False, state.dsn
+        self._attached, self.kept_after_run = dict(state.containers), state.kept
+        admin = state.sign_in().watched_by(self.health)  # a frozen server is named in seconds (see ApiClient)
+        self.deployment = Deployment(state.base_url, admin, admin.server_version())
+        return self.deployment
+
+    @property
+    def dsn(self) -> str:
+        """How a server on the deployment's network reaches its database."""
+        return self._dsn
+
+    @property
+    def network_name(self) -> str:
+        return self._require_network().name
+
+    def _start_extra(self, container: Extra, role: str) -> Extra:
         # Extras may start in a background thread (see fixtures' DeploymentPool) while the run
         # ends: one that finishes starting after stop() is removed at once, not left behind.
         if self._removing:
@@ -317,8 +301,8 @@ class MattermostDeployment:
         if not created:
             return []
         try:  # one question for all of them (sparse: the list's own states, no inspect of each)
-            states = {c.id: c.status for c in _engine().containers.list(all=True, sparse=True,
-                                                                        filters={"id": list(created)})}
+            states = {c.id: c.status for c in engine().containers.list(all=True, sparse=True,
+                                                                       filters={"id": list(created)})}
         except DockerException as error:
             return [f"the Docker engine ({error.__class__.__name__})"]
         # "created": an extra still starting in the background
@@ -327,9 +311,11 @@ class MattermostDeployment:
 
     def container_roles(self) -> dict[str, str]:
         """The deployment's own containers created so far, by id: their roles."""
-        return {container._container.id: role  # type: ignore[attr-defined]
-                for container, role in list(self._containers.items())  # extras may be added meanwhile
-                if container._container is not None}  # type: ignore[attr-defined]  (None: not created yet)
+        roles = {}
+        for container, role in list(self._containers.items()):  # extras may be added meanwhile
+            with contextlib.suppress(ContainerStartException):  # not created yet
+                roles[container.get_wrapped_container().id] = role
+        return roles
 
     def health(self, *, settle_s: float | None = None) -> str | None:
         """What is wrong with the running deployment (a container stopped, the server silent), or None.
@@ -372,9 +358,9 @@ class MattermostDeployment:
             self.deployment.admin.close()
         if self.server_wide_lock is not None:
             self.server_wide_lock.close()
-        def remove(container: object) -> None:
+        def remove(container: DockerContainer) -> None:
             with contextlib.suppress(DockerException):
-                container.stop()  # type: ignore[attr-defined]  (testcontainers: kill and remove)
+                container.stop()  # testcontainers: kill and remove
 
         with concurrent.futures.ThreadPoolExecutor(max(1, len(self._containers))) as removing:
             list(removing.map(remove, list(self._containers)))  # at once: each waits on the engine
@@ -384,7 +370,7 @@ class MattermostDeployment:
         self._network = None
         if self._config_volume is not None:
             try:
-                docker.from_env().volumes.get(self._config_volume).remove(force=True)
+                engine().volumes.get(self._config_volume).remove(force=True)
             except DockerException:
                 pass
             self._config_volume = None
@@ -394,350 +380,3 @@ class MattermostDeployment:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
-
-
-# -- a warm deployment, kept between runs ----------------------------------------------------
-
-#: Where ``mm-conformance up`` records each warm deployment (readable by its owner only: it holds the
-#: admin's password and the database's, so a later run can sign in).
-WARM_DIR = CACHE_DIR / "warm"
-#: The run id of everything a warm deployment is made of: no run's own, kept until ``down``.
-WARM_RUN = "warm"
-
-
-@dataclass
-class WarmState:
-    """What a run needs to use a warm deployment: where it is and how to sign in to it."""
-
-    image: str
-    image_id: str
-    base_url: str
-    admin_username: str
-    admin_password: str
-    dsn: str
-    network: str
-    #: Its containers, by id: their roles (a run watches them: "PostgreSQL exited" is named as such).
-    containers: dict[str, str] = field(default_factory=dict)
-    #: Where it is recorded: WARM_DIR, or the directory of one run's shared deployments.
-    directory: str = str(WARM_DIR)
-
-    @classmethod
-    def record(cls, stack: MattermostDeployment, directory: Path = WARM_DIR) -> WarmState:
-        """Record ``stack``'s started deployment in ``directory`` for others to attach to."""
-        deployment = stack.deployment
-        assert deployment is not None, "the deployment has not started"
-        state = cls(stack.image, image_id(stack.image) or "", deployment.base_url, deployment.admin.user.username,
-                    deployment.admin.user.password, stack._dsn, stack._require_network().name,
-                    stack.container_roles(), str(directory))
-        state.save()
-        return state
-
-    @classmethod
-    def read(cls, path: Path) -> WarmState:
-        """The state recorded at ``path``; its secrets are registered (redacted wherever they appear)."""
-        state = cls(**json.loads(path.read_text()))
-        for secret in (state.admin_password, state.dsn):
-            register_secret(secret)
-        return state
-
-    @property
-    def kept(self) -> bool:
-        """Kept after the run (``up``), not removed with the run that started it (see SharedDeployments)."""
-        return Path(self.directory) == WARM_DIR
-
-    @staticmethod
-    def path(image_id: str, directory: Path = WARM_DIR) -> Path:
-        return directory / f"{image_id.removeprefix('sha256:')[:12]}.json"
-
-    def save(self) -> None:
-        Path(self.directory).mkdir(parents=True, exist_ok=True)
-        path = self.path(self.image_id, Path(self.directory))
-        path.touch(mode=0o600)
-        path.write_text(json.dumps(asdict(self)))
-
-    @classmethod
-    def of(cls, image: str) -> WarmState | None:
-        """The warm deployment of ``image`` if one is up and answering, else None (a dead one is forgotten)."""
-        server_id = image_id(image)
-        path = cls.path(server_id) if server_id else None
-        if path is None or not path.is_file():
-            return None
-        state = cls.read(path)
-        try:
-            state.sign_in().close()
-        except (InfrastructureError, MattermostApiError):
-            path.unlink(missing_ok=True)
-            return None
-        return state
-
-    def sign_in(self) -> ApiClient:
-        return ApiClient.login(self.base_url, self.admin_username, self.admin_password)
-
-    def server_wide_lock(self) -> ServerWideLock:
-        return ServerWideLock(self.path(self.image_id, Path(self.directory)).with_suffix(".lock"))
-
-
-class ServerWideLock:
-    """Scenarios on a server several runs (or workers) share at once: any number of them side by
-    side, but one that changes server-wide settings runs alone.
-
-    Every scenario holds the lock shared; the first change of a setting turns it exclusive,
-    which waits until every other scenario on the server has ended, and holds the others'
-    next scenarios until this one has put the settings back and ended. (``flock``: released
-    by the kernel if a run dies.)
-
-    Each change also leaves a new mark in the lock file, so a process can keep what it knows of
-    the settings between its scenarios and forget it only when another process has changed them
-    since it last looked (:meth:`when_others_change_settings`).
-    """
-
-    def __init__(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self._file = path.open("a+")
-        self.exclusive = False
-        self._mark_seen: str | None = None  # None: never looked
-        self._forget: Callable[[], None] | None = None
-
-    def when_others_change_settings(self, forget: Callable[[], None]) -> None:
-        """Call ``forget`` as a scenario starts (or turns exclusive) if another process's scenario
-        changed server-wide settings since this process last looked, and at its first scenario."""
-        self._forget = forget
-
-    def scenario_starts(self) -> None:
-        fcntl.flock(self._file, fcntl.LOCK_SH)
-        self._look()
-
-    def before_settings_change(self) -> None:
-        if not self.exclusive:
-            fcntl.flock(self._file, fcntl.LOCK_EX)  # drops the shared lock first: two of these never deadlock
-            self.exclusive = True
-            self._look()  # another may have changed (and put back) settings while this one waited
-            self._mark_seen = secrets.token_hex(8)
-            self._file.truncate(0)
-            self._file.write(self._mark_seen)
-            self._file.flush()
-
-    def settings_no_longer_read(self) -> None:
-        """The scenario reads no server-wide setting from now on (it waits on a server that never
-        answers): others may change settings meanwhile. Not if it changed one: it puts it back alone."""
-        if not self.exclusive:
-            fcntl.flock(self._file, fcntl.LOCK_UN)
-
-    def scenario_ends(self) -> None:
-        fcntl.flock(self._file, fcntl.LOCK_UN)
-        self.exclusive = False
-
-    def close(self) -> None:
-        self._file.close()
-
-    def _look(self) -> None:
-        self._file.seek(0)
-        mark = self._file.read()
-        if mark != self._mark_seen and self._forget is not None:
-            self._forget()
-        self._mark_seen = mark
-
-
-class _NetworkByName:
-    """The warm deployment's network, as the suite's containers need it: by its name."""
-
-    def __init__(self, name: str) -> None:
-        self.name = name
-
-
-def warm_up(server: MattermostServer) -> WarmState:
-    """Start ``server``'s deployment and keep it running for later runs (``mm-conformance up``)."""
-    known = WarmState.of(server.image)
-    if known is not None:
-        return known
-    with labelled_as(WARM_RUN):
-        stack = MattermostDeployment(server)
-        deployment = stack.start()
-    deployment.admin.patch_config(TOKENS_ON)
-    return WarmState.record(stack)
-
-
-def attach(server: MattermostServer, state: WarmState) -> MattermostDeployment:
-    """A run's view of a warm deployment: its server and database stay when the run ends, its extras go."""
-    stack = MattermostDeployment(server)
-    stack.server_wide_lock = state.server_wide_lock()
-    stack._network, stack._owns_network, stack._dsn = _NetworkByName(state.network), False, state.dsn
-    stack._attached, stack.kept_after_run = dict(state.containers), state.kept
-    admin = state.sign_in().watched_by(stack.health)  # a frozen server is named in seconds (see ApiClient)
-    stack.deployment = Deployment(state.base_url, admin, admin.server_version())
-    return stack
-
-
-#: Set by the CLI for its pytest-xdist workers: the directory of the deployments it starts for them to share.
-SHARED_DIR_ENV = "MM_CONFORMANCE_SHARED_DEPLOYMENTS"
-
-
-class SharedDeployments:
-    """The deployments a run's CLI starts for its workers to share, removed with the run.
-
-    They start in threads while the workers boot (seconds saved on each server), and one
-    deployment serves every worker of a server: the one that runs its silent-server
-    scenarios starts none of its own. A worker asks :meth:`state_for`, which waits until
-    the start has ended; a start that failed leaves no state, and the worker then starts
-    the server itself (and reports what fails, as any run would).
-
-    >>> with SharedDeployments(directory, servers):   # os.environ[SHARED_DIR_ENV] = str(directory)
-    ...     pytest.main([...])                         # workers: SharedDeployments.state_for(image)
-    """
-
-    def __init__(self, directory: Path, servers: list[MattermostServer]) -> None:
-        self.directory = directory
-        directory.mkdir(parents=True, exist_ok=True)
-        self._stacks: list[MattermostDeployment] = []
-        self._threads: list[threading.Thread] = []
-        started: set[str] = set()
-        for server in servers:
-            server_id = image_id(server.image)
-            # By image ID: two names of one image share one state file and one lock; a second start
-            # would wait for the first, then start a deployment no worker uses and overwrite its state.
-            if not server_id or server_id in started:
-                continue
-            if not is_current_snapshot(premigrated_image_name(server_id), server_id):
-                # The first run of an image migrates a database (a minute): in a worker, where an
-                # interrupt reaches it, not in a thread here. Each worker then starts its own.
-                continue
-            starting = self._starting_lock(directory, server_id).open("w")
-            fcntl.flock(starting, fcntl.LOCK_EX)  # held until the start has ended: a worker asking waits
-            started.add(server_id)
-            stack = MattermostDeployment(server)
-            self._stacks.append(stack)
-            thread = threading.Thread(target=self._start, args=(stack, starting),
-                                      name=f"shared deployment of {server}", daemon=True)
-            self._threads.append(thread)
-            thread.start()
-
-    @staticmethod
-    def _starting_lock(directory: Path, server_id: str) -> Path:
-        return WarmState.path(server_id, directory).with_suffix(".starting")
-
-    def _start(self, stack: MattermostDeployment, starting: Any) -> None:
-        try:
-            deployment = stack.start()
-            deployment.admin.patch_config(TOKENS_ON)
-            WarmState.record(stack, self.directory)
-        except Exception:  # noqa: BLE001  (the workers start it themselves, and report what fails)
-            stack.stop()
-        finally:
-            fcntl.flock(starting, fcntl.LOCK_UN)
-            starting.close()
-
-    @classmethod
-    def state_for(cls, image: str) -> WarmState | None:
-        """In a worker: the run's shared deployment of ``image``, once started; None if there is none."""
-        directory = os.environ.get(SHARED_DIR_ENV)
-        server_id = image_id(image)
-        if not directory or not server_id:
-            return None
-        lock = cls._starting_lock(Path(directory), server_id)
-        if not lock.is_file():
-            return None
-        with lock.open() as starting:
-            fcntl.flock(starting, fcntl.LOCK_SH)  # until the CLI's start has ended
-        path = WarmState.path(server_id, Path(directory))
-        return WarmState.read(path) if path.is_file() else None
-
-    def close(self) -> None:
-        """Remove every shared deployment (at once), also one still starting (an interrupted run):
-        its containers go, so its start fails at once; then once more, for one it made meanwhile."""
-        for _ in range(2):
-            with concurrent.futures.ThreadPoolExecutor(max(1, len(self._stacks))) as removing:
-                list(removing.map(MattermostDeployment.stop, self._stacks))
-            for thread in self._threads:
-                thread.join(timeout=60)
-        shutil.rmtree(self.directory, ignore_errors=True)
-
-    def __enter__(self) -> SharedDeployments:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-
-@functools.cache
-def _engine() -> docker.DockerClient:
-    """One Docker client for the health checks (made once: each makes a connection pool)."""
-    return docker.from_env()
-
-
-def warm_down() -> list[str]:
-    """Remove every warm deployment (``mm-conformance down``); what was removed."""
-    removed = [f"{kind} {thing.name}" for kind, thing in _suite_things(f"{RUN_LABEL}={WARM_RUN}")]  # type: ignore[attr-defined]
-    _remove(_suite_things(f"{RUN_LABEL}={WARM_RUN}"))
-    for path in WARM_DIR.glob("*.json") if WARM_DIR.is_dir() else []:
-        path.unlink()
-    return removed
-
-
-def _suite_things(label: str) -> list[tuple[str, object]]:
-    """Containers, networks and volumes carrying ``label`` (a key, or key=value), each with its kind."""
-    client = docker.from_env()
-    return ([("container", c) for c in client.containers.list(all=True, filters={"label": label})]
-            + [("network", n) for n in client.networks.list(filters={"label": label})]
-            + [("volume", v) for v in client.volumes.list(filters={"label": label})])
-
-
-def _labels(thing: object) -> dict[str, str]:
-    attrs = thing.attrs  # type: ignore[attr-defined]
-    return (attrs.get("Config", {}).get("Labels") if "Config" in attrs else attrs.get("Labels")) or {}
-
-
-def _left_behind(thing: object) -> bool:
-    """Not of this run, and the process that made it is gone: nobody will remove it."""
-    labels = _labels(thing)
-    return labels.get(RUN_LABEL) != RUN_ID and not owner_running(labels.get(OWNER_LABEL, ""))
-
-
-def leftovers() -> list[str]:
-    """This run's containers, networks and volumes still present (tests assert there are none)."""
-    return [f"{kind} {thing.name}" for kind, thing in _suite_things(f"{RUN_LABEL}={RUN_ID}")]  # type: ignore[attr-defined]
-
-
-def earlier_runs_leftovers() -> list[str]:
-    """What earlier runs left behind (a run stopped hard): the suite's things whose maker is gone.
-
-    Another run still in progress on this machine is not an earlier run: its things are in
-    use; nor is a warm deployment (``mm-conformance up``), kept on purpose.
-    """
-    return [f"{kind} {thing.name}" for kind, thing in _suite_things(SUITE_LABEL)  # type: ignore[attr-defined]
-            if _left_behind(thing) and _labels(thing).get(RUN_LABEL) != WARM_RUN]
-
-
-def clean() -> tuple[list[str], int]:
-    """Remove every container, network and volume carrying the suite's label that a run left behind.
-
-    Returns what was removed, and how many things were kept because the run that made
-    them is still in progress on this machine (removing them would break it). Nothing
-    without the suite's label is touched. Containers go first (they hold networks and
-    volumes), then networks, then volumes.
-    """
-    removable, kept = [], 0
-    for kind, thing in _suite_things(SUITE_LABEL):
-        if not _left_behind(thing) and _labels(thing).get(RUN_LABEL) != RUN_ID:
-            kept += 1
-        else:
-            removable.append((kind, thing))
-    _remove(removable)
-    for path in WARM_DIR.glob("*.json") if WARM_DIR.is_dir() else []:
-        if WarmState.of(json.loads(path.read_text())["image"]) is None:
-            path.unlink(missing_ok=True)  # its deployment is gone
-    return [f"{kind} {thing.name}" for kind, thing in removable], kept  # type: ignore[attr-defined]
-
-
-def _remove(things: list[tuple[str, object]]) -> None:
-    """Containers first (they hold the networks and volumes), then networks, then volumes."""
-    order = {"container": 0, "network": 1, "volume": 2}
-    for kind, thing in sorted(things, key=lambda pair: order[pair[0]]):
-        try:
-            if kind == "container":
-                thing.remove(force=True, v=True)  # type: ignore[attr-defined]
-            elif kind == "volume":
-                thing.remove(force=True)  # type: ignore[attr-defined]
-            else:
-                thing.remove()  # type: ignore[attr-defined]
-        except docker.errors.NotFound:
-            pass

@@ -27,24 +27,32 @@ Mattermost itself is never built here: the suite consumes a distribution.
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
-import hashlib
-import json
 import os
-import re
 import shutil
 import subprocess
-import tarfile
 import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from docker.errors import DockerException, ImageNotFound
+from requests.exceptions import RequestException
 from rich.console import Console
+from rich.status import Status
 
 from mm_conformance.errors import InfrastructureError, UsageError
-from mm_conformance.infra.containers import migrate_and_snapshot
+from mm_conformance.infra.containers import migrate_and_snapshot, suite_labels
+from mm_conformance.infra.distribution import (
+    context_digest,
+    distribution_root,
+    file_digest,
+    parse_version_output,
+    unpack_distribution,
+)
+from mm_conformance.infra.engine import engine
 from mm_conformance.mattermost.servers import LOCAL_REPOSITORY, VERSION_LABEL
 from mm_conformance.paths import SUITE_ROOT
 
@@ -65,84 +73,66 @@ WEB_APP_LABEL = "io.github.mm-conformance.web-app"
 SERVER_IMAGE_LABEL = "io.github.mm-conformance.server-image-id"
 #: ... and of the PostgreSQL image it is a container of (its entrypoint comes with it).
 POSTGRES_IMAGE_LABEL = "io.github.mm-conformance.postgres-image-id"
-#: What a Mattermost distribution holds beside its binary, as a release tarball lays it out.
-DISTRIBUTION_PARTS = ("bin/mattermost", "i18n", "templates", "fonts")
 
 
 class ImageBuildError(InfrastructureError):
     """An image could not be built; the message says which step failed and why."""
 
 
-def context_digest(directory: Path) -> str:
-    """A digest of every file under ``directory``, names and contents."""
-    digest = hashlib.sha256()
-    for path in sorted(p for p in directory.rglob("*") if p.is_file()):
-        digest.update(path.relative_to(directory).as_posix().encode() + b"\0" + path.read_bytes() + b"\0")
-    return digest.hexdigest()[:16]
-
-
-def file_digest(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as stream:
-        for block in iter(lambda: stream.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()[:16]
-
-
-def docker_available() -> None:
-    """Raise a one-line InfrastructureError when no Docker engine answers."""
-    try:
-        result = subprocess.run(
-            ["docker", "version", "--format", "{{.Server.Version}}"],
-            capture_output=True, text=True, timeout=20,
-        )
-    except FileNotFoundError:
-        raise InfrastructureError("the docker command is not installed (Debian: apt-get install docker.io)") from None
-    except subprocess.TimeoutExpired:
-        raise InfrastructureError("the Docker engine did not answer within 20 s") from None
-    if result.returncode != 0:
-        first = (result.stderr.strip().splitlines() or ["no answer"])[-1]
-        raise InfrastructureError(f"the Docker engine is not reachable: {first}")
-
-
 def image_labels(image: str) -> dict[str, str] | None:
     """The labels of a local image, or None when it is not present (or no Docker engine answers)."""
     try:
-        result = subprocess.run(
-            ["docker", "image", "inspect", "--format", "{{json .Config.Labels}}", image],
-            capture_output=True, text=True, timeout=20,
-        )
-    except (OSError, subprocess.TimeoutExpired):
+        return engine().images.get(image).labels or {}
+    except (DockerException, RequestException):
         return None
-    if result.returncode != 0:
-        return None
-    return json.loads(result.stdout or "null") or {}
 
 
 def image_id(image: str) -> str | None:
     """The ID (``sha256:…``) of a local image, or None when it is not present."""
     try:
-        result = subprocess.run(["docker", "image", "inspect", "--format", "{{.Id}}", image],
-                                capture_output=True, text=True, timeout=20)
-    except (OSError, subprocess.TimeoutExpired):
+        return str(engine().images.get(image).id)
+    except (DockerException, RequestException):
         return None
-    return result.stdout.strip() if result.returncode == 0 else None
 
 
 def local_mattermost_images() -> dict[str, str]:
     """The Mattermost images this machine has packaged, by the version their binary reports."""
     try:
-        result = subprocess.run(
-            ["docker", "image", "ls", LOCAL_REPOSITORY, "--format", "{{.Repository}}:{{.Tag}}"],
-            capture_output=True, text=True, timeout=20)
-    except (OSError, subprocess.TimeoutExpired):
+        listed = engine().images.list(name=LOCAL_REPOSITORY)
+    except (DockerException, RequestException):
         return {}
     images = {}
-    for image in result.stdout.split() if result.returncode == 0 else []:
-        version = (image_labels(image) or {}).get(VERSION_LABEL)
-        if version and image == f"{LOCAL_REPOSITORY}:{version}":
-            images[version] = image
+    for tag in sorted(tag for image in listed for tag in image.tags if tag.startswith(f"{LOCAL_REPOSITORY}:")):
+        version = (image_labels(tag) or {}).get(VERSION_LABEL)
+        if version and tag == f"{LOCAL_REPOSITORY}:{version}":
+            images[version] = tag
     return images
+
+
+def require_image(image: str) -> None:
+    """Make sure ``image`` is present locally, pulling it only when it is not one of ours.
+
+    The suite's own images are never pulled: they exist nowhere but on this machine.
+    """
+    try:
+        client = engine()
+        try:
+            client.images.get(image)
+            return
+        except ImageNotFound:
+            pass
+        if image.startswith(f"{LOCAL_REPOSITORY}:"):
+            raise InfrastructureError(f"image {image} is not on this machine (package a release tarball: "
+                                      "mm-conformance images build --from PATH)")
+        if image.startswith("mm-conformance/"):
+            raise InfrastructureError(f"image {image} is not built (build it: mm-conformance images build)")
+        try:
+            client.images.pull(image)
+        except DockerException as error:
+            raise InfrastructureError(f"image {image} is not on this machine and could not be pulled: "
+                                      f"{' '.join(str(error).split())}") from None
+    except DockerException as error:
+        raise InfrastructureError(f"the Docker engine is not reachable: {error}") from None
 
 
 def premigrated_image_name(server_image_id: str) -> str:
@@ -176,50 +166,14 @@ def is_current_snapshot(snapshot: str, server_image_id: str) -> bool:
     return all(labels.get(key) == value for key, value in snapshot_labels(server_image_id).items())
 
 
-# -- Mattermost distributions -------------------------------------------------------
-
-
-def distribution_root(path: Path) -> Path:
-    """The ``mattermost/`` folder of an unpacked distribution at ``path`` (itself or its only child).
-
-    UsageError, in one line, naming what is missing when ``path`` is not a distribution.
-    """
-    candidates = [path, path / "mattermost"]
-    for candidate in candidates:
-        if (candidate / "bin" / "mattermost").is_file():
-            missing = [part for part in DISTRIBUTION_PARTS if not (candidate / part).exists()]
-            if missing:
-                raise UsageError(f"{path} is not a complete Mattermost distribution: it has no "
-                                 f"{', '.join(missing)} beside bin/mattermost")
-            return candidate
-    raise UsageError(f"{path} is not a Mattermost distribution: neither it nor its mattermost/ folder "
-                     "has bin/mattermost (expected a release tarball or its unpacked mattermost/ folder)")
-
-
-def unpack_distribution(tarball: Path, into: Path) -> Path:
-    """Unpack a release tarball safely (no links out, no absolute paths); its ``mattermost/`` folder."""
-    try:
-        with tarfile.open(tarball) as archive:
-            archive.extractall(into, filter="data")
-    except (tarfile.TarError, OSError, EOFError) as error:
-        raise UsageError(f"{tarball} is not a readable Mattermost release tarball: {error}") from None
-    entries = [entry for entry in into.iterdir()]
-    return distribution_root(entries[0] if len(entries) == 1 and entries[0].is_dir() else into)
-
-
-def parse_version_output(output: str) -> str:
-    """The version in what ``mattermost version`` printed (``Version: 11.0.3``), or ""."""
-    found = re.search(r"^Version:\s*(\d+\.\d+\.\d+)\s*$", output, re.MULTILINE)
-    return found.group(1) if found else ""
-
-
 class ImageBuilder:
     """Builds missing images step by step, showing progress and keeping each step's log.
 
-    >>> builder = ImageBuilder()
-    >>> builder.ensure_postgres()          # builds the base image first when needed
-    >>> builder.package(Path("mattermost-11.0.3-linux-amd64.tar.gz"))
-    'mm-conformance/mattermost:11.0.3'
+    ::
+
+        builder = ImageBuilder()
+        builder.ensure_postgres()                                          # the base image first when needed
+        builder.package(Path("mattermost-11.0.3-linux-amd64.tar.gz"))   # 'mm-conformance/mattermost:11.0.3'
     """
 
     def __init__(self, console: Console | None = None, cache_dir: Path = CACHE_DIR) -> None:
@@ -307,18 +261,14 @@ class ImageBuilder:
         """
         said = ""
         for arguments in (["version", "--skip-server-start"], ["version"]):
-            command = ["docker", "run", "--rm", "--network", "none", "--user", "0",
-                       "-v", f"{root}:/mattermost:ro", "-w", "/mattermost", BASE_IMAGE,
-                       "/mattermost/bin/mattermost", *arguments]
-            try:
-                result = subprocess.run(command, capture_output=True, text=True, timeout=60)
-            except subprocess.TimeoutExpired:
+            finished, output = _run_once(BASE_IMAGE, ["/mattermost/bin/mattermost", *arguments], root, timeout_s=60)
+            if not finished:
                 said = f"`mattermost {' '.join(arguments)}` did not finish within 60 s"
                 continue
-            version = parse_version_output(result.stdout + "\n" + result.stderr)
+            version = parse_version_output(output)
             if version:
                 return version
-            said = " ".join((result.stdout + result.stderr).split())[:200] or f"exit code {result.returncode}"
+            said = " ".join(output.split())[:200]
         raise UsageError(f"{root}/bin/mattermost did not report a version (`mattermost version`: {said})")
 
     # -- pre-migrated databases ------------------------------------------------------
@@ -357,28 +307,41 @@ class ImageBuilder:
 
     def _docker_build(self, tag: str, context: Path, args: dict[str, str], *, log: str,
                       labels: dict[str, str] | None = None) -> None:
-        command = ["docker", "build", "--network", "host", "-t", tag]
-        for key, value in (labels or {}).items():
-            command += ["--label", f"{key}={value}"]
-        for key, value in args.items():
-            command += ["--build-arg", f"{key}={value}"]
-        self._run(f"building {tag}", command + [str(context)], log=log)
+        """``docker build --network host`` through the engine's API, its output streamed to the log."""
+        def build() -> Iterator[str]:
+            for chunk in engine().api.build(path=str(context), tag=tag, buildargs=args, labels=labels or {},
+                                            network_mode="host", rm=True, decode=True):
+                if "error" in chunk:
+                    raise _StepFailed(" ".join(str(chunk["error"]).split()))
+                yield from str(chunk.get("stream") or chunk.get("status") or "").splitlines(keepends=True)
 
-    def _run(self, what: str, command: list[str], *, log: str, cwd: Path | None = None,
-             env: dict[str, str] | None = None) -> None:
+        self._logged(f"building {tag}", build(), log=log)
+
+    def _run(self, what: str, command: list[str], *, log: str) -> None:
+        """Run ``command`` (not Docker: see :meth:`_docker_build`), its output streamed to the log."""
+        def run() -> Iterator[str]:
+            process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+            assert process.stdout is not None
+            yield from process.stdout
+            code = process.wait()
+            if code != 0:
+                raise _StepFailed(f"exit {code}")
+
+        self._logged(what, run(), log=log)
+
+    def _logged(self, what: str, lines: Iterator[str], *, log: str) -> None:
+        """Write ``lines`` to the step's log file as they come, the latest one on the status line."""
         log_file = self._mkdir(self.log_dir) / f"{log}.log"
         started = time.monotonic()
-        with self._status(what) as status, log_file.open("w") as sink:
-            process = subprocess.Popen(command, cwd=cwd, env=env, stdout=subprocess.PIPE,
-                                       stderr=subprocess.STDOUT, text=True)
-            assert process.stdout is not None
-            for line in process.stdout:
-                sink.write(line)
-                status.update(f"{what} — {line.strip()[:70]}")
-            code = process.wait()
-        if code != 0:
-            tail = [l for l in log_file.read_text().splitlines() if l.strip()][-1:] or ["no output"]
-            raise ImageBuildError(f"{what} failed (exit {code}): {tail[0]} — full log: {log_file}")
+        try:
+            with self._status(what) as status, log_file.open("w") as sink:
+                for line in lines:
+                    sink.write(line if line.endswith("\n") else line + "\n")
+                    status.update(f"{what} — {line.strip()[:70]}")
+        except (_StepFailed, DockerException, RequestException) as error:
+            failure = str(error) if isinstance(error, _StepFailed) else " ".join(str(error).split())
+            tail = [line for line in log_file.read_text().splitlines() if line.strip()][-1:] or ["no output"]
+            raise ImageBuildError(f"{what} failed ({failure}): {tail[0]} — full log: {log_file}") from None
         self._say(f"{what}: done in {time.monotonic() - started:.0f} s")
 
     @contextmanager
@@ -391,7 +354,7 @@ class ImageBuilder:
                 fcntl.flock(lock, fcntl.LOCK_UN)
 
     @contextmanager
-    def _status(self, what: str) -> Iterator:
+    def _status(self, what: str) -> Iterator[Status]:
         with self.console.status(what) as status:
             yield status
 
@@ -402,3 +365,26 @@ class ImageBuilder:
     def _mkdir(path: Path) -> Path:
         path.mkdir(parents=True, exist_ok=True)
         return path
+
+
+class _StepFailed(Exception):
+    """A build step ended in failure; the message says how (an exit code, the engine's error)."""
+
+
+def _run_once(image: str, command: list[str], mounted: Path, *, timeout_s: float) -> tuple[bool, str]:
+    """Run ``command`` in a throw-away container of ``image``, offline, with ``mounted`` read-only at
+    ``/mattermost``: whether it finished within ``timeout_s``, and what it printed (stdout and stderr)."""
+    container = engine().containers.create(
+        image, command, network_mode="none", user="0", working_dir="/mattermost",
+        volumes={str(mounted): {"bind": "/mattermost", "mode": "ro"}}, labels=suite_labels("version-probe"))
+    try:
+        container.start()
+        try:
+            code = container.wait(timeout=timeout_s)["StatusCode"]
+        except RequestException:  # the wait timed out: the command still runs
+            return False, ""
+        output = container.logs(stdout=True, stderr=True).decode(errors="replace")
+        return True, output if output.strip() else f"exit code {code}"
+    finally:
+        with contextlib.suppress(DockerException):
+            container.remove(force=True)

@@ -16,14 +16,12 @@ from mm_conformance.infra.deployment import (
     TOKENS_ON,
     Deployment,
     MattermostDeployment,
-    ServerWideLock,
-    SharedDeployments,
-    WarmState,
-    attach,
     external_deployment,
 )
 from mm_conformance.infra.endpoints import Endpoints, StartedOnce
 from mm_conformance.infra.images import POSTGRES_IMAGE
+from mm_conformance.infra.shared import SharedDeployments, attach
+from mm_conformance.infra.warm import ServerWideLock, WarmState
 from mm_conformance.mattermost.admin import MattermostApiError
 from mm_conformance.mattermost.background import CleanUp, UserPool
 from mm_conformance.mattermost.servers import (

@@ -1,0 +1,161 @@
+"""A deployment kept running for other runs to use, and the lock its users share.
+
+A warm deployment (``mm-conformance up``), or one a run's CLI starts for its workers,
+is recorded as a :class:`WarmState` in a file others read to sign in; every scenario
+on such a server holds its :class:`ServerWideLock`.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import secrets
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from mm_conformance.errors import InfrastructureError
+from mm_conformance.infra.images import CACHE_DIR, image_id
+from mm_conformance.mattermost.admin import ApiClient, MattermostApiError
+from mm_conformance.redact import register_secret
+
+if TYPE_CHECKING:  # deployment.py uses this module: a run-time import would be circular
+    from mm_conformance.infra.deployment import MattermostDeployment
+
+#: Where ``mm-conformance up`` records each warm deployment (readable by its owner only: it holds the
+#: admin's password and the database's, so a later run can sign in).
+WARM_DIR = CACHE_DIR / "warm"
+
+
+@dataclass
+class WarmState:
+    """What a run needs to use a warm deployment: where it is and how to sign in to it."""
+
+    image: str
+    image_id: str
+    base_url: str
+    admin_username: str
+    admin_password: str
+    dsn: str
+    network: str
+    #: Its containers, by id: their roles (a run watches them: "PostgreSQL exited" is named as such).
+    containers: dict[str, str] = field(default_factory=dict)
+    #: Where it is recorded: WARM_DIR, or the directory of one run's shared deployments.
+    directory: str = str(WARM_DIR)
+
+    @classmethod
+    def record(cls, stack: MattermostDeployment, directory: Path = WARM_DIR) -> WarmState:
+        """Record ``stack``'s started deployment in ``directory`` for others to attach to."""
+        deployment = stack.deployment
+        assert deployment is not None, "the deployment has not started"
+        state = cls(stack.image, image_id(stack.image) or "", deployment.base_url, deployment.admin.user.username,
+                    deployment.admin.user.password, stack.dsn, stack.network_name,
+                    stack.container_roles(), str(directory))
+        state.save()
+        return state
+
+    @classmethod
+    def read(cls, path: Path) -> WarmState:
+        """The state recorded at ``path``; its secrets are registered (redacted wherever they appear)."""
+        state = cls(**json.loads(path.read_text()))
+        for secret in (state.admin_password, state.dsn):
+            register_secret(secret)
+        return state
+
+    @property
+    def kept(self) -> bool:
+        """Kept after the run (``up``), not removed with the run that started it (see SharedDeployments)."""
+        return Path(self.directory) == WARM_DIR
+
+    @staticmethod
+    def path(image_id: str, directory: Path = WARM_DIR) -> Path:
+        return directory / f"{image_id.removeprefix('sha256:')[:12]}.json"
+
+    def save(self) -> None:
+        Path(self.directory).mkdir(parents=True, exist_ok=True)
+        path = self.path(self.image_id, Path(self.directory))
+        path.touch(mode=0o600)
+        path.write_text(json.dumps(asdict(self)))
+
+    @classmethod
+    def of(cls, image: str) -> WarmState | None:
+        """The warm deployment of ``image`` if one is up and answering, else None (a dead one is forgotten)."""
+        server_id = image_id(image)
+        path = cls.path(server_id) if server_id else None
+        if path is None or not path.is_file():
+            return None
+        state = cls.read(path)
+        try:
+            state.sign_in().close()
+        except (InfrastructureError, MattermostApiError):
+            path.unlink(missing_ok=True)
+            return None
+        return state
+
+    def sign_in(self) -> ApiClient:
+        return ApiClient.login(self.base_url, self.admin_username, self.admin_password)
+
+    def server_wide_lock(self) -> ServerWideLock:
+        return ServerWideLock(self.path(self.image_id, Path(self.directory)).with_suffix(".lock"))
+
+
+class ServerWideLock:
+    """Scenarios on a server several runs (or workers) share at once: any number of them side by
+    side, but one that changes server-wide settings runs alone.
+
+    Every scenario holds the lock shared; the first change of a setting turns it exclusive,
+    which waits until every other scenario on the server has ended, and holds the others'
+    next scenarios until this one has put the settings back and ended. (``flock``: released
+    by the kernel if a run dies.)
+
+    Each change also leaves a new mark in the lock file, so a process can keep what it knows of
+    the settings between its scenarios and forget it only when another process has changed them
+    since it last looked (:meth:`when_others_change_settings`).
+    """
+
+    def __init__(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._file = path.open("a+")
+        self.exclusive = False
+        self._mark_seen: str | None = None  # None: never looked
+        self._forget: Callable[[], None] | None = None
+
+    def when_others_change_settings(self, forget: Callable[[], None]) -> None:
+        """Call ``forget`` as a scenario starts (or turns exclusive) if another process's scenario
+        changed server-wide settings since this process last looked, and at its first scenario."""
+        self._forget = forget
+
+    def scenario_starts(self) -> None:
+        fcntl.flock(self._file, fcntl.LOCK_SH)
+        self._look()
+
+    def before_settings_change(self) -> None:
+        if not self.exclusive:
+            fcntl.flock(self._file, fcntl.LOCK_EX)  # drops the shared lock first: two of these never deadlock
+            self.exclusive = True
+            self._look()  # another may have changed (and put back) settings while this one waited
+            self._mark_seen = secrets.token_hex(8)
+            self._file.truncate(0)
+            self._file.write(self._mark_seen)
+            self._file.flush()
+
+    def settings_no_longer_read(self) -> None:
+        """The scenario reads no server-wide setting from now on (it waits on a server that never
+        answers): others may change settings meanwhile. Not if it changed one: it puts it back alone."""
+        if not self.exclusive:
+            fcntl.flock(self._file, fcntl.LOCK_UN)
+
+    def scenario_ends(self) -> None:
+        fcntl.flock(self._file, fcntl.LOCK_UN)
+        self.exclusive = False
+
+    def close(self) -> None:
+        self._file.close()
+
+    def _look(self) -> None:
+        self._file.seek(0)
+        mark = self._file.read()
+        if mark != self._mark_seen and self._forget is not None:
+            self._forget()
+        self._mark_seen = mark
