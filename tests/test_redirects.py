@@ -204,7 +204,7 @@ def test_a_redirect_nginx_that_cannot_start_leaves_no_container(nginx_image: str
     with pytest.raises(ContainerExited, match="redirects nginx .* exited while starting"):
         with Broken(make_cases(tmp_path)["trusted"], image=nginx_image):
             pass
-    assert len(created) == 2  # both had been created ...
+    assert len(set(created)) == 2  # both had been created (stop may run more than once) ...
     client = docker.from_env()
     assert [c for i in created for c in client.containers.list(all=True, filters={"id": i})] == []  # ... and removed
 

@@ -29,7 +29,8 @@ from mm_conformance.infra.containers import ContainerExited, suite_labels, suite
 from mm_conformance.protocol.runner import Implementation, Observation, reference_command
 from mm_conformance.protocol.wire import ApiRequest, Credential
 from mm_conformance.errors import InfrastructureError
-from mm_conformance.infra.proxy import STATIC_USER, AccessLogs, TLSProxyContainer
+from mm_conformance.infra.nginx import AccessLogs
+from mm_conformance.infra.proxy import STATIC_USER, TLSProxyContainer
 
 #: A fresh token per run; the reference registers it for redaction.
 TOKEN = secrets.token_urlsafe(24)

@@ -27,8 +27,8 @@ with-a-301-to-another-host, …      the same as to-another-host with 301, 302, 
 =================================  ===============================================================
 
 A listener's name is the phrase scenarios use ("redirects to another host",
-"redirects with a 308 to another host"), with dashes. The redirecting listeners serve the given certificate (the ``trusted``
-case, so a strict credential with the suite's CA accepts them): the scenario then
+"redirects with a 308 to another host"), with dashes. The redirecting listeners serve
+the given certificate (the ``trusted`` case, so a strict credential with the suite's CA accepts them): the scenario then
 observes the redirect, not a TLS refusal. The query string is kept, as a real
 ``return 301 https://…$request_uri`` does: a token sent as ``access_token`` follows
 a redirect whatever the client does with its headers.
@@ -36,7 +36,7 @@ a redirect whatever the client does with its headers.
 **The recorder** is where every redirect points: one listener per redirect (HTTPS
 with the same certificate, which also covers ``localhost``; or plain HTTP), each
 answering ``/api/v4/…`` with ``200`` and :data:`TARGET_USER` and logging, like the
-TLS proxy (:data:`~mm_conformance.infra.proxy.CREDENTIAL_LOG`), only the method and
+TLS proxy (see :mod:`~mm_conformance.infra.nginx`), only the method and
 *whether* a request carried a credential — ``Authorization`` header,
 ``access_token`` query parameter or ``MMAUTHTOKEN`` cookie — never its value. The
 same-port redirect cannot point at another container: its redirecting listener
@@ -54,27 +54,25 @@ also when the second fails to start.
 
 Every listener is published on 127.0.0.1 only, and answers
 ``/.mm-conformance-ready`` with ``204`` without logging it: the readiness probe
-never shows up as a request.
+never shows up as a request. The configurations are ``templates/redirects.conf.j2``
+and ``templates/redirect-target.conf.j2``.
 """
 
 from __future__ import annotations
 
 import json
-import re
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
 import httpx
-from docker.errors import NotFound
-from testcontainers.core.container import DockerContainer
 from testcontainers.core.waiting_utils import WaitStrategy
 
 from mm_conformance.infra.certificates import CertificateCase
-from mm_conformance.infra.containers import PublishedPorts, raise_if_exited, suite_labels
+from mm_conformance.infra.containers import raise_if_exited
 from mm_conformance.infra.images import NGINX_IMAGE
-from mm_conformance.infra.proxy import CREDENTIAL_PRESENT, HOST, AccessLogs, nginx_conf
+from mm_conformance.infra.nginx import CONFIG_DIR, CREDENTIAL_PRESENT, HOST, SAFE_NAME, NginxContainer, render
 
 #: The redirect's usual status: temporary, and the method and body are kept (RFC 9110, 15.4.8).
 STATUS = 307
@@ -84,12 +82,11 @@ TARGET_USER = {"id": "redirect-target", "username": "redirect-target"}
 #: The path of the readiness probe; never logged, never redirected.
 READY_PATH = "/.mm-conformance-ready"
 
-_CONFIG_DIR = "/etc/nginx/mm-conformance"
-_LOG_DIR = "/var/log/nginx"
-_SAFE_NAME = re.compile(r"^[a-z0-9][a-z0-9-]*$")
 #: Container ports: redirecting listeners from 8443, the recorder's from 9443, in order.
 _FIRST_REDIRECT_PORT = 8443
 _FIRST_TARGET_PORT = 9443
+#: The log of what reached a same-port redirect's target host, beside the redirecting listener's own.
+_TARGET_LOG_SUFFIX = "-target"
 
 
 @dataclass(frozen=True)
@@ -119,33 +116,21 @@ def listener_for(phrase: str) -> str:
     return "-".join(phrase.split())
 
 
-class _NginxContainer(DockerContainer):
-    """nginx with named listeners on 127.0.0.1, an access log per listener, and a ready probe.
+class _Listening(NginxContainer):
+    """nginx with named listeners and a ready probe on each.
 
-    ``listeners`` maps a name to (container port, TLS or not). :meth:`stop` can be
-    called any number of times, also before :meth:`start` or after it failed.
+    ``listeners`` maps a name to (container port, TLS or not).
     """
 
     def __init__(self, image: str, role: str, certificate: CertificateCase, listeners: dict[str, tuple[int, bool]],
-                 startup_timeout_s: float) -> None:
-        super().__init__(image, labels=suite_labels(role))
-        self.role = role
+                 startup_timeout_s: int) -> None:
+        super().__init__(role, f"{role} nginx", image)
         self.listeners = listeners
         for port, _tls in listeners.values():
-            # docker-py's (address, port) form; port None means a random free one.
-            self.ports[f"{port}/tcp"] = (HOST, None)  # type: ignore[assignment]
-        self.with_copy_into_container(certificate.chain_pem, f"{_CONFIG_DIR}/server.crt")
-        self.with_copy_into_container(certificate.key_pem, f"{_CONFIG_DIR}/server.key", mode=0o600)
+            self.publish(port)
+        self.with_copy_into_container(certificate.chain_pem, f"{CONFIG_DIR}/server.crt")
+        self.with_copy_into_container(certificate.key_pem, f"{CONFIG_DIR}/server.key", mode=0o600)
         self.waiting_for(_EveryListenerAnswers().with_startup_timeout(startup_timeout_s).with_poll_interval(0.1))
-        self.logs = AccessLogs(self, f"{role} nginx")
-        self.published = PublishedPorts(self)
-
-    def nginx_conf(self) -> str:
-        raise NotImplementedError
-
-    def _configure(self) -> None:
-        # Called by start() just before the container is created.
-        self.with_copy_into_container(self.nginx_conf().encode(), "/etc/nginx/nginx.conf")
 
     def published_port(self, name: str) -> int:
         return self.published[self._listener(name)[0]]
@@ -159,50 +144,32 @@ class _NginxContainer(DockerContainer):
         self._listener(name)
         return self.logs.lines(name)
 
-    def stop(self, force: bool = True, delete_volume: bool = True) -> None:
-        self.logs.close()
-        self.published.forget()
-        if self._container is not None:
-            try:
-                self._container.remove(force=force, v=delete_volume)
-            except NotFound:
-                pass  # already gone: removing twice is not an error
-            self._container = None
-
     def _listener(self, name: str) -> tuple[int, bool]:
         try:
             return self.listeners[name]
         except KeyError:
             raise KeyError(f"no listener {name!r}; there are {', '.join(self.listeners)}") from None
 
-    def _server(self, name: str, body: str, *, default: bool = False, server_name: str | None = None,
-                log: str | None = None) -> str:
-        """The server block of listener ``name``: the default server of its port or the one for
-        ``server_name``, logging to ``log`` (default: the listener's name)."""
+    def _template_listener(self, name: str) -> dict[str, Any]:
         port, tls = self.listeners[name]
-        listen = f"listen {port}{' ssl' if tls else ''}{' default_server' if default else ''};\n"
-        if server_name:
-            listen += f"        server_name {server_name};\n"
-        if tls:
-            listen += _TLS
-        return _SERVER.format(listen=listen, name=log or name, log_dir=_LOG_DIR, ready=READY_PATH, body=body)
+        return {"name": name, "port": port, "tls": tls}
 
 
-class _RedirectTarget(_NginxContainer):
+class _RedirectTarget(_Listening):
     """The recorder: one listener per redirect, answering and logging whether a credential came."""
 
     def __init__(self, certificate: CertificateCase, redirects: list[Redirect], image: str,
-                 startup_timeout_s: float) -> None:
+                 startup_timeout_s: int) -> None:
         away = [r for r in redirects if not r.same_port]  # a same-port redirect records for itself
         listeners = {r.name: (_FIRST_TARGET_PORT + i, r.scheme == "https") for i, r in enumerate(away)}
         super().__init__(image, "redirect-target", certificate, listeners, startup_timeout_s)
 
     def nginx_conf(self) -> str:
-        body = _TARGET_LOCATIONS.replace("@USER@", json.dumps(TARGET_USER))
-        return nginx_conf("\n".join(self._server(name, body) for name in self.listeners), _JSON_ONLY)
+        return render("redirect-target.conf.j2", listeners=[self._template_listener(name) for name in self.listeners],
+                      ready_path=READY_PATH, target_user=json.dumps(TARGET_USER))
 
 
-class RedirectEndpoints(_NginxContainer):
+class RedirectEndpoints(_Listening):
     """HTTPS listeners that answer every request with a redirect, and the recorder they point at.
 
     Ready when every listener of both containers answers its readiness probe.
@@ -211,7 +178,7 @@ class RedirectEndpoints(_NginxContainer):
     """
 
     def __init__(self, certificate: CertificateCase, redirects: Iterable[Redirect] = REDIRECTS,
-                 image: str = NGINX_IMAGE, *, startup_timeout_s: float = 30) -> None:
+                 image: str = NGINX_IMAGE, *, startup_timeout_s: int = 30) -> None:
         super().__init__(image, "redirects", certificate, {}, startup_timeout_s)
         self._certificate = certificate
         self._startup_timeout_s = startup_timeout_s
@@ -226,14 +193,14 @@ class RedirectEndpoints(_NginxContainer):
         """Add a redirecting listener (before starting); its target gets a recorder listener."""
         if self._container is not None:
             raise ValueError("add redirects before starting the endpoints")
-        if not _SAFE_NAME.match(redirect.name) or redirect.name in self.redirects:
+        if not SAFE_NAME.match(redirect.name) or redirect.name in self.redirects:
             raise ValueError(f"redirect name {redirect.name!r} is not new, lower-case letters, digits and dashes")
         if redirect.scheme not in ("http", "https"):
             raise ValueError(f"redirect {redirect.name!r}: the target's scheme must be http or https")
         port = _FIRST_REDIRECT_PORT + len(self.redirects)
         self.redirects[redirect.name] = redirect
         self.listeners[redirect.name] = (port, True)
-        self.ports[f"{port}/tcp"] = (HOST, None)  # type: ignore[assignment]
+        self.publish(port)
         return self
 
     # --- lifecycle ---------------------------------------------------------------
@@ -289,7 +256,8 @@ class RedirectEndpoints(_NginxContainer):
 
     def writes_at_target(self, name: str) -> int:
         """How many requests other than GET and HEAD (a write, its body re-sent) reached ``name``'s target."""
-        return sum(line.split()[1] not in ("GET", "HEAD") for line in self.target_access_log(name) if len(line.split()) > 1)
+        return sum(line.split()[1] not in ("GET", "HEAD")
+                   for line in self.target_access_log(name) if len(line.split()) > 1)
 
     def target_access_log(self, name: str) -> list[str]:
         """The access log of where ``name`` redirects to (the recorder's listener, or for a same-port
@@ -301,21 +269,18 @@ class RedirectEndpoints(_NginxContainer):
 
     def nginx_conf(self) -> str:
         """The redirecting nginx's complete configuration (needs the recorder's ports: started first)."""
-        servers = "\n".join(self._redirecting(redirect) for redirect in self.redirects.values())
-        return nginx_conf(servers, _JSON_ONLY + _PORT_OF_HOST)
+        return render("redirects.conf.j2", listeners=[self._redirecting(r) for r in self.redirects.values()],
+                      ready_path=READY_PATH, target_user=json.dumps(TARGET_USER),
+                      target_log_suffix=_TARGET_LOG_SUFFIX)
 
-    def _redirecting(self, redirect: Redirect) -> str:
-        if not redirect.same_port:
-            # target_url ends with "/" and $request_uri starts with one: keep one.
-            return self._server(redirect.name, _REDIRECT_LOCATION.format(
-                status=redirect.status, target=self.target_url(redirect.name).rstrip("/")))
-        # One listener, two names: 127.0.0.1 (the default) redirects, the target host records.
-        target = f"{redirect.scheme}://{redirect.host}:$mmc_port_of_host"
-        redirecting = self._server(redirect.name, _REDIRECT_LOCATION.format(status=redirect.status, target=target),
-                                   default=True)
-        recording = self._server(redirect.name, _TARGET_LOCATIONS.replace("@USER@", json.dumps(TARGET_USER)),
-                                 server_name=redirect.host, log=f"{redirect.name}{_TARGET_LOG_SUFFIX}")
-        return redirecting + recording
+    def _redirecting(self, redirect: Redirect) -> dict[str, Any]:
+        """What the template needs of one redirect; ``target`` is where it points, without the path."""
+        if redirect.same_port:  # the port the client connected to, as it wrote it in Host
+            target = f"{redirect.scheme}://{redirect.host}:$mmc_port_of_host"
+        else:  # target_url ends with "/" and $request_uri starts with one: keep one.
+            target = self.target_url(redirect.name).rstrip("/")
+        return {**self._template_listener(redirect.name), "same_port": redirect.same_port, "host": redirect.host,
+                "status": redirect.status, "target": target}
 
     def _recorder(self) -> _RedirectTarget:
         if self.recorder is None:
@@ -336,13 +301,13 @@ class _EveryListenerAnswers(WaitStrategy):
         pending = list(container.listeners)
         with httpx.Client(verify=False, trust_env=False, timeout=2) as client:
             while pending:
-                raise_if_exited(container, f"{container.role} nginx")
+                raise_if_exited(container, container.described)
                 try:
                     url = container.base_url(pending[0]) + READY_PATH.lstrip("/")
                 except OSError:  # TimeoutError, ConnectionError: testcontainers found no running
                     # container or no port mapping, so nginx exited after the check above.
                     # Say so, with nginx's own last words.
-                    raise_if_exited(container, f"{container.role} nginx")
+                    raise_if_exited(container, container.described)
                     raise
                 try:
                     if client.get(url).status_code == 204:
@@ -354,50 +319,3 @@ class _EveryListenerAnswers(WaitStrategy):
                     raise TimeoutError(f"{container.role} listener {pending[0]!r} did not answer within "
                                        f"{self._startup_timeout:.0f} s")
                 time.sleep(self._poll_interval)  # polling interval, not a fixed wait
-
-
-# --- nginx configuration ---------------------------------------------------------------
-
-_JSON_ONLY = "    types { }\n    default_type application/json;\n"
-
-_TLS = f"""\
-        ssl_certificate {_CONFIG_DIR}/server.crt;
-        ssl_certificate_key {_CONFIG_DIR}/server.key;
-"""
-
-_SERVER = """\
-    server {{
-        {listen}\
-        access_log {log_dir}/{name}.log mmc_case;
-        location = {ready} {{
-            access_log off;
-            return 204;
-        }}
-{body}
-    }}
-"""
-
-#: The log of what reached a same-port redirect's target host, beside the redirecting listener's own.
-_TARGET_LOG_SUFFIX = "-target"
-
-# The port the client connected to, as it wrote it in Host (Docker's published port, not nginx's own).
-_PORT_OF_HOST = """\
-    map $http_host $mmc_port_of_host {
-        "~:(?<port>[0-9]+)$" $port;
-        default 443;
-    }
-"""
-
-# $request_uri is the path with the query string, as the client sent it.
-_REDIRECT_LOCATION = """\
-        location / {{
-            return {status} {target}$request_uri;
-        }}"""
-
-_TARGET_LOCATIONS = """\
-        location /api/v4/ {
-            return 200 '@USER@';
-        }
-        location / {
-            return 404 '{"id":"redirects.target.not_found","message":"redirect target: only /api/v4/ answers","status_code":404}';
-        }"""

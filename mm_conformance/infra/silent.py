@@ -19,9 +19,12 @@ Bounded, as every fault the suite makes: each connection is held at most
 once (more are closed at once), and nothing listens anywhere but 127.0.0.1.
 Nothing here records a token: the listeners do not look at what they are sent.
 
+>>> import tempfile, pathlib
+>>> from mm_conformance.infra.certificates import make_cases
+>>> cases = make_cases(pathlib.Path(tempfile.mkdtemp()))
 >>> with SilentEndpoints(upstream="http://127.0.0.1:8065", certificate=cases["trusted"]) as silent:
-...     silent.url("accepts the connection and never answers")
-'http://127.0.0.1:41234'
+...     silent.url("accepts the connection and never answers").startswith("http://127.0.0.1:")
+True
 """
 
 from __future__ import annotations
