@@ -23,9 +23,7 @@ import pytest
 if __name__ == "__main__":  # run as a script: this suite's package, not one installed elsewhere
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from mm_conformance.outcomes import report
-
-from mm_conformance.outcomes import runs
+from mm_conformance.outcomes import report, runs
 from mm_conformance.outcomes.results import ScenarioResult
 
 CHROMIUM = Path("/usr/bin/chromium")
