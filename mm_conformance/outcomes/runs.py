@@ -29,8 +29,8 @@ from mm_conformance.errors import UsageError
 from mm_conformance.outcomes.results import ScenarioResult
 
 RESULTS_FILE = "results.json"
-#: The results format this version writes and reads: a failure's severity and each result's outcome
-#: come from the verdict the plugin recorded (older files had them guessed from wording, or not at all).
+#: The results format this version writes and reads (3: each result's outcome, and a failure's severity,
+#: as the plugin recorded them); a file in any other format is refused rather than guessed at.
 FORMAT = 3
 
 
