@@ -239,7 +239,7 @@ class MattermostContainer(DockerContainer):
         self.tls = tls
         # Published on loopback only: until the suite makes the first user, whoever makes it
         # becomes the server's system admin.
-        self.ports[f"{self.port}/tcp"] = ("127.0.0.1", None)  # type: ignore[assignment]
+        self.ports[f"{self.port}/tcp"] = ("127.0.0.1", None)  # type: ignore[assignment]  # docker-py takes (address, port); typed as int
         self.with_env("MM_SQLSETTINGS_DRIVERNAME", "postgres")
         # Logs to the console only: the container's log is what the suite reads on a crash.
         self.with_env("MM_LOGSETTINGS_ENABLEFILE", "false")

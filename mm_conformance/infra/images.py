@@ -199,7 +199,7 @@ class ImageBuilder:
         self._ensure_on_base(POSTGRES_IMAGE, "postgres")
 
     def ensure_nginx(self) -> None:
-        """nginx from Debian, the TLS proxy in front of Mattermost (see mm_conformance/proxy.py)."""
+        """nginx from Debian, the TLS proxy in front of Mattermost (see mm_conformance/infra/proxy.py)."""
         self._ensure_on_base(NGINX_IMAGE, "nginx")
 
     def _ensure_on_base(self, tag: str, directory: str) -> None:

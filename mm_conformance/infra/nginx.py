@@ -73,7 +73,7 @@ class NginxContainer(DockerContainer):
 
     def publish(self, port: int) -> None:
         """Publish container port ``port`` on a free port of 127.0.0.1 (docker-py's (address, None) form)."""
-        self.ports[f"{port}/tcp"] = (HOST, None)  # type: ignore[assignment]  # testcontainers types it as a port only
+        self.ports[f"{port}/tcp"] = (HOST, None)  # type: ignore[assignment]  # docker-py takes (address, port); typed as int
 
     def nginx_conf(self) -> str:
         """The complete nginx.conf this container runs (for reading and for failure reports)."""
