@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from mm_conformance import run_options
 from mm_conformance.errors import (
     UsageError,
     interrupted_by_signals,
@@ -18,7 +19,7 @@ from mm_conformance.infra.deployment import (
     ADMIN_TOKEN_ENV,
     earlier_runs_leftovers,
 )
-from mm_conformance.infra.images import POSTGRES_IMAGE, local_mattermost_images
+from mm_conformance.infra.images import local_mattermost_images
 from mm_conformance.mattermost.servers import (
     external,
     select_servers,
@@ -27,49 +28,32 @@ from mm_conformance.protocol.adapters import (
     check_implementations,
 )
 from mm_conformance.protocol.environment import describe as describe_environment
-from mm_conformance.protocol.environment import parse_passed
 from mm_conformance.pytest_plugin.stash import IMPLEMENTATIONS, PASSED_ENV, SERVERS
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("mm-conformance", "Mattermost credential conformance")
-    group.addoption("--impl", action="append", default=None, metavar="[NAME=]CMD",
-                    help="implementation under test: reference (default), n8n, mattermostdriver, or a command "
-                         "that speaks protocol v1, optionally named (mine=python3 adapter.py); repeat it to run "
-                         "several side by side on the same servers")
-    group.addoption("--impl-env", action="append", default=[], metavar="NAME[=VALUE]",
-                    help="give the implementations under test this variable (its value here, or VALUE), "
-                         "repeatable; beyond it they get only what a program needs to start (docs/protocol.md)")
-    group.addoption("--adapter-timeout", type=float, default=10.0, metavar="S",
-                    help="seconds the implementation may take to answer one request (default 10)")
+    for option in run_options.SHARED:
+        group.addoption(option.flag, **option.keywords())
+    # Only pytest has these: mm-conformance run writes the log into --report, and reads the token from $ADMIN_TOKEN_ENV.
     group.addoption("--adapter-log", type=Path, default=None, metavar="FILE",
                     help="append every adapter's stderr here (secrets redacted); run --report writes adapters.log")
-    group.addoption("--mattermost", action="append", default=None, metavar="SERVER",
-                    help="server to run on, repeatable: a version (11.0.3), an image name, local (every image "
-                         "packaged here), esr, latest, previous-esr; default: local images, else the official ESR")
-    group.addoption("--postgres-image", default=POSTGRES_IMAGE, metavar="IMAGE",
-                    help=f"PostgreSQL image (default {POSTGRES_IMAGE}; postgres:15 where it can be pulled)")
-    group.addoption("--mattermost-url", default=None, metavar="URL",
-                    help="run against this existing server instead of starting one (external-server mode); "
-                         f"the admin's personal access token comes from ${ADMIN_TOKEN_ENV} or --admin-token")
     group.addoption("--admin-token", default=None, metavar="TOKEN",
                     help=f"a system admin's token for --mattermost-url (prefer ${ADMIN_TOKEN_ENV}: "
                          "a command line shows in process lists and CI logs)")
-    group.addoption("--allow-config-changes", action="store_true",
-                    help="let scenarios change server-wide settings on the external server (restored after each)")
 
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line("markers", "upgrade: the in-place upgrade scenario (oldest server to each newer one)")
     config.addinivalue_line("markers", "own_world: the credential changes the server: a world per implementation")
-    implementations = config.getoption("--impl") or ["reference"]
+    implementations = run_options.implementations(config.getoption("--impl"))
     try:
         check_implementations(implementations)
     except UsageError as error:
         raise pytest.UsageError(str(error)) from None
     config.stash[IMPLEMENTATIONS] = implementations
     try:
-        config.stash[PASSED_ENV] = parse_passed(config.getoption("--impl-env"))
+        config.stash[PASSED_ENV] = run_options.passed_environment(config.getoption("--impl-env"))
     except UsageError as error:
         raise pytest.UsageError(str(error)) from None
     CONFIG.set(config)
@@ -112,22 +96,17 @@ def pytest_keyboard_interrupt(excinfo: pytest.ExceptionInfo[BaseException]) -> I
         try:
             raise KeyboardInterrupt(f"{excinfo.value} (where it came cannot be shown)".strip())
         except KeyboardInterrupt:
-            terminal.pytest_keyboard_interrupt(pytest.ExceptionInfo.from_current())  # type: ignore[attr-defined]
+            terminal.pytest_keyboard_interrupt(pytest.ExceptionInfo.from_current())
 
 
 #: The configuration of the session in progress (set by pytest_configure), for the hook above.
 CONFIG: contextvars.ContextVar[pytest.Config | None] = contextvars.ContextVar("config", default=None)
 
 
-
-
-
-
-
-
 def pytest_report_header(config: pytest.Config) -> str | None:
     """The header says what the implementations get beyond the baseline: a proxy changes what is tested."""
-    return describe_environment(config.stash.get(PASSED_ENV, {}))
+    passed: dict[str, str] = config.stash.get(PASSED_ENV, {})
+    return describe_environment(passed)
 
 
 def pytest_sessionstart(session: pytest.Session) -> None:
