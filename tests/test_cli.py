@@ -147,7 +147,7 @@ def test_report_writes_the_errata_document(tmp_path):
 
 def test_a_run_and_its_workers_load_only_the_pytest_plugins_it_names(monkeypatch):
     """Another installed pytest plugin (hypothesis's, here) neither slows a run nor changes it."""
-    from mm_conformance import cli
+    from mm_conformance.cli import run as cli
 
     monkeypatch.delenv("PYTEST_DISABLE_PLUGIN_AUTOLOAD", raising=False)
     with cli._only_needed_plugins():
@@ -164,7 +164,7 @@ def test_a_run_and_its_workers_load_only_the_pytest_plugins_it_names(monkeypatch
     (2, 2, False, 2),
 ])
 def test_the_default_workers_are_one_per_server_and_two_for_the_waits(monkeypatch, servers, cores, snapshots, workers):
-    from mm_conformance import cli
+    from mm_conformance.cli import run as cli
     from mm_conformance.infra.images import POSTGRES_IMAGE
     from mm_conformance.mattermost.servers import MattermostServer
 
@@ -205,7 +205,7 @@ def test_a_results_file_of_a_newer_version_is_one_line(tmp_path):
 
 
 def test_a_report_is_moved_into_place_whole_and_other_files_stay(tmp_path):
-    from mm_conformance.cli import _move_into_place, _staging_for
+    from mm_conformance.cli.run import _move_into_place, _staging_for
 
     report = tmp_path / "report"
     report.mkdir()
@@ -219,3 +219,58 @@ def test_a_report_is_moved_into_place_whole_and_other_files_stay(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["report"]
     assert (report / "results.json").read_text() == "this run's"
     assert (report / "notes.txt").read_text() == "the user's own" and (report / "junit.xml").exists()
+
+
+class _RecordedOptions:
+    """What ``pytest_addoption`` declares, without pytest's own parser."""
+
+    def __init__(self) -> None:
+        self.options: dict[str, dict[str, object]] = {}
+
+    def getgroup(self, *_: object) -> "_RecordedOptions":
+        return self
+
+    def addoption(self, *names: str, **keywords: object) -> None:
+        self.options[names[0]] = keywords
+
+
+def test_run_and_pytest_declare_the_shared_options_from_one_table():
+    """Same name, metavar, default and help on both sides, and every shipped adapter in --impl's help."""
+    import argparse
+
+    from mm_conformance import run_options
+    from mm_conformance.cli import _parser
+    from mm_conformance.protocol.adapters import KNOWN_IMPLEMENTATIONS
+    from mm_conformance.pytest_plugin.options import pytest_addoption
+
+    subcommands = next(a for a in _parser()._actions if isinstance(a, argparse._SubParsersAction))
+    cli = {action.option_strings[0]: action for action in subcommands.choices["run"]._actions if action.option_strings}
+    plugin = _RecordedOptions()
+    pytest_addoption(plugin)  # type: ignore[arg-type]  # a recorder of addoption calls, not pytest's Parser
+    for option in run_options.SHARED:
+        assert plugin.options[option.flag]["help"] == cli[option.flag].help == option.help
+        assert plugin.options[option.flag]["default"] == cli[option.flag].default
+        assert plugin.options[option.flag].get("metavar") == cli[option.flag].metavar == option.metavar
+    assert all(name in run_options.IMPL.help for name in KNOWN_IMPLEMENTATIONS)
+    assert "--admin-token" in plugin.options and "--admin-token" not in cli
+    assert "--report" in cli and "--report" not in plugin.options
+
+
+def test_run_help_lists_every_shipped_adapter():
+    from mm_conformance.protocol.adapters import KNOWN_IMPLEMENTATIONS
+
+    result = run_cli("run", "--help")
+    assert result.returncode == 0, result.stderr
+    assert all(name in " ".join(result.stdout.split()) for name in KNOWN_IMPLEMENTATIONS), result.stdout
+
+
+def test_a_shared_option_is_handed_to_pytest_as_one_argument_each():
+    from mm_conformance import run_options
+
+    assert run_options.IMPL.as_arguments(["reference", "mine=/opt/a b"]) == ["--impl=reference", "--impl=mine=/opt/a b"]
+    assert run_options.MATTERMOST.as_arguments(None) == []
+    assert run_options.MATTERMOST_URL.as_arguments(None) == []
+    assert run_options.ADAPTER_TIMEOUT.as_arguments(10.0) == ["--adapter-timeout=10.0"]
+    assert run_options.ALLOW_CONFIG_CHANGES.as_arguments(True) == ["--allow-config-changes"]
+    assert run_options.ALLOW_CONFIG_CHANGES.as_arguments(False) == []
+    assert run_options.implementations(None) == ["reference"]

@@ -1,0 +1,126 @@
+"""The subcommands besides ``run``: ``images``, ``adapters``, ``up``/``down``, ``clean``, ``diff`` and ``report``."""
+
+from __future__ import annotations
+
+import argparse
+
+from rich.console import Console
+
+from mm_conformance.errors import InfrastructureError, UsageError
+from mm_conformance.infra.deployment import clean as clean_leftovers
+from mm_conformance.infra.deployment import warm_down, warm_up
+from mm_conformance.infra.images import (
+    POSTGRES_IMAGE,
+    WEB_APP_LABEL,
+    ImageBuilder,
+    docker_available,
+    image_id,
+    image_labels,
+    local_mattermost_images,
+    premigrated_database,
+)
+from mm_conformance.mattermost.servers import select_servers
+from mm_conformance.outcomes import report as matrix
+from mm_conformance.outcomes import runs
+from mm_conformance.protocol.adapters import (
+    KNOWN_IMPLEMENTATIONS,
+    NPM_ADAPTERS,
+    AdapterNotInstalled,
+    implementation_command,
+)
+
+
+def diff(args: argparse.Namespace) -> int:
+    _, before = runs.read(args.before)
+    _, after = runs.read(args.after)
+    changes = runs.diff(before, after)
+    print("\n".join(changes) if changes else "no scenario changed its verdict, status or error id")
+    return 1 if changes else 0
+
+
+def report(args: argparse.Namespace) -> int:
+    html, markdown = matrix.write(args.runs, args.out)
+    print(f"wrote {html} and {markdown}")
+    if args.errata:
+        args.errata.write_text(matrix.errata_document(args.runs))
+        print(f"wrote {args.errata}")
+    if args.findings:
+        args.findings.write_text(matrix.findings_document(args.runs))
+        print(f"wrote {args.findings}")
+    return 0
+
+
+def images(args: argparse.Namespace, console: Console) -> int:
+    docker_available()
+    if args.action == "list":
+        images = local_mattermost_images()
+        if not images:
+            print("no Mattermost image is packaged here (mm-conformance images build --from PATH)")
+        for version, image in sorted(images.items()):
+            web_app = (image_labels(image) or {}).get(WEB_APP_LABEL, "?")
+            fast = "pre-migrated database ready" if premigrated_database(image, POSTGRES_IMAGE) != POSTGRES_IMAGE \
+                else "no pre-migrated database yet (made on first use)"
+            print(f"{image}: Mattermost {version}, web app: {web_app}, {fast}")
+        return 0
+    builder = ImageBuilder(console)
+    builder.ensure_postgres()
+    builder.ensure_nginx()
+    for source in args.source or []:
+        image = builder.package(source)
+        builder.ensure_premigrated(image)
+        built = image_id(image)
+        assert built is not None, image  # package() has just built it
+        console.print(f"{image} (image {built[7:19]}): run it with --mattermost {image.rsplit(':', 1)[1]}",
+                      highlight=False)
+    return 0
+
+
+def adapters(args: argparse.Namespace, console: Console) -> int:
+    if args.action == "list":
+        for name in KNOWN_IMPLEMENTATIONS:
+            try:
+                state = implementation_command(name)
+            except AdapterNotInstalled as error:
+                state = f"not installed: {error}"
+            print(f"{name}: {state}")
+        return 0
+    unknown = [name for name in args.names if name not in NPM_ADAPTERS]
+    if unknown:
+        raise UsageError(f"no Node.js adapter called {', '.join(unknown)} (known: {', '.join(NPM_ADAPTERS)}; "
+                         "the Python ones come with pip extras: .[mattermostdriver,mattermostautodriver])")
+    for name in args.names or NPM_ADAPTERS:
+        adapter = NPM_ADAPTERS[name]
+        try:
+            with console.status(f"{name} adapter: npm ci into {adapter.modules_dir}"):
+                did = adapter.install()
+        except AdapterNotInstalled as error:
+            raise InfrastructureError(str(error)) from None
+        console.print(f"{name} adapter: {'installed' if did else 'up to date'} in {adapter.modules_dir}",
+                      highlight=False)
+    return 0
+
+
+def warm(args: argparse.Namespace) -> int:
+    """A deployment per server kept between runs: ``run`` uses it (and adds its own users and tokens)."""
+    docker_available()
+    if args.command == "down":
+        removed = warm_down()
+        print(f"mm-conformance: removed the warm deployments ({len(removed)} container(s), network(s) and volume(s))"
+              if removed else "mm-conformance: no warm deployment is up")
+        return 0
+    for server in select_servers(args.mattermost, local_mattermost_images()):
+        state = warm_up(server)
+        print(f"{server}: warm at {state.base_url} (mm-conformance run uses it; mm-conformance down removes it)")
+    return 0
+
+
+def clean() -> int:
+    docker_available()
+    removed, kept = clean_leftovers()
+    for thing in removed:
+        print(f"removed {thing}")
+    print(f"mm-conformance: removed {len(removed)} container(s), network(s) and volume(s) carrying the suite's label"
+          if removed else "mm-conformance: nothing to remove")
+    if kept:
+        print(f"mm-conformance: kept {kept} that a run still in progress on this machine is using")
+    return 0
