@@ -7,18 +7,18 @@ import argparse
 from rich.console import Console
 
 from mm_conformance.errors import InfrastructureError, UsageError
-from mm_conformance.infra.deployment import clean as clean_leftovers
-from mm_conformance.infra.deployment import warm_down, warm_up
+from mm_conformance.infra.engine import docker_available
 from mm_conformance.infra.images import (
     POSTGRES_IMAGE,
     WEB_APP_LABEL,
     ImageBuilder,
-    docker_available,
     image_id,
     image_labels,
     local_mattermost_images,
     premigrated_database,
 )
+from mm_conformance.infra.shared import clean as clean_leftovers
+from mm_conformance.infra.shared import warm_down, warm_up
 from mm_conformance.mattermost.servers import select_servers
 from mm_conformance.outcomes import report as matrix
 from mm_conformance.outcomes import runs

@@ -20,8 +20,11 @@ from mm_conformance import __version__, run_options
 from mm_conformance.cli.first_look import exited_at_once, start_for_a_look, stop_quietly
 from mm_conformance.cli.parser import EXIT_DEVIATES, EXIT_NO_VERDICT
 from mm_conformance.errors import InfrastructureError, UsageError, interrupted_by_signals
-from mm_conformance.infra.deployment import ADMIN_TOKEN_ENV, SHARED_DIR_ENV, SharedDeployments, WarmState
-from mm_conformance.infra.images import POSTGRES_IMAGE, docker_available, local_mattermost_images, premigrated_database
+from mm_conformance.infra.deployment import ADMIN_TOKEN_ENV
+from mm_conformance.infra.engine import docker_available
+from mm_conformance.infra.images import POSTGRES_IMAGE, local_mattermost_images, premigrated_database
+from mm_conformance.infra.shared import SHARED_DIR_ENV, SharedDeployments
+from mm_conformance.infra.warm import WarmState
 from mm_conformance.mattermost.servers import MattermostServer, select_servers
 from mm_conformance.outcomes import report as matrix
 from mm_conformance.outcomes import results, runs
