@@ -2,8 +2,8 @@
 
 import pytest
 
-from mm_conformance.outcomes import runs
 from mm_conformance.errors import UsageError
+from mm_conformance.outcomes import runs
 from mm_conformance.outcomes.results import ScenarioResult, exit_code
 
 
