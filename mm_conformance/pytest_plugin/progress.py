@@ -19,7 +19,7 @@ from rich.progress import (
     TimeElapsedColumn,
 )
 
-from mm_conformance.outcomes.results import Collector
+from mm_conformance.pytest_plugin.results import Collector
 from mm_conformance.redact import one_line
 
 
