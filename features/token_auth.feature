@@ -38,6 +38,7 @@ Feature: Using an API access token
     Integrations often run as a bot account rather than a person. A bot's personal
     access token MUST authenticate as the bot on every path; once an admin disables
     the bot, the credential MUST report its token as an "auth" error.
+    Why: Mattermost recommends bot accounts for integrations; their tokens are personal access tokens too.
     Given a bot account "deploy-bot" with a personal access token made by an admin
     When the credential is used for <path> with that token
     Then it succeeds as "deploy-bot", not the admin who created the token
