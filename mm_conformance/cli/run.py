@@ -117,8 +117,8 @@ def _check_writable(report: Path) -> None:
 def _default_workers(servers: list[MattermostServer], postgres_image: str) -> int:
     """One process per server, each server's deployment its own, side by side; and two more for the
     silent-server scenarios (seconds of waiting each, see fixtures' server_scope) on the same
-    deployments: they mostly wait, so at most one process more than cores. On 2 cores, 11.0.3
-    alone: 2 processes 21-22 s, 3 processes 19-19.5 s; 5.37.0 with 11.0.3: 36 s with 2, 3 or 4.
+    deployments: they mostly wait, so at most one process more than cores (beyond that, processes
+    only compete for the cores the servers need).
 
     Not while a server has no database snapshot yet (or on another PostgreSQL image): the run
     cannot share a deployment then, and every other process would migrate a database of its own.

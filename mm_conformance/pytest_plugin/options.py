@@ -82,9 +82,9 @@ def pytest_keyboard_interrupt(excinfo: pytest.ExceptionInfo[BaseException]) -> I
     """An interrupt ends the run as interrupted, even where pytest cannot describe where it came.
 
     pytest's terminal describes the interrupt from its traceback, and fails (a TypeError) on a
-    frame to which CPython 3.11 gives no line number. Seen: a SIGINT inside ``urllib``'s proxy
-    lookup. The run still cleaned up, but then crashed with a traceback and exit 1, not
-    "interrupted" and exit 2. Then the terminal is told of an interrupt raised here instead.
+    frame to which CPython 3.11 gives no line number (a SIGINT inside ``urllib``'s proxy lookup,
+    for one): the run would end in a traceback and exit 1 instead of "interrupted" and exit 2.
+    Then the terminal is told of an interrupt raised here instead.
     """
     try:
         yield
