@@ -309,11 +309,18 @@ class ImageBuilder:
                       labels: dict[str, str] | None = None) -> None:
         """``docker build --network host`` through the engine's API, its output streamed to the log."""
         def build() -> Iterator[str]:
+            pending = ""  # the engine streams a line and its newline in separate chunks
             for chunk in engine().api.build(path=str(context), tag=tag, buildargs=args, labels=labels or {},
                                             network_mode="host", rm=True, decode=True):
                 if "error" in chunk:
-                    raise _StepFailed(" ".join(str(chunk["error"]).split()))
-                yield from str(chunk.get("stream") or chunk.get("status") or "").splitlines(keepends=True)
+                    if pending:
+                        yield pending
+                    yield " ".join(str(chunk["error"]).split())
+                    raise _StepFailed("docker build")
+                *complete, pending = (pending + str(chunk.get("stream") or chunk.get("status") or "")).split("\n")
+                yield from complete
+            if pending:
+                yield pending
 
         self._logged(f"building {tag}", build(), log=log)
 
