@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 import contextvars
 import os
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 import pytest
@@ -105,7 +105,7 @@ CONFIG: contextvars.ContextVar[pytest.Config | None] = contextvars.ContextVar("c
 
 def pytest_report_header(config: pytest.Config) -> str | None:
     """The header says what the implementations get beyond the baseline: a proxy changes what is tested."""
-    passed: dict[str, str] = config.stash.get(PASSED_ENV, {})
+    passed: Mapping[str, str] = config.stash.get(PASSED_ENV, {})
     return describe_environment(passed)
 
 

@@ -44,8 +44,8 @@ def scope_of(config: pytest.Config, item: pytest.Item) -> str:
 
 
 def server_of(item: pytest.Item) -> object:
-    params = getattr(item, "callspec", None) and item.callspec.params
-    return params.get("mattermost_server") if params else None
+    callspec = getattr(item, "callspec", None)  # parametrized items only
+    return callspec.params.get("mattermost_server") if callspec is not None else None
 
 
 def declared_extras(item: pytest.Item) -> frozenset[str]:

@@ -12,7 +12,7 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
     """A pytest-xdist worker tells the controller which servers it ran on, and every secret it registered."""
     if not hasattr(session.config, "workeroutput"):
         return
-    output = session.config.workeroutput  # type: ignore[attr-defined]
+    output = session.config.workeroutput
     pool = session.config.stash.get(POOL, None)
     output["mm_conformance_servers"] = pool.versions if pool is not None else []
     # Over the worker's pipe to the controller, never to disk or output: the controller then
