@@ -27,14 +27,12 @@ from mm_conformance.mattermost.background import CleanUp, UserPool
 from mm_conformance.mattermost.servers import (
     MattermostServer,
 )
+from mm_conformance.mattermost.settings import ServerSettings
 from mm_conformance.outcomes.results import (
     INFRASTRUCTURE,
 )
 from mm_conformance.pytest_plugin.stash import EXTRAS
 from mm_conformance.redact import register_secret
-from mm_conformance.scenario.world import (
-    ServerSettings,
-)
 
 
 def _enable_tokens(deployment: Deployment, lock: ServerWideLock | None) -> None:
