@@ -80,7 +80,8 @@ class DeploymentPool:
             self._deployments[server] = deployment
             warm = (" (warm: mm-conformance down removes it)"
                     if server in self._running and self._running[server].kept_after_run else "")
-            self.versions.append(f"{deployment.version} at {deployment.base_url} (from {server.url or server.image}){warm}")
+            source = server.url or server.image
+            self.versions.append(f"{deployment.version} at {deployment.base_url} (from {source}){warm}")
             reporter = self._config.pluginmanager.get_plugin("terminalreporter")
             if reporter is not None:
                 reporter.write_line(f"\nrunning against {deployment.version} at {deployment.base_url}{warm}")
@@ -116,7 +117,10 @@ class DeploymentPool:
             warm = SharedDeployments.state_for(server.image) or WarmState.of(server.image)
         if warm is not None:  # this run (this worker) adds only its extras
             stack = attach(server, warm)
-            deployment = stack.deployment
+            attached = stack.deployment
+            if attached is None:
+                raise InfrastructureError(f"{server}: the warm deployment could not be attached to")
+            deployment = attached
         else:
             stack = MattermostDeployment(server, postgres_image=self._config.getoption("--postgres-image"))
             deployment = stack.start()
@@ -186,7 +190,7 @@ class DeploymentPool:
             if deployment.clean_up is not None:
                 problems += deployment.clean_up.close(wait=healthy)
             if deployment.user_pool is not None:
-                deployment.user_pool.close(deactivate_unused=healthy and stack.kept_after_run)
+                deployment.user_pool.close(deactivate_unused=healthy and stack is not None and stack.kept_after_run)
         for stack in [*self._running.values(), *self._upgrades]:
             stack.stop()  # an extra still starting in the background is removed as it comes up
         for thread in self._ahead.values():
