@@ -188,11 +188,14 @@ class ImageBuilder:
             self._say(f"{BASE_IMAGE} present")
             return
         with tempfile.TemporaryDirectory(dir=self._mkdir(self.cache_dir)) as work:
-            self._run(
-                f"building {BASE_IMAGE} (debootstrap, about a minute)",
-                [str(DOCKER_DIR / "base" / "build-rootfs.sh"), BASE_IMAGE, work, DEBIAN_MIRROR],
-                log="base",
-            )
+            self._run(f"building {BASE_IMAGE}'s root file system (debootstrap, about a minute)",
+                      [str(DOCKER_DIR / "base" / "build-rootfs.sh"), work, DEBIAN_MIRROR], log="base")
+            repository, _, tag = BASE_IMAGE.rpartition(":")
+            try:
+                engine().api.import_image_from_file(str(Path(work) / "rootfs.tar"), repository=repository, tag=tag,
+                                                    changes=['CMD ["/bin/bash"]'])
+            except DockerException as error:
+                raise ImageBuildError(f"importing {BASE_IMAGE}'s root file system failed: {error}") from None
 
     def ensure_postgres(self) -> None:
         """Debian's PostgreSQL 15, the database Mattermost runs on."""

@@ -6,7 +6,7 @@ cores), and almost every scenario needs one or two; removing what a scenario mad
 scenario up. Each runs in a thread of its own, on an admin connection of its own:
 
 - :class:`UserPool` makes a few users ahead and hands each out once, so scenarios
-  stay isolated by their own users, as before;
+  stay isolated by their own users;
 - :class:`CleanUp` removes what a scenario made after the scenario has ended, in
   order, and keeps every failure to report when the run ends.
 
