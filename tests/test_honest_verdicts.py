@@ -18,6 +18,7 @@ OUTCOMES = '''
 import pytest
 from mm_conformance.errors import InfrastructureError, NotApplicable
 from mm_conformance.protocol.runner import AdapterFailure
+from mm_conformance.pytest_plugin.classify import skip_for_infrastructure
 from mm_conformance.scenario.verdicts import ConformanceFailure, ServerDeviation
 
 def test_passes(): pass
@@ -29,6 +30,12 @@ def test_suite_bug(): {}["missing"]
 def test_premise_of_the_suite(): assert False, "the deployment's own URL is plain http"
 def test_does_not_apply(): pytest.skip("no token expiry on this server")
 def test_not_allowed_here(): raise NotApplicable("would change server-wide settings")
+def test_world_not_up(): skip_for_infrastructure("Mattermost 11.7 did not start")
+def test_skip_worded_like_one(): pytest.skip("infrastructure: words alone do not make a skip no verdict")
+
+@pytest.fixture
+def deployment_down(): skip_for_infrastructure("the Docker engine is not reachable")
+def test_set_up_not_up(deployment_down): pass
 '''
 
 EXPECTED = {
@@ -41,6 +48,9 @@ EXPECTED = {
     "test_premise_of_the_suite": ("error", "suite error (no verdict): AssertionError"),
     "test_does_not_apply": ("skip", "no token expiry on this server"),
     "test_not_allowed_here": ("skip", "would change server-wide settings"),
+    "test_world_not_up": ("error", "infrastructure: Mattermost 11.7 did not start"),
+    "test_skip_worded_like_one": ("skip", "words alone"),
+    "test_set_up_not_up": ("error", "infrastructure: the Docker engine is not reachable"),
 }
 
 

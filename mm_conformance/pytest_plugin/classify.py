@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Generator
+from typing import NoReturn
 
 import pluggy
 import pytest
+from _pytest.outcomes import Skipped  # the class of pytest.skip.Exception, which mypy cannot subclass by that name
 
 from mm_conformance import outcome
 from mm_conformance.errors import NotApplicable
@@ -20,6 +22,16 @@ from mm_conformance.protocol.wire import ErrorKind
 from mm_conformance.pytest_plugin.scheduling import server_of
 from mm_conformance.pytest_plugin.stash import POOL, WORLD
 from mm_conformance.scenario.tracks import EveryImplementationEnded
+
+
+class InfrastructureSkip(Skipped):
+    """The world could not be brought up for a test: pytest shows a skip, the results an error (no verdict)."""
+
+
+def skip_for_infrastructure(reason: str) -> NoReturn:
+    """Skip the test as no verdict: ``reason`` is what kept the world from coming up."""
+    raise InfrastructureSkip(f"{INFRASTRUCTURE}{reason}")
+
 
 #: The record of the call that just ended, kept until its report is made (pytest_runtest_makereport).
 CALL_RECORD = pytest.StashKey[Record]()
@@ -63,8 +75,8 @@ def pytest_runtest_makereport(item: pytest.Item,
                               call: pytest.CallInfo[None]) -> Generator[None, pytest.TestReport, pytest.TestReport]:
     """Every report that ends something carries one verdict record (see mm_conformance.outcome).
 
-    A passing set-up or tear-down says nothing; a skip whose reason starts with
-    ``infrastructure:`` is the world failing to come up (the deployment pool's word).
+    A passing set-up or tear-down says nothing; an :class:`InfrastructureSkip` is the world failing
+    to come up, no verdict.
     """
     report = yield
     record = item.stash.get(CALL_RECORD, None) if report.when == "call" else None
@@ -73,7 +85,7 @@ def pytest_runtest_makereport(item: pytest.Item,
         del item.stash[CALL_RECORD]
     elif report.skipped:
         reason = str(getattr(error, "msg", None) or error or "")
-        record = Record(Outcome.INFRASTRUCTURE if reason.startswith(INFRASTRUCTURE) else Outcome.SKIP, reason)
+        record = Record(Outcome.INFRASTRUCTURE if isinstance(error, InfrastructureSkip) else Outcome.SKIP, reason)
     elif report.failed and error is not None:
         record = record_of(error)
     elif report.passed and report.when == "call":

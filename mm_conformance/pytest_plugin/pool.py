@@ -28,9 +28,7 @@ from mm_conformance.mattermost.servers import (
     MattermostServer,
 )
 from mm_conformance.mattermost.settings import ServerSettings
-from mm_conformance.outcomes.results import (
-    INFRASTRUCTURE,
-)
+from mm_conformance.pytest_plugin.classify import skip_for_infrastructure
 from mm_conformance.pytest_plugin.stash import EXTRAS
 from mm_conformance.redact import register_secret
 
@@ -66,17 +64,17 @@ class DeploymentPool:
 
     def get(self, server: MattermostServer) -> Deployment:
         if server in self._failed:
-            pytest.skip(self._failed[server])
+            skip_for_infrastructure(self._failed[server])
         if server not in self._deployments:
             try:
                 deployment = self._start(server)
             except MattermostApiError as error:  # started, then refused the suite's first setting
-                self._failed[server] = f"{INFRASTRUCTURE}{server} refused the suite's set-up: {error}"
-                pytest.skip(self._failed[server])
+                self._failed[server] = f"{server} refused the suite's set-up: {error}"
+                skip_for_infrastructure(self._failed[server])
             except InfrastructureError as error:
                 reason = str(error)
-                self._failed[server] = f"{INFRASTRUCTURE}{reason if str(server) in reason else f'{server}: {reason}'}"
-                pytest.skip(self._failed[server])
+                self._failed[server] = reason if str(server) in reason else f"{server}: {reason}"
+                skip_for_infrastructure(self._failed[server])
             self._deployments[server] = deployment
             warm = (" (warm: mm-conformance down removes it)"
                     if server in self._running and self._running[server].kept_after_run else "")
@@ -154,11 +152,11 @@ class DeploymentPool:
 
     def mark_broken(self, server: MattermostServer, reason: str) -> None:
         """The server broke during a scenario: every later scenario on it is skipped with the reason at once."""
-        self._failed.setdefault(server, f"{INFRASTRUCTURE}{reason}")
+        self._failed.setdefault(server, reason)
 
     def require_working(self, server: MattermostServer) -> None:
         if server in self._failed:
-            pytest.skip(self._failed[server])
+            skip_for_infrastructure(self._failed[server])
 
     def server_wide_lock(self, server: MattermostServer) -> ServerWideLock | None:
         """The lock of a server other runs may use at the same time (a warm deployment), else None."""
@@ -175,7 +173,7 @@ class DeploymentPool:
         try:
             return self._make_endpoints(server)
         except InfrastructureError as error:
-            pytest.skip(f"{INFRASTRUCTURE}{error}")
+            skip_for_infrastructure(str(error))
 
     def _make_endpoints(self, server: MattermostServer) -> Endpoints:
         return self._endpoints.get(server, lambda: Endpoints(self._running[server]))
