@@ -3,7 +3,7 @@
     pip install -e '.[mutants]'
     python benchmarks/mutants.py [--server 11.0.3] [--batch 12] [--sample N] [--seed S] [--out DIR]
 
-Every mutant is one change that cosmic-ray's operators make to ``mm_conformance/reference.py``
+Every mutant is one change that cosmic-ray's operators make to ``mm_conformance/protocol/reference.py``
 (a comparison flipped, a ``not`` added or dropped, a number changed, an exception type
 replaced, …). Mutants that change only a type annotation or a docstring are equivalent by
 construction (``from __future__ import annotations``: annotations are never evaluated) and are
@@ -48,7 +48,7 @@ from cosmic_ray.mutating import mutate_code
 from cosmic_ray.plugins import get_operator, operator_names
 
 ROOT = Path(__file__).resolve().parent.parent
-TARGET = ROOT / "mm_conformance" / "reference.py"
+TARGET = ROOT / "mm_conformance" / "protocol" / "reference.py"
 EXPLAINED = ROOT / "docs" / "mutants.md"
 CONTROL = "reference"
 
@@ -176,7 +176,7 @@ def _package_with(mutant: Mutant, into: Path) -> Path:
         return directory / "adapter.py"
     shutil.copytree(ROOT / "mm_conformance", directory / "mm_conformance",
                     ignore=shutil.ignore_patterns("__pycache__", "templates", "adapters"))
-    (directory / "mm_conformance" / "reference.py").write_text(mutant.code)
+    (directory / "mm_conformance" / "protocol" / "reference.py").write_text(mutant.code)
     adapter = directory / "adapter.py"
     adapter.write_text(_ADAPTER)
     return adapter
