@@ -331,9 +331,10 @@ def serve(call: Call, log: logging.Logger) -> int:
     """
     from mm_conformance.redact import one_line, register_secret  # the codec itself needs no secrets
 
-    sys.stdin.reconfigure(encoding="utf-8", errors="replace")  # type: ignore[union-attr]
+    # The ignores: typeshed's TextIO has no reconfigure; a process's own stdin and stdout are TextIOWrappers.
+    sys.stdin.reconfigure(encoding="utf-8", errors="replace")  # type: ignore[union-attr]  # a TextIOWrapper
     out = sys.stdout
-    out.reconfigure(encoding="utf-8")  # type: ignore[union-attr]
+    out.reconfigure(encoding="utf-8")  # type: ignore[union-attr]  # a TextIOWrapper
     sys.stdout = sys.stderr
     try:
         for line in sys.stdin:
@@ -351,7 +352,8 @@ def serve(call: Call, log: logging.Logger) -> int:
                 register_secret(credential.access_token)
                 outcome = call(operation, credential, ca_file, request)
                 target = operation if request is None else f"{request.method} {request.endpoint}"
-            result = "ok" if outcome.ok else f"{outcome.error_kind.value}: {outcome.error_message}"  # type: ignore[union-attr]
+            kind = outcome.error_kind.value if outcome.error_kind is not None else None  # set on every failure
+            result = "ok" if outcome.ok else f"{kind}: {outcome.error_message}"
             log.info("request %s: %s -> %s %s", request_id, target, outcome.status or "-", result)
             out.write(encode_response(request_id, outcome) + "\n")
             out.flush()
