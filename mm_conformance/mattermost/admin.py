@@ -79,9 +79,11 @@ class ApiClient:
     """A logged-in Mattermost user on the REST API: the suite's system admin, or a user
     doing what the documentation has them do in the UI (e.g. create their own token).
 
-    >>> admin = ApiClient.bootstrap("http://127.0.0.1:8065")   # first user becomes system admin
-    >>> alice = admin.create_user("alice")
-    >>> token = admin.create_token(alice, "n8n integration")
+    For example, against a fresh server (it needs one, so it is not a doctest)::
+
+        admin = ApiClient.bootstrap("http://127.0.0.1:8065")   # first user becomes system admin
+        alice = admin.create_user("alice")
+        token = admin.create_token(alice, "n8n integration")
     """
 
     def __init__(self, base_url: str, session_token: str, user: User, *, timeout_s: float = 30.0) -> None:

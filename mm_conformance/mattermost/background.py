@@ -13,9 +13,11 @@ scenario up. Each runs in a thread of its own, on an admin connection of its own
 Server-wide settings are not background work: a scenario puts them back itself,
 before the next one starts.
 
->>> pool = UserPool(admin.another_session())   # starts filling at once
->>> alice = pool.take()                         # a fresh user, never handed out before
->>> pool.close(deactivate_unused=True)          # stops; deactivates the users nobody took
+For example, with an admin client of a real server (so not a doctest)::
+
+    pool = UserPool(admin.another_session())   # starts filling at once
+    alice = pool.take()                         # a fresh user, never handed out before
+    pool.close(deactivate_unused=True)          # stops; deactivates the users nobody took
 """
 
 from __future__ import annotations
