@@ -25,11 +25,11 @@ from __future__ import annotations
 
 from collections import Counter, defaultdict
 from pathlib import Path
+from typing import NamedTuple
 
 import jinja2
 
 from mm_conformance.mattermost.servers import version_key
-from mm_conformance.outcome import VERDICTS
 from mm_conformance.outcomes import runs
 from mm_conformance.outcomes.report_model import (
     NO_VERDICT_HEADING,
@@ -53,6 +53,7 @@ from mm_conformance.outcomes.report_model import (
     severity,
     versions_text,
 )
+from mm_conformance.outcomes.results import ScenarioResult, markdown_templates
 
 __all__ = [
     "Column", "Finding", "Matrix", "NO_VERDICT_HEADING", "Occurrence", "REFERENCE", "Row", "SECTION_TITLES",
@@ -67,50 +68,18 @@ def _md(text: str) -> str:
     return text.replace("|", "\\|").replace("\n", " ")
 
 
+def _markdown(template: str, **context: object) -> str:
+    """A Markdown template rendered with the report's helpers: ``md`` makes text safe in a table cell or
+    list item, ``cell_text`` says a matrix cell, ``versions_text`` lists versions in prose."""
+    environment = markdown_templates()
+    environment.filters.update(md=_md, cell_text=cell_text, versions_text=versions_text)
+    environment.globals.update(section_title=section_title)
+    return environment.get_template(template).render(**context)
+
+
 def render_markdown(matrix: Matrix, html: str = "index.html") -> str:
     """``matrix.md``: the same sections as the HTML, in the same order; exchanges link into ``html``."""
-    board = matrix.scoreboard
-    lines = ["# Mattermost credential conformance", "", "## Scoreboard", "",
-             "| implementation | " + " | ".join(s or "unnamed server" for s in board.servers) + " |",
-             "|---|" + "---|" * len(board.servers)]
-    for implementation in board.implementations:
-        cells = []
-        for server in board.servers:
-            counts = board.cell(implementation, server)
-            cells.append("—" if counts is None else f"**{board.standing(counts)}**: {board.tally(counts)}")
-        lines.append(f"| {implementation} | " + " | ".join(cells) + " |")
-    lines += ["", "## Findings", ""]
-    if not matrix.findings:
-        lines += ["No finding: no scenario failed or warned.", ""]
-    for _, heading, meaning, findings in matrix.grouped():
-        lines += [f"### {heading} ({len(findings)})", "", f"_{meaning[0].upper()}{meaning[1:]}._", ""]
-        if not findings:
-            lines += ["None.", ""]
-            continue
-        for finding in findings:
-            lines.append(_finding_markdown(finding, html))
-        lines.append("")
-    if matrix.no_verdict:
-        lines += ["## No verdict (infrastructure)", "",
-                  "_These scenarios stopped before a verdict: they count neither as a pass nor as a failure._", ""]
-        lines += [_finding_markdown(finding, html, with_docs=False) for finding in matrix.no_verdict]
-        lines.append("")
-    lines += ["## Matrix", ""]
-    header = "| scenario | " + " | ".join(c.title for c in matrix.columns) + " |"
-    for section, rows in matrix.sections.items():
-        lines += [f"### {section_title(section)}", "", header, "|---|" + "---|" * len(matrix.columns)]
-        for row in rows:
-            cells_text = " | ".join(cell_text(row.cells.get(c)) for c in matrix.columns)
-            lines.append(f"| {_md(row.title)} | {cells_text} |")
-        lines.append("")
-    return "\n".join(lines).rstrip("\n") + "\n"
-
-
-def _finding_markdown(finding: Finding, html: str, *, with_docs: bool = True) -> str:
-    links = versions_text([f"[{o.server or 'unnamed server'}]({html}#{o.anchor})" for o in finding.occurrences])
-    docs = f" — {finding.docs_step}" if with_docs else ""
-    expected = f" (declared known deviation: {_md(finding.expected)})" if finding.expected else ""
-    return f"- **{_md(finding.title)}** — {finding.implementation}, on {links}{docs}: {_md(finding.reason)}{expected}"
+    return _markdown("matrix.md.j2", matrix=matrix, board=matrix.scoreboard, html=html).rstrip("\n") + "\n"
 
 
 def render_html(matrix: Matrix) -> str:
@@ -153,62 +122,41 @@ def findings_document(run_dirs: list[Path]) -> str:
     happens on ("on every version run (5.37.0, 11.0.3)", "since 11.0.3"), the documentation step, the
     scenario that shows it and what was observed; then the runs and servers it was generated from.
     """
-    loaded = read_runs(run_dirs)
     matrix = build(run_dirs)
     board = matrix.scoreboard
-    lines = ["# Findings", "",
-             "What each implementation gets wrong on real Mattermost servers, most serious first. Generated from",
-             "run results by `mm-conformance report RUN_DIR... --out DIR --findings docs/findings.md`; do not edit",
-             "by hand: run the implementations again and regenerate it.", ""]
-    lines += ["Severities, most serious first:", ""]
-    lines += [f"- **{heading}**: {meaning}." for _, heading, meaning in SEVERITIES]
-    lines += ["", "## Scoreboard", "",
-              "| implementation | " + " | ".join(s or "unnamed server" for s in board.servers) + " |",
-              "|---|" + "---|" * len(board.servers)]
-    for implementation in board.implementations:
-        cells = [("—" if (c := board.cell(implementation, s)) is None else f"{board.standing(c)}: {board.tally(c)}")
-                 for s in board.servers]
-        lines.append(f"| {implementation} | " + " | ".join(cells) + " |")
-    lines.append("")
-    for implementation in board.implementations:
-        ran = [s for s in board.servers if board.cell(implementation, s) is not None]
-        findings = [f for f in matrix.findings if f.implementation == implementation]
-        lines += [f"## {implementation}", "", f"Run on Mattermost {versions_text(ran)}.", ""]
-        if not findings:
-            lines += ["Nothing found: no scenario failed or warned.", ""]
-        for _, heading, _, group in matrix.grouped():
-            group = [f for f in group if f.implementation == implementation]
-            if not group:
-                continue
-            lines += [f"### {heading}", ""]
-            for finding in group:
-                judged, unjudged = _judged(matrix, implementation, finding.title)
-                expected = f" Declared known deviation: {_md(finding.expected)}." if finding.expected else ""
-                elsewhere = "".join(f" ({verdict} on {versions_text(servers)})"
-                                    for verdict, servers in unjudged.items())
-                when = since_text(finding.servers, judged)
-                if unjudged:
-                    when = when.replace("on every version run", "on every version that gave a verdict", 1)
-                lines += [f"- **{_md(finding.reason)}**",
-                          f"  {when}{elsewhere}; {finding.docs_step}; "
-                          f"shown by the scenario \"{_md(finding.title)}\".{expected}"]
-            lines.append("")
-        errors = [f for f in matrix.no_verdict if f.implementation == implementation]
-        if errors:
-            lines += ["### No verdict (infrastructure)", ""]
-            lines += [f"- \"{_md(f.title)}\" {f.on}: {_md(f.reason)}" for f in errors]
-            lines.append("")
-    lines += ["## Generated from", "", "| run | implementations | Mattermost versions | results |", "|---|---|---|---|"]
-    for directory, meta, results in loaded:
-        name = directory.parent.name if directory.name == runs.RESULTS_FILE else directory.name
-        implementations = list(dict.fromkeys(column.implementation for column, _ in results))
-        servers = sorted({column.server for column, _ in results}, key=version_key)
-        suite = f" (suite {meta['suite']})" if meta.get("suite") else ""
-        counts = Counter(r.verdict for _, r in results)
-        lines.append(f"| {name}{suite} | {', '.join(implementations) or '—'} | "
-                     f"{', '.join(s or 'unnamed server' for s in servers) or '—'} | "
-                     f"{' · '.join(f'{counts[v]} {v}' for v in VERDICTS)} |")
-    return "\n".join(lines) + "\n"
+    ran = {implementation: [s for s in board.servers if board.cell(implementation, s) is not None]
+           for implementation in board.implementations}
+    return _markdown("findings.md.j2", matrix=matrix, board=board, severities=SEVERITIES, ran=ran,
+                     when=lambda finding: _when(matrix, finding),
+                     generated_from=[_generated_from(*run) for run in read_runs(run_dirs)])
+
+
+def _when(matrix: Matrix, finding: Finding) -> str:
+    """The versions a finding happens on, among those its scenario got a verdict on ("since 11.0.3"),
+    then what the scenario gave on the others ("(skipped on 5.37.0)")."""
+    judged, unjudged = _judged(matrix, finding.implementation, finding.title)
+    when = since_text(finding.servers, judged)
+    if unjudged:
+        when = when.replace("on every version run", "on every version that gave a verdict", 1)
+    return when + "".join(f" ({verdict} on {versions_text(servers)})" for verdict, servers in unjudged.items())
+
+
+class _Run(NamedTuple):
+    """A run as the findings' "Generated from" table names it."""
+
+    name: str
+    suite: object
+    implementations: list[str]
+    servers: list[str]
+    counts: Counter[str]
+
+
+def _generated_from(directory: Path, meta: dict[str, object], results: list[tuple[Column, ScenarioResult]]) -> _Run:
+    return _Run(name=directory.parent.name if directory.name == runs.RESULTS_FILE else directory.name,
+                suite=meta.get("suite"),
+                implementations=list(dict.fromkeys(column.implementation for column, _ in results)),
+                servers=sorted({column.server for column, _ in results}, key=version_key),
+                counts=Counter(r.verdict for _, r in results))
 
 
 def _judged(matrix: Matrix, implementation: str, title: str) -> tuple[list[str], dict[str, list[str]]]:
@@ -234,7 +182,7 @@ def errata_document(run_dirs: list[Path]) -> str:
     Only an erratum that a scenario *passed* with counts (the run observed the
     discrepancy); each is listed once, with the scenario and where it was shown.
     """
-    shown: dict[str, dict[str, list[str]]] = defaultdict(lambda: defaultdict(list))
+    shown: dict[str, dict[str, set[str]]] = defaultdict(lambda: defaultdict(set))
     for directory in run_dirs:
         meta, results = runs.read(directory)
         default = str(meta.get("implementation", directory.name))
@@ -243,15 +191,7 @@ def errata_document(run_dirs: list[Path]) -> str:
                 continue
             for erratum in result.errata:
                 where = Column(result.implementation or default, result.server).title
-                shown[erratum][result.title or result.scenario].append(where)
-    lines = ["# Documentation errata", "",
-             "Where n8n's Mattermost credentials page (docs/n8n-mattermost-credentials.md) and a real",
-             "Mattermost disagree. Generated from run results by",
-             "`mm-conformance report RUN_DIR... --out DIR --errata docs/errata.md`; do not edit by hand.", ""]
-    if not shown:
-        return "\n".join(lines + ["No erratum has been shown by a run yet.", ""])
-    for erratum, scenarios in shown.items():
-        lines.append(f"- **{erratum}**")
-        lines += [f"  - shown by \"{scenario}\" ({', '.join(sorted(set(places)))})"
-                  for scenario, places in scenarios.items()]
-    return "\n".join(lines) + "\n"
+                shown[erratum][result.title or result.scenario].add(where)
+    return _markdown("errata.md.j2", shown={
+        erratum: {scenario: sorted(places) for scenario, places in scenarios.items()}
+        for erratum, scenarios in shown.items()})

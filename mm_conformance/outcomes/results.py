@@ -12,10 +12,12 @@ import re
 from collections import Counter
 from dataclasses import dataclass, field
 
+import jinja2
+
 from mm_conformance.outcome import INFRASTRUCTURE, VERDICTS, Outcome, Severity
 
 __all__ = ["INFRASTRUCTURE", "VERDICTS", "ScenarioResult", "closing_line", "errata_markdown", "exit_code",
-           "markdown_summary"]
+           "markdown_summary", "markdown_templates"]
 
 
 @dataclass
@@ -82,26 +84,34 @@ def closing_line(results: list[ScenarioResult], code: int, *, interrupted: bool 
     return f"mm-conformance: no verdict ({tally}): {first}"
 
 
+def markdown_templates() -> jinja2.Environment:
+    """The package's Markdown templates (``templates/*.md.j2``).
+
+    Not autoescaped: HTML escaping would change the text, and each template escapes what a table
+    cell or list item needs itself. An undefined name is an error rather than an empty string.
+    """
+    return jinja2.Environment(
+        loader=jinja2.PackageLoader("mm_conformance.outcomes", "templates"), autoescape=False,
+        undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True)
+
+
 def markdown_summary(results: list[ScenarioResult]) -> str:
-    counts = Counter(r.verdict for r in results)
-    lines = [
-        "# mm-conformance run",
-        "",
-        " · ".join(f"{counts[v]} {v}" for v in VERDICTS),
-        "",
-        "| scenario | verdict | documentation | observed / reason |",
-        "|---|---|---|---|",
-    ]
-    for r in results:
-        detail = "; ".join([f"warning: {w}" for w in r.warnings] + r.observations) or r.reason
-        if r.expected:
-            detail = f"expected deviation: {r.expected}; {detail}"
-        if r.reason and r.verdict != "pass" and r.reason not in detail:
-            detail = f"{r.reason}; {detail}"
-        cell = detail.replace("|", "\\|")
-        lines.append(f"| {r.name} | {r.verdict} | {r.docs} | {cell} |")
-    errata = errata_markdown(results)
-    return "\n".join(lines) + "\n" + (f"\n{errata}" if errata else "")
+    """``summary.md`` of one run: the tally, a row per scenario, then the errata it showed."""
+    environment = markdown_templates()
+    environment.filters["detail"] = _detail
+    return environment.get_template("summary.md.j2").render(
+        results=results, verdicts=VERDICTS, counts=Counter(r.verdict for r in results), proven=_proven(results))
+
+
+def _detail(r: ScenarioResult) -> str:
+    """What a summary row says was observed: warnings and observations, else the reason; an expected
+    deviation and a reason the observations do not already give come first."""
+    detail = "; ".join([f"warning: {w}" for w in r.warnings] + r.observations) or r.reason
+    if r.expected:
+        detail = f"expected deviation: {r.expected}; {detail}"
+    if r.reason and r.verdict != "pass" and r.reason not in detail:
+        detail = f"{r.reason}; {detail}"
+    return detail
 
 
 def errata_markdown(results: list[ScenarioResult]) -> str:
@@ -109,9 +119,9 @@ def errata_markdown(results: list[ScenarioResult]) -> str:
 
     Only scenarios that passed count: their observations confirmed the discrepancy.
     """
-    proven = [(erratum, r) for r in results if r.verdict == "pass" for erratum in r.errata]
-    if not proven:
-        return ""
-    lines = ["## Documentation errata", ""]
-    lines += [f"- **{erratum}** — shown by `{r.nodeid}`" for erratum, r in proven]
-    return "\n".join(lines) + "\n"
+    return markdown_templates().get_template("summary_errata.md.j2").render(proven=_proven(results))
+
+
+def _proven(results: list[ScenarioResult]) -> list[tuple[str, ScenarioResult]]:
+    """Each erratum a passing scenario showed, with that scenario."""
+    return [(erratum, r) for r in results if r.verdict == "pass" for erratum in r.errata]
