@@ -24,8 +24,8 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
 def pytest_testnodedown(node: object, error: object) -> None:
     """The controller learns from each worker the servers it ran on (the summary names them) and its secrets."""
     output = getattr(node, "workeroutput", {})
-    node.config.stash.setdefault(_WORKER_SERVERS, []).extend(  # type: ignore[attr-defined]
-        output.get("mm_conformance_servers", []))
+    config: pytest.Config = node.config  # type: ignore[attr-defined]  # xdist's WorkerController, untyped
+    config.stash.setdefault(_WORKER_SERVERS, []).extend(output.get("mm_conformance_servers", []))
     for secret in output.get("mm_conformance_secrets", []):
         register_secret(secret)
 

@@ -217,8 +217,8 @@ def _watching_request(method: str, url: str, **kwargs: Any) -> requests.Response
     return response
 
 
-# requests.get/post/… look it up at call time. The ignore: the stubs type its **kwargs as a TypedDict.
-requests.api.request = _watching_request  # type: ignore[assignment]
+# requests.get/post/… look it up at call time.
+requests.api.request = _watching_request  # type: ignore[assignment]  # the stubs type its **kwargs as a TypedDict
 
 
 def _forbidden(name: str):
