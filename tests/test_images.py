@@ -11,6 +11,7 @@ import tarfile
 import pytest
 
 from mm_conformance.errors import UsageError
+from mm_conformance.infra.engine import engine
 from mm_conformance.infra.distribution import (
     context_digest,
     distribution_root,
@@ -22,6 +23,7 @@ from mm_conformance.infra.images import (
     SOURCE_DIGEST_LABEL,
     WEB_APP_LABEL,
     ImageBuilder,
+    ImageBuildError,
     image_labels,
 )
 from mm_conformance.mattermost.servers import VERSION_LABEL
@@ -160,3 +162,22 @@ def test_a_binary_that_reports_no_version_is_a_one_line_error(tmp_path):
         ImageBuilder(cache_dir=tmp_path / "cache").package(folder)
     assert "did not report a version (`mattermost version`: I am not Mattermost)" in str(error.value)
     assert "\n" not in str(error.value)
+
+
+@pytest.mark.usefixtures("base_image")
+def test_a_build_that_fails_is_a_one_line_error_and_leaves_no_container(tmp_path):
+    """The engine's API keeps a failed step's container unless told otherwise: nothing may stay behind."""
+    context = tmp_path / "context"
+    context.mkdir()
+    (context / "Dockerfile").write_text(f"FROM {BASE_IMAGE}\nRUN echo building && exit 7\n")
+    before = _containers_of(BASE_IMAGE)
+    with pytest.raises(ImageBuildError) as error:
+        ImageBuilder(cache_dir=tmp_path / "cache")._docker_build("mm-conformance-test/failing:build", context, {},
+                                                                 log="failing")
+    assert "exit" in str(error.value) and "\n" not in str(error.value)
+    assert _containers_of(BASE_IMAGE) == before
+
+
+def _containers_of(image: str) -> set[str]:
+    """Every container, running or not, made from ``image`` (a build's steps run in such containers)."""
+    return {container.id for container in engine().containers.list(all=True, filters={"ancestor": image})}

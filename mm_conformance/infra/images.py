@@ -310,11 +310,12 @@ class ImageBuilder:
 
     def _docker_build(self, tag: str, context: Path, args: dict[str, str], *, log: str,
                       labels: dict[str, str] | None = None) -> None:
-        """``docker build --network host`` through the engine's API, its output streamed to the log."""
+        """``docker build --network host`` through the engine's API, its output streamed to the log; every
+        step's container is removed, also after a step that failed (``forcerm``: the API keeps it otherwise)."""
         def build() -> Iterator[str]:
             pending = ""  # the engine streams a line and its newline in separate chunks
             for chunk in engine().api.build(path=str(context), tag=tag, buildargs=args, labels=labels or {},
-                                            network_mode="host", rm=True, decode=True):
+                                            network_mode="host", forcerm=True, decode=True):
                 if "error" in chunk:
                     if pending:
                         yield pending
