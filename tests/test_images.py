@@ -11,13 +11,13 @@ import tarfile
 import pytest
 
 from mm_conformance.errors import UsageError
-from mm_conformance.infra.engine import engine
 from mm_conformance.infra.distribution import (
     context_digest,
     distribution_root,
     parse_version_output,
     unpack_distribution,
 )
+from mm_conformance.infra.engine import engine
 from mm_conformance.infra.images import (
     BASE_IMAGE,
     SOURCE_DIGEST_LABEL,
