@@ -3,7 +3,7 @@
 from pytest_bdd import given, parsers, then, when
 
 from mm_conformance.errors import NotApplicable
-from mm_conformance.infra.deployment import require_image
+from mm_conformance.infra.images import require_image
 from mm_conformance.scenario import verdicts
 from mm_conformance.scenario.tracks import each_implementation
 

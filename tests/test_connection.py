@@ -10,7 +10,7 @@ from testcontainers.core.config import ConnectionMode, testcontainers_config
 from testcontainers.core.container import DockerContainer
 
 from mm_conformance.infra.containers import _ReadyWhileRunning, suite_labels
-from mm_conformance.infra.deployment import leftovers
+from mm_conformance.infra.leftovers import leftovers
 
 NGINX_CONF = b"""events {}
 http { server { listen 8080; location / { default_type application/json; return 200 '{"status": "OK"}'; } } }

@@ -11,16 +11,32 @@ import threading
 import time
 from pathlib import Path
 
-import docker
 import pytest
 
-from mm_conformance.infra.containers import (NO_OUTGOING_TRAFFIC, ContainerExited, MattermostContainer, PostgresContainer,
-                                       remove_network, suite_labels, suite_network)
-from mm_conformance.infra.deployment import MattermostDeployment, leftovers
-from mm_conformance.infra.endpoints import StartedOnce
+import docker
 from mm_conformance.errors import InfrastructureError
-from mm_conformance.infra.images import (BASE_IMAGE, POSTGRES_IMAGE, SERVER_IMAGE_LABEL, image_id, image_labels,
-                                   premigrated_database, premigrated_image_name, snapshot_labels)
+from mm_conformance.infra.containers import (
+    NO_OUTGOING_TRAFFIC,
+    ContainerExited,
+    MattermostContainer,
+    PostgresContainer,
+    remove_network,
+    suite_labels,
+    suite_network,
+)
+from mm_conformance.infra.deployment import MattermostDeployment
+from mm_conformance.infra.endpoints import StartedOnce
+from mm_conformance.infra.images import (
+    BASE_IMAGE,
+    POSTGRES_IMAGE,
+    SERVER_IMAGE_LABEL,
+    image_id,
+    image_labels,
+    premigrated_database,
+    premigrated_image_name,
+    snapshot_labels,
+)
+from mm_conformance.infra.leftovers import leftovers
 from mm_conformance.mattermost.servers import MattermostServer
 
 pytestmark = pytest.mark.usefixtures("docker_engine")

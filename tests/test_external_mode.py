@@ -17,12 +17,12 @@ from pathlib import Path
 import httpx
 import pytest
 
-from mm_conformance.mattermost.admin import ApiClient
 from mm_conformance.infra.containers import NO_OUTGOING_TRAFFIC, OWNER, OWNER_LABEL, RUN_ID, RUN_LABEL, SUITE_LABEL
-from mm_conformance.infra.deployment import leftovers
 from mm_conformance.infra.images import POSTGRES_IMAGE, image_labels, local_mattermost_images
-from mm_conformance.redact import register_secret
+from mm_conformance.infra.leftovers import leftovers
+from mm_conformance.mattermost.admin import ApiClient
 from mm_conformance.mattermost.servers import version_key
+from mm_conformance.redact import register_secret
 from tests.test_adapter_environment import assert_nothing_of_the_suites, environment_seen, wrapped_reference
 
 ROOT = Path(__file__).resolve().parent.parent

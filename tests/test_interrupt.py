@@ -15,10 +15,9 @@ import time
 import pytest
 
 import docker
-
 from mm_conformance.infra.containers import OWNER_LABEL, process_identity
-from mm_conformance.infra.deployment import leftovers
 from mm_conformance.infra.images import NGINX_IMAGE, POSTGRES_IMAGE, image_labels
+from mm_conformance.infra.leftovers import leftovers
 
 pytestmark = pytest.mark.usefixtures("docker_engine")
 

@@ -34,18 +34,12 @@ from mm_conformance.infra.containers import (
 )
 from mm_conformance.infra.engine import docker_available, engine
 from mm_conformance.infra.images import POSTGRES_IMAGE, ImageBuilder, require_image
-from mm_conformance.infra.leftovers import earlier_runs_leftovers, leftovers
 from mm_conformance.infra.proxy import TLSProxyContainer
 from mm_conformance.infra.redirects import RedirectEndpoints
 from mm_conformance.infra.warm import ServerWideLock, WarmState
 from mm_conformance.mattermost.admin import ApiClient, MattermostApiError, ServerVersion
 from mm_conformance.mattermost.background import CleanUp, UserPool
 from mm_conformance.mattermost.servers import MattermostServer
-
-#: What this module offers; the leftovers queries (leftovers.py) are offered here too, beside the
-#: deployments that make the things they find.
-__all__ = ["ADMIN_TOKEN_ENV", "SERVER_ALIAS", "TOKENS_ON", "Deployment", "MattermostDeployment",
-           "earlier_runs_leftovers", "external_deployment", "leftovers", "require_image"]
 
 #: Where external-server mode takes the admin's token: an environment variable, never an
 #: argument (arguments show in process lists and CI logs).

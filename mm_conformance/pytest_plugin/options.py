@@ -15,11 +15,9 @@ from mm_conformance.errors import (
     UsageError,
     interrupted_by_signals,
 )
-from mm_conformance.infra.deployment import (
-    ADMIN_TOKEN_ENV,
-    earlier_runs_leftovers,
-)
+from mm_conformance.infra.deployment import ADMIN_TOKEN_ENV
 from mm_conformance.infra.images import local_mattermost_images
+from mm_conformance.infra.leftovers import earlier_runs_leftovers
 from mm_conformance.mattermost.servers import (
     external,
     select_servers,
