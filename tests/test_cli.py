@@ -274,3 +274,11 @@ def test_a_shared_option_is_handed_to_pytest_as_one_argument_each():
     assert run_options.ALLOW_CONFIG_CHANGES.as_arguments(True) == ["--allow-config-changes"]
     assert run_options.ALLOW_CONFIG_CHANGES.as_arguments(False) == []
     assert run_options.implementations(None) == ["reference"]
+
+
+def test_diff_of_one_run_over_one_server_says_what_it_needs_in_one_line(tmp_path):
+    (tmp_path / "results.json").write_text(f'{{"format": {runs.FORMAT}, "scenarios": []}}')
+    result = run_cli("diff", str(tmp_path))
+    assert result.returncode == 2
+    assert result.stderr.strip() == (f"mm-conformance: error: {tmp_path} holds results of no server only: run it "
+                                     "over several servers (--mattermost local), or name a second run to compare with")

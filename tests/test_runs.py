@@ -65,3 +65,17 @@ def test_invalid_expectations_file_is_a_usage_error(tmp_path):
     file.write_text("[[deviation]]\nscenario = 'x'\n")
     with pytest.raises(UsageError, match="needs scenario and reason"):
         runs.load_expectations(file)
+
+
+def test_one_run_over_several_versions_compares_each_version_with_the_next():
+    def on(server, verdict, status, impl="reference", name="test_a"):
+        result = scenario(name, verdict, status, server=server)
+        result.implementation = impl
+        return result
+
+    results = [on("11.0.3", "fail", 401), on("5.37.0", "pass", 200), on("9.11.18", "pass", 200),
+               on("5.37.0", "pass", 200, "n8n"), on("9.11.18", "pass", 200, "n8n"), on("11.0.3", "pass", 200, "n8n"),
+               on("11.0.3", "pass", 200, name="test_upgrade")]  # on one version only: nothing to compare
+    versions, changes = runs.across_versions(results)
+    assert versions == ["5.37.0", "9.11.18", "11.0.3"]  # by number, not by text
+    assert changes == [runs.VersionChange("reference", "9.11.18", "11.0.3", "test_a", "pass (200)", "fail (401)")]

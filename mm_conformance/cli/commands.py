@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 from rich.console import Console
 
@@ -22,6 +23,7 @@ from mm_conformance.infra.shared import warm_down, warm_up
 from mm_conformance.mattermost.servers import select_servers
 from mm_conformance.outcomes import report as matrix
 from mm_conformance.outcomes import runs
+from mm_conformance.outcomes.results import ScenarioResult
 from mm_conformance.protocol.adapters import (
     KNOWN_IMPLEMENTATIONS,
     NPM_ADAPTERS,
@@ -31,11 +33,31 @@ from mm_conformance.protocol.adapters import (
 
 
 def diff(args: argparse.Namespace) -> int:
+    """Exit 1 when a scenario changed, 0 when none did."""
     _, before = runs.read(args.before)
+    if args.after is None:
+        return _diff_across_versions(args.before, before)
     _, after = runs.read(args.after)
     changes = runs.diff(before, after)
     print("\n".join(changes) if changes else "no scenario changed its verdict, status or error id")
     return 1 if changes else 0
+
+
+def _diff_across_versions(path: Path, results: list[ScenarioResult]) -> int:
+    """One run over several servers: one table, each version to the next, per implementation."""
+    versions, changes = runs.across_versions(results)
+    if len(versions) < 2:
+        raise UsageError(f"{path} holds results of {' '.join(versions) or 'no server'} only: run it over several "
+                         "servers (--mattermost local), or name a second run to compare with")
+    print(f"versions, oldest first: {' → '.join(versions)}")
+    if not changes:
+        print("no scenario changed its verdict, status or error id from one version to the next")
+        return 0
+    print("| implementation | upgrade | scenario | before | after |\n|---|---|---|---|---|")
+    for change in changes:
+        print(f"| {change.implementation} | {change.before} → {change.after} | {change.scenario} "
+              f"| {change.was} | {change.now} |")
+    return 1
 
 
 def report(args: argparse.Namespace) -> int:

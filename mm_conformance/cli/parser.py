@@ -38,9 +38,11 @@ def parser() -> argparse.ArgumentParser:
     run.add_argument("-k", dest="keyword", metavar="EXPR", help="only scenarios matching this pytest -k expression")
     run.add_argument("-q", "--quiet", action="store_true", help="less output")
 
-    compare = commands.add_parser("diff", help="scenarios whose verdict, status or error id changed between runs")
-    compare.add_argument("before", type=Path, help="report directory (or results.json) of the first run")
-    compare.add_argument("after", type=Path, help="report directory (or results.json) of the second run")
+    compare = commands.add_parser("diff", help="scenarios whose verdict, status or error id changed between runs, "
+                                               "or between the versions of one run")
+    compare.add_argument("before", type=Path, help="report directory (or results.json) of the first run; alone: "
+                                                   "a run over several servers, compared version by version")
+    compare.add_argument("after", type=Path, nargs="?", help="report directory (or results.json) of the second run")
 
     matrix = commands.add_parser("report", help="the conformance matrix (HTML + Markdown) of one or more runs")
     matrix.add_argument("runs", type=Path, nargs="+", help="report directories written by run --report")

@@ -7,6 +7,11 @@ upgrade::
 
     mm-conformance diff reports/5.37.0 reports/11.0.3
 
+and one run over several servers makes it too, version by version (what changes for
+a user who upgrades from each version to the next)::
+
+    mm-conformance diff reports/all-versions
+
 An implementer declares known deviations in a TOML file (``--expect FILE``)::
 
     [[deviation]]
@@ -26,6 +31,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from mm_conformance.errors import UsageError
+from mm_conformance.mattermost.servers import version_key
 from mm_conformance.outcomes.results import ScenarioResult
 
 RESULTS_FILE = "results.json"
@@ -81,6 +87,37 @@ def diff(before: list[ScenarioResult], after: list[ScenarioResult]) -> list[str]
         elif _state(a) != _state(b):
             lines.append(f"~ {scenario}: {_state(a)} -> {_state(b)}")
     return lines
+
+
+@dataclass(frozen=True)
+class VersionChange:
+    """A scenario that one implementation ends differently on two consecutive versions."""
+
+    implementation: str
+    before: str  # the older version
+    after: str
+    scenario: str
+    was: str  # its state on the older version (verdict, status, error kind, error id)
+    now: str
+
+
+def across_versions(results: list[ScenarioResult]) -> tuple[list[str], list[VersionChange]]:
+    """The versions a run covers, oldest first, and every scenario whose verdict, status, error kind or
+    server error id differs between two consecutive ones, for each implementation.
+
+    A scenario that ran on only one of two versions (the upgrade scenario, on the newest) is
+    no change between them: there is nothing to compare it with.
+    """
+    versions = sorted({r.server for r in results if r.server}, key=version_key)
+    by_key = {(r.implementation, r.server, r.scenario): r for r in results}
+    changes = []
+    for implementation in sorted({r.implementation for r in results}):
+        for before, after in zip(versions, versions[1:]):
+            for scenario in sorted({r.scenario for r in results if r.implementation == implementation}):
+                a, b = by_key.get((implementation, before, scenario)), by_key.get((implementation, after, scenario))
+                if a is not None and b is not None and _state(a) != _state(b):
+                    changes.append(VersionChange(implementation, before, after, scenario, _state(a), _state(b)))
+    return versions, changes
 
 
 def _state(r: ScenarioResult | None) -> str:
