@@ -280,5 +280,5 @@ def test_diff_of_one_run_over_one_server_says_what_it_needs_in_one_line(tmp_path
     (tmp_path / "results.json").write_text(f'{{"format": {runs.FORMAT}, "scenarios": []}}')
     result = run_cli("diff", str(tmp_path))
     assert result.returncode == 2
-    assert result.stderr.strip() == (f"mm-conformance: error: {tmp_path} holds results of no server only: run it "
+    assert result.stderr.strip() == (f"mm-conformance: error: {tmp_path} holds no server's results: run it "
                                      "over several servers (--mattermost local), or name a second run to compare with")

@@ -47,8 +47,9 @@ def _diff_across_versions(path: Path, results: list[ScenarioResult]) -> int:
     """One run over several servers: one table, each version to the next, per implementation."""
     versions, changes = runs.across_versions(results)
     if len(versions) < 2:
-        raise UsageError(f"{path} holds results of {' '.join(versions) or 'no server'} only: run it over several "
-                         "servers (--mattermost local), or name a second run to compare with")
+        held = f"results of {versions[0]} only" if versions else "no server's results"
+        raise UsageError(f"{path} holds {held}: run it over several servers (--mattermost local), "
+                         "or name a second run to compare with")
     print(f"versions, oldest first: {' → '.join(versions)}")
     if not changes:
         print("no scenario changed its verdict, status or error id from one version to the next")
