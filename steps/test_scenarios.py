@@ -10,6 +10,6 @@ where the credential changes the server (``@own-world``): one test per implement
 import pytest
 from pytest_bdd import scenarios
 
-pytestmark = pytest.mark.usefixtures("world", "upgrade_target", "implementation")
+pytestmark = pytest.mark.usefixtures("world", "upgrade_path", "implementation")
 
 scenarios(".")

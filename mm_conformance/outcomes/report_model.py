@@ -8,6 +8,7 @@ import re
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from mm_conformance.mattermost.servers import version_key
 from mm_conformance.outcome import VERDICTS, Severity
@@ -180,6 +181,40 @@ def _common_words(texts: list[str]) -> str:
 
 
 @dataclass
+class UpgradePathTable:
+    """The upgrade scenario's verdict on each step of one upgrade path, per implementation."""
+
+    title: str  # the scenario's title, which names the path (… (5.37.0 → 9.11.18 → 10.11.6 → 11.0.3))
+    steps: list[str]  # "5.37.0 → 9.11.18", oldest first
+    took: list[str]  # how long each step took: the old server stopped, the new one migrated and answering
+    rows: list[tuple[str, list[str]]]  # (implementation, the verdict on each step)
+
+
+def step_text(step: dict[str, Any]) -> str:
+    """One implementation's verdict on one upgrade step, as a report cell."""
+    if step.get("changed"):
+        return "changed: " + "; ".join(str(text) for text in step["changed"])
+    if not step.get("held"):
+        return "not judged"  # the scenario ended for the implementation before (the baseline, or an earlier step)
+    return f"held ({step['held']} checks)"
+
+
+def _upgrade_paths(ordered: list[Row], columns: list[Column]) -> list[UpgradePathTable]:
+    tables = []
+    for row in ordered:
+        judged = [(column, row.cells[column]) for column in columns
+                  if column in row.cells and row.cells[column].upgrade_steps]
+        if not judged:
+            continue
+        steps = judged[0][1].upgrade_steps
+        tables.append(UpgradePathTable(
+            row.title, [f"{step['before']} → {step['after']}" for step in steps],
+            [f"{step['migration_s']} s" for step in steps],
+            [(column.implementation, [step_text(step) for step in result.upgrade_steps]) for column, result in judged]))
+    return tables
+
+
+@dataclass
 class Matrix:
     columns: list[Column]
     sections: dict[str, list[Row]]
@@ -189,6 +224,8 @@ class Matrix:
     #: Scenarios that gave no verdict (``error``), merged across servers like findings.
     no_verdict: list[Finding]
     anchors: dict[tuple[Column, str], str] = field(default_factory=dict)
+    #: The upgrade scenario's verdict per step, one table per upgrade path the runs took.
+    upgrade_paths: list[UpgradePathTable] = field(default_factory=list)
 
     def grouped(self) -> list[tuple[str, str, str, list[Finding]]]:
         """(severity, heading, meaning, findings) for every severity, in order, also when empty."""
@@ -244,7 +281,7 @@ def build(run_dirs: list[Path]) -> Matrix:
                 counts["expected"] += bool(row.cells[column].expected and row.cells[column].verdict == "fail")
         scoreboard.counts[(column.implementation, column.server)] = counts
     findings, no_verdict = _findings(ordered, columns, implementations, anchors)
-    return Matrix(columns, sections, scoreboard, findings, no_verdict, anchors)
+    return Matrix(columns, sections, scoreboard, findings, no_verdict, anchors, _upgrade_paths(ordered, columns))
 
 
 def _anchor(row: int, column: Column, number: int) -> str:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from collections import Counter
 from dataclasses import dataclass, field
+from typing import Any
 
 import jinja2
 
@@ -47,6 +48,9 @@ class ScenarioResult:
     severity: Severity | None = None
     #: How it ended exactly: the verdict, or which kind of no verdict an ``error`` is.
     outcome: Outcome | None = None
+    #: Of the upgrade scenario: a verdict per step of the path, oldest first (``before``, ``after``,
+    #: ``migration_s``, ``held``: checks that held, ``changed``: what did not).
+    upgrade_steps: list[dict[str, Any]] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         # results.json holds both as their plain values.

@@ -112,7 +112,7 @@ def across_versions(results: list[ScenarioResult]) -> tuple[list[str], list[Vers
     by_key = {(r.implementation, r.server, r.scenario): r for r in results}
     changes = []
     for implementation in sorted({r.implementation for r in results}):
-        for before, after in zip(versions, versions[1:]):
+        for before, after in zip(versions, versions[1:], strict=False):
             for scenario in sorted({r.scenario for r in results if r.implementation == implementation}):
                 a, b = by_key.get((implementation, before, scenario)), by_key.get((implementation, after, scenario))
                 if a is not None and b is not None and _state(a) != _state(b):

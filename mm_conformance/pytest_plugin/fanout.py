@@ -29,6 +29,7 @@ def track_properties(track: Track) -> list[tuple[str, str]]:
     properties += [("warning", text) for text in track.warnings]
     if track.observations:
         properties.append(("outcome", json.dumps(track.observations[-1].summary())))
+    properties += [("upgrade_step", step.as_property()) for step in track.upgrade_steps]
     return properties
 
 

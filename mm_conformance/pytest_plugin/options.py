@@ -42,7 +42,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    config.addinivalue_line("markers", "upgrade: the in-place upgrade scenario (oldest server to each newer one)")
+    config.addinivalue_line("markers", "upgrade: the in-place upgrade scenario "
+                                       "(the oldest server through each newer one in turn)")
     config.addinivalue_line("markers", "own_world: the credential changes the server: a world per implementation")
     implementations = run_options.implementations(config.getoption("--impl"))
     try:

@@ -45,6 +45,8 @@ class Collector:
             known.server = (_properties(report, "server") or [known.server])[-1]
             for outcome in _properties(report, "outcome")[-1:]:
                 known.status, known.error_kind, known.server_error_id = json.loads(outcome)
+            steps = [json.loads(step) for step in _properties(report, "upgrade_step")]
+            known.upgrade_steps = steps or known.upgrade_steps
             if known.outcome is Outcome.PASS and known.warnings:
                 known.verdict, known.outcome = "warn", Outcome.WARN
         ended = record(report)
@@ -99,8 +101,8 @@ def _title(item: pytest.Item, params: dict) -> str:
     if scenario is None:
         return item.name
     values = [str(value) for value in (params.get("_pytest_bdd_example") or {}).values()]
-    if params.get("upgrade_target") is not None:
-        values.append(f"to {params['upgrade_target'].id}")
+    if params.get("upgrade_path"):
+        values.append(" → ".join(server.id for server in [params["mattermost_server"], *params["upgrade_path"]]))
     return f"{scenario.name} ({', '.join(values)})" if values else scenario.name
 
 

@@ -57,11 +57,12 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     if "mattermost_server" in metafunc.fixturenames:
         servers = metafunc.config.stash[SERVERS]
         if metafunc.definition.get_closest_marker("upgrade"):
-            # The oldest server is upgraded in place to each newer one, each a scenario of its own.
+            # One database, upgraded in place from the oldest server through each newer one in turn.
             oldest, *newer = oldest_first(servers)
             metafunc.parametrize("mattermost_server", [oldest], ids=[f"mm{oldest.id}"], scope="session")
-            metafunc.parametrize("upgrade_target", newer or [None], indirect=True,
-                                 ids=[f"to-{server.id}" for server in newer] or ["no-newer-server"])
+            metafunc.parametrize("upgrade_path", [tuple(newer)], indirect=True,
+                                 ids=["-".join(["to", *(server.id for server in newer)]) if newer
+                                      else "no-newer-server"])
         else:
             metafunc.parametrize("mattermost_server", servers, ids=[f"mm{s.id}" for s in servers], scope="session")
     implementations = metafunc.config.stash[IMPLEMENTATIONS]

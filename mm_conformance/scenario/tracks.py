@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from mm_conformance.mattermost.admin import AccessToken
 from mm_conformance.protocol.runner import Implementation, Observation
+from mm_conformance.scenario.upgrades import StepVerdict
 
 if TYPE_CHECKING:
     from mm_conformance.scenario.world import ScenarioWorld
@@ -49,6 +50,8 @@ class Track:
     own_token: AccessToken | None = None
     #: It judged the upgrade scenario's tokens right before the upgrade.
     judged_before_upgrade: bool = False
+    #: Its verdict on each step of the upgrade path (the upgrade scenario only).
+    upgrade_steps: list[StepVerdict] = field(default_factory=list)
     ended: BaseException | None = None
 
 

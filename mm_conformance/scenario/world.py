@@ -32,6 +32,7 @@ from mm_conformance.protocol.runner import AdapterFailure, AdapterTimedOut, Obse
 from mm_conformance.protocol.wire import ApiRequest, Credential
 from mm_conformance.scenario.objects import WRITES_INTO, ServerObjects
 from mm_conformance.scenario.tracks import EveryImplementationEnded, Track, focus, focused, tracked
+from mm_conformance.scenario.upgrades import UpgradePath
 from mm_conformance.scenario.verdicts import ConformanceFailure, TokenExposure
 
 #: The paths a credential is used along, as the feature files name them (see ScenarioWorld.use).
@@ -65,8 +66,8 @@ class ScenarioWorld(ServerObjects):
     settings_no_longer_read: Callable[[], None] | None = None
     #: The query parameters of the scenario's read with a query string (the same for every implementation).
     query: dict[str, str] = field(default_factory=dict)
-    #: An upgrade scenario's own deployment and the server it is upgraded to.
-    upgrade: tuple[Any, Any] | None = None
+    #: An upgrade scenario's own deployment, the servers it is upgraded to, and the steps taken.
+    upgrade: UpgradePath | None = None
     tracks: list[Track] = field(init=False)
     _endpoints: Endpoints | None = field(init=False, default=None)
 
@@ -96,6 +97,7 @@ class ScenarioWorld(ServerObjects):
     queries_through = tracked("queries_through")
     redirects_answered = tracked("redirects_answered")
     judged_before_upgrade = tracked("judged_before_upgrade")
+    upgrade_steps = tracked("upgrade_steps")
 
     def for_each_implementation(self, step: Callable[[], None], *, at_once: bool = False) -> None:
         """Run ``step`` for every implementation still in the scenario, each with the world focused on it.
@@ -129,7 +131,7 @@ class ScenarioWorld(ServerObjects):
     def health(self) -> str | None:
         """What is wrong with the scenario's deployment (a container stopped, the server silent), or None."""
         if self.upgrade is not None:  # the scenario's own deployment
-            return self.upgrade[0].health()
+            return self.upgrade.stack.health()
         if self.health_of_deployment is not None:
             return self.health_of_deployment()
         return None if self.deployment.alive() else f"Mattermost {self.deployment.name} stopped answering"
@@ -144,7 +146,7 @@ class ScenarioWorld(ServerObjects):
         :meth:`ServerObjects.put_away`); an upgrade scenario's own server goes with everything on it."""
         if self.upgrade is not None:
             self.close_sessions()
-            self.upgrade[0].stop()
+            self.upgrade.stack.stop()
             return
         problems = run_steps([("restoring settings", self.settings.restore)])  # before the next scenario
         problems += self.put_away()
