@@ -15,7 +15,12 @@ Measures, in one run on this machine, on the Mattermost images packaged here:
    the reference with n8n and mattermostdriver, as users run it); a second run in a
    row on a warm deployment (``mm-conformance up``); the newest and the oldest server
    together (side by side, as by default, and one after the other); and whether
-   each implementation's verdicts are the same side by side as alone.
+   each implementation's verdicts are the same side by side as alone;
+4. runs over every version packaged here (``--only versions`` for these alone): each
+   server alone with the reference (its scenarios and time), then all of them in one
+   run, with the reference and with reference + n8n + mattermostdriver, each ÷ the
+   same on the newest server alone; and the upgrade path's time per step, read from
+   the all-versions run's report.
 
 Figures that cannot be measured here (no Mattermost image) are reported as such,
 with the reason, never estimated. Writes results.json and results.md to --out.
@@ -185,6 +190,38 @@ def whole_runs(work: Path) -> dict[str, object]:
     return figures
 
 
+def version_runs(work: Path) -> dict[str, object]:
+    """Issue 29's figures: what running every packaged version costs beside running one."""
+    servers = [s.version for s in select_servers(None, local_mattermost_images())]
+    if len(servers) < 2:
+        return {"not_measured": f"{len(servers)} Mattermost image(s) packaged here: several are needed"}
+    newest, every = servers[-1], [f"--mattermost={version}" for version in servers]
+    real = ["--impl=reference", "--impl=n8n", "--impl=mattermostdriver"]
+    figures: dict[str, object] = {"servers": ", ".join(servers)}
+    try:
+        subprocess.run([sys.executable, "-m", "mm_conformance", "down"], cwd=ROOT, capture_output=True)
+        alone: dict[str, float] = {}
+        for version in servers:
+            alone[version], _, report = _run(f"--mattermost={version}", report=work / f"alone-{version}")
+            figures[f"reference on {version} alone: scenarios, s"] = f"{len(_verdicts(report))}, {alone[version]:.1f}"
+        every_s, closing, report = _run(*every, report=work / "every")
+        figures[f"reference on all {len(servers)} servers (s)"] = round(every_s, 1)
+        figures[f"reference: {len(servers)} servers / 1 ({newest})"] = round(every_s / alone[newest], 2)
+        figures["its verdict"] = closing
+        scenarios = json.loads((report / "results.json").read_text())["scenarios"]
+        for step in next((s["upgrade_steps"] for s in scenarios if s.get("upgrade_steps")), []):
+            figures[f"upgrade step {step['before']} -> {step['after']} (s)"] = step["migration_s"]
+        one_real, _, _ = _run(f"--mattermost={newest}", *real)
+        every_real, closing, _ = _run(*every, *real)
+        figures[f"reference + n8n + mattermostdriver on {newest} alone (s)"] = round(one_real, 1)
+        figures[f"reference + n8n + mattermostdriver on all {len(servers)} servers (s)"] = round(every_real, 1)
+        figures[f"reference + n8n + mattermostdriver: {len(servers)} servers / 1"] = round(every_real / one_real, 2)
+        figures["their verdict"] = closing
+    except InfrastructureError as error:
+        figures["not_measured"] = str(error)
+    return figures
+
+
 def markdown(figures: dict[str, dict[str, object]]) -> str:
     lines = ["| measurement | figure |", "|---|---|"]
     for name, values in figures.items():
@@ -198,14 +235,21 @@ def main() -> int:
     parser.add_argument("--out", type=Path, default=ROOT / "benchmarks" / "results")
     parser.add_argument("--rounds", type=int, default=50)
     parser.add_argument("--skip-runs", action="store_true", help="only the per-request and start figures")
+    parser.add_argument("--only", choices=["versions"], help="only the runs over every packaged version")
     args = parser.parse_args()
-    figures = {"machine": {"cores": os.cpu_count(), "memory": _memory()},
-               "overhead per request": overhead_per_request(args.rounds), "Mattermost start": server_start()}
+    figures: dict[str, dict[str, object]] = {"machine": {"cores": os.cpu_count(), "memory": _memory()}}
+    work = Path(tempfile.mkdtemp(prefix="mm-bench-"))
+    if args.only is None:
+        figures["overhead per request"] = overhead_per_request(args.rounds)
+        figures["Mattermost start"] = server_start()
+        if not args.skip_runs:
+            figures["whole runs"] = whole_runs(work)
     if not args.skip_runs:
-        figures["whole runs"] = whole_runs(Path(tempfile.mkdtemp(prefix="mm-bench-")))
+        figures["every version"] = version_runs(work)
     args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "results.json").write_text(json.dumps(figures, indent=2) + "\n")
-    (args.out / "results.md").write_text(markdown(figures))
+    name = "results" if args.only is None else f"results-{args.only}"  # --only keeps the full figures
+    (args.out / f"{name}.json").write_text(json.dumps(figures, indent=2) + "\n")
+    (args.out / f"{name}.md").write_text(markdown(figures))
     print(markdown(figures))
     return 0
 
