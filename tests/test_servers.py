@@ -87,3 +87,18 @@ def test_with_more_workers_than_servers_the_silent_server_scenarios_are_a_scope_
         assert server_scope(silent.format(silence), servers, silent_apart=True) == f"11.0.3 (a server that {silence})"
         assert server_scope(silent.format(silence), servers) == "11.0.3"
     assert server_scope("steps/test_scenarios.py::test_tokens[mm11.0.3]", servers, silent_apart=True) == "11.0.3"
+
+
+def test_with_several_servers_the_upgrade_is_one_scenario_through_each_newer_one_in_turn():
+    """Collected only (no server is started): one scenario, the oldest upgraded through the others, oldest first."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    servers = [f"--mattermost=mm-conformance-test/never-packaged:{v}" for v in ("10.11.6", "5.37.0", "9.11.18")]
+    listed = subprocess.run([sys.executable, "-m", "pytest", "-p", "no:cacheprovider", "steps", "--collect-only", "-q",
+                             "-k", "upgrade", *servers], capture_output=True, text=True,
+                            cwd=Path(__file__).resolve().parent.parent)
+    ids = [line for line in listed.stdout.splitlines() if "::" in line]
+    assert ids == ["steps/test_scenarios.py::test_tokens_roles_and_the_token_setting_survive_every_step_of_an_"
+                   "inplace_upgrade[mm5.37.0-to-9.11.18-10.11.6]"], listed.stdout + listed.stderr
