@@ -129,19 +129,21 @@ def _with(**changes: object) -> str:
         ("", "a line that is not JSON: ''"),
         ("[1, 2]", "a response that is not a JSON object"),
         (_with(id=_DROP), 'a response without "id"'),
-        (_with(id="4"), 'a response whose "id" is not an integer'),
-        (_with(id=True), 'a response whose "id" is not an integer'),
+        (_with(id="4"), 'a response whose "id" is "4", not an integer'),
+        (_with(id=True), 'a response whose "id" is true, not an integer'),
         (_with(ok=_DROP), 'a response without "ok"'),
-        (_with(ok="false"), 'a response whose "ok" is not true or false'),
+        (_with(ok="false"), 'a response whose "ok" is "false", not true or false'),
         (_with(status=_DROP), 'a response without "status"'),
-        (_with(status="401"), 'a response whose "status" is not an HTTP status code or null'),
-        (_with(status=42), 'a response whose "status" is not an HTTP status code or null'),
+        (_with(status="401"), 'a response whose "status" is "401", not an HTTP status code or null'),
+        (_with(status=42), 'a response whose "status" is 42, not an HTTP status code or null'),
         (_with(error=_DROP), 'a response without "error"'),
-        (_with(error="auth"), 'a response whose "error" is not an object or null'),
-        (_with(error={"kind": "denied", "message": "no"}), "\"error.kind\" 'denied' is not one of auth, http"),
-        (_with(error={"kind": "auth"}), 'a response whose "error.message" is not a string'),
-        (_with(ok=True), 'a response with "ok": true and an error'),
-        (_with(error=None), 'a response with "ok": false and no error'),
+        (_with(error="auth"), 'a response whose "error" is "auth", not a JSON object or null'),
+        (_with(error={"kind": "denied", "message": "no"}),
+         'a response whose "error.kind" is "denied", not one of auth, http, tls, network, timeout, config'),
+        (_with(error={"kind": "auth"}), 'a response whose "error" has no "message"'),
+        (_with(error={"kind": "auth", "message": 3}), 'a response whose "error.message" is 3, not a string'),
+        (_with(ok=True), 'a response whose "error" is an object, not null, as "ok" is true'),
+        (_with(error=None), 'a response whose "error" is null, not an error object, as "ok" is false'),
     ],
 )
 def test_every_bad_response_is_a_readable_violation(line: str, expected: str) -> None:
@@ -171,13 +173,18 @@ def _request(**changes: object) -> str:
         (_request(id=_DROP), 'a request without an integer "id"', None),
         (_request(protocol=2), "request 5: unsupported protocol version 2", 5),
         (_request(protocol=_DROP), "unsupported protocol version None", 5),
-        (_request(operation="fetch"), "unknown \"operation\" 'fetch'", 5),
-        (_request(credential="token"), '"credential" is not a JSON object', 5),
-        (_request(credential={"baseUrl": "x"}), '"credential" has no "accessToken"', 5),
-        (_request(request=None), '"request" is not a JSON object', 5),
-        (_request(request={"method": "GET"}), '"request.endpoint" is not a string', 5),
-        (_request(request={"method": "GET", "endpoint": "x", "query": {"a": 1}}), "not an object of strings", 5),
-        (_request(caFile=3), '"caFile" is not a string or null', 5),
+        (_request(protocol=2, credential="token"), "unsupported protocol version 2", 5),  # the version first
+        (_request(operation="fetch"), 'request 5: "operation" is "fetch", not one of test, request', 5),
+        (_request(credential="token"), 'request 5: "credential" is "token", not a JSON object', 5),
+        (_request(credential=_DROP), 'request 5: no "credential"', 5),
+        (_request(credential={"baseUrl": "x"}), 'request 5: "credential" has no "accessToken"', 5),
+        (_request(request=None), 'request 5: "request" is null, not a JSON object', 5),
+        (_request(request=_DROP), 'request 5: no "request"', 5),
+        (_request(request={"method": "GET"}), 'request 5: "request" has no "endpoint"', 5),
+        (_request(request={"method": "", "endpoint": "x"}), '"request.method" is "", not a non-empty string', 5),
+        (_request(request={"method": "GET", "endpoint": "x", "query": {"a\nb": 1}}),
+         'request 5: "request.query.a\\nb" is 1, not a string', 5),
+        (_request(caFile=3), 'request 5: "caFile" is 3, not a string or null', 5),
     ],
 )
 def test_every_bad_request_is_a_violation_with_its_id(line: str, expected: str, id: int | None) -> None:
@@ -211,3 +218,57 @@ def test_a_web_page_answered_in_place_of_the_api_is_not_success(adapter: list[st
     assert done.returncode == 0, done.stderr
     [(_, outcome)] = [decode_response(answer) for answer in done.stdout.splitlines()]
     assert outcome.error_kind is ErrorKind.HTTP and outcome.status == 200
+
+
+# --- the published schema ------------------------------------------------------------------
+
+
+def test_the_schema_is_a_valid_draft_2020_12_schema() -> None:
+    from jsonschema import Draft202012Validator
+
+    from mm_conformance.protocol.schema import SCHEMA_PATH, schema
+
+    Draft202012Validator.check_schema(schema())
+    assert SCHEMA_PATH.name == "protocol-v1.schema.json" and SCHEMA_PATH.is_file()
+
+
+def _whole_schema_accepts(line: str) -> bool:
+    """What an adapter author's validator says of a line, given the whole published document."""
+    from jsonschema import Draft202012Validator
+
+    from mm_conformance.protocol.schema import schema
+
+    return Draft202012Validator(schema()).is_valid(json.loads(line))
+
+
+def test_every_line_the_codec_writes_validates_against_the_whole_document() -> None:
+    """Requests and responses alike: the document tells them apart by "operation"."""
+    lines = [encode_request(1, "test", CREDENTIAL, "/tmp/ca.pem"),
+             encode_request(2, "request", CREDENTIAL, None, ApiRequest("POST", "posts", {"a": "b"}, {"m": 1})),
+             encode_request(3, "test", Credential("", None), None),  # type: ignore[arg-type]  # sent as typed
+             encode_response(1, Outcome.success(200, {"id": "u1"})),
+             encode_response(2, Outcome.failure(ErrorKind.TLS, "certificate verify failed"))]
+    assert all(_whole_schema_accepts(line) for line in lines)
+    assert not _whole_schema_accepts(_with(ok="false"))
+    assert not _whole_schema_accepts(_request(protocol=2))
+
+
+def test_the_examples_of_the_protocol_document_validate() -> None:
+    """Every JSON example in docs/protocol.md is a line the schema accepts (the document and the schema agree)."""
+    import re
+
+    document = (EXAMPLE_ADAPTER.parent / "protocol.md").read_text()
+    decoder, examples = json.JSONDecoder(), []
+    for block in re.findall(r"```json\n(.*?)```", document, re.DOTALL):
+        rest = block.strip()
+        while rest:  # one object per line, or one over several lines
+            example, end = decoder.raw_decode(rest)
+            examples.append(example)
+            rest = rest[end:].strip()
+    assert len(examples) >= 7
+    assert all(_whole_schema_accepts(json.dumps(example)) for example in examples)
+
+
+def test_an_integer_written_as_4_0_is_an_integer_as_json_schema_says() -> None:
+    id, outcome = decode_response(_with(id=4.0, status=401.0))
+    assert (id, outcome.status) == (4, 401) and type(id) is int and type(outcome.status) is int

@@ -29,7 +29,9 @@ import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from enum import Enum
-from typing import TypeGuard
+from typing import Any, TypeGuard
+
+from mm_conformance.protocol import schema
 
 PROTOCOL_VERSION = 1
 
@@ -92,13 +94,8 @@ class Credential:
         }
 
     @classmethod
-    def from_wire(cls, d: object) -> Credential:
-        """Read a wire credential. ``allowUnauthorizedCerts`` defaults to false, as in n8n."""
-        if not isinstance(d, Mapping):
-            raise ProtocolViolation('"credential" is not a JSON object')
-        for key in ("accessToken", "baseUrl"):
-            if key not in d:
-                raise ProtocolViolation(f'"credential" has no "{key}"')
+    def from_wire(cls, d: Mapping[str, Any]) -> Credential:
+        """Read a wire credential the schema accepted. ``allowUnauthorizedCerts`` defaults to false, as in n8n."""
         return cls(
             access_token=d["accessToken"],
             base_url=d["baseUrl"],
@@ -123,22 +120,9 @@ class ApiRequest:
         return {"method": self.method, "endpoint": self.endpoint, "query": dict(self.query), "body": self.body}
 
     @classmethod
-    def from_wire(cls, d: object) -> ApiRequest:
-        """Read a wire request; a missing or null ``query`` is empty."""
-        if not isinstance(d, Mapping):
-            raise ProtocolViolation('"request" is not a JSON object')
-        method, endpoint, query = d.get("method"), d.get("endpoint"), d.get("query")
-        if not isinstance(method, str) or not method:
-            raise ProtocolViolation('"request.method" is not a non-empty string')
-        if not isinstance(endpoint, str):
-            raise ProtocolViolation('"request.endpoint" is not a string')
-        if query is None:
-            query = {}
-        if not isinstance(query, Mapping) or not all(
-            isinstance(k, str) and isinstance(v, str) for k, v in query.items()
-        ):
-            raise ProtocolViolation('"request.query" is not an object of strings')
-        return cls(method=method, endpoint=endpoint, query=dict(query), body=d.get("body"))
+    def from_wire(cls, d: Mapping[str, Any]) -> ApiRequest:
+        """Read a wire request the schema accepted; a missing or null ``query`` is empty."""
+        return cls(method=d["method"], endpoint=d["endpoint"], query=dict(d.get("query") or {}), body=d.get("body"))
 
 
 @dataclass(frozen=True)
@@ -204,34 +188,24 @@ def decode_request(line: str) -> tuple[int, str, Credential, str | None, ApiRequ
     """Read a request line: ``(id, operation, credential, ca_file, request)``.
 
     Raises :class:`ProtocolViolation`, with ``.id`` set when the line had an id,
-    for anything an adapter cannot act on, including a protocol version other
-    than :data:`PROTOCOL_VERSION` (answer those with a ``config`` error).
+    for anything an adapter cannot act on (what the schema, :mod:`.schema`, refuses),
+    including a protocol version other than :data:`PROTOCOL_VERSION` (answer those
+    with a ``config`` error).
     """
     message = _json_object(line, "request")
-    id = message.get("id")
-    if not _is_int(id):
+    if not _is_int(message.get("id")):
         raise ProtocolViolation('a request without an integer "id"')
-
-    def violation(problem: str) -> ProtocolViolation:
-        return ProtocolViolation(f"request {id}: {problem}", id=id)
-
-    version = message.get("protocol")
-    if version != PROTOCOL_VERSION or not _is_int(version):
-        raise violation(f"unsupported protocol version {version!r} (this side speaks {PROTOCOL_VERSION})")
-    operation = message.get("operation")
-    if operation not in OPERATIONS:
-        raise violation(f'unknown "operation" {operation!r}; expected one of {", ".join(OPERATIONS)}')
-    ca_file = message.get("caFile")
-    if ca_file is not None and not isinstance(ca_file, str):
-        raise violation('"caFile" is not a string or null')
-    try:
-        credential = Credential.from_wire(message.get("credential"))
-        request = None
-        if operation == "request":
-            request = ApiRequest.from_wire(message.get("request"))
-    except ProtocolViolation as e:
-        raise violation(str(e)) from None
-    return id, operation, credential, ca_file, request
+    id = int(message["id"])
+    error = schema.first_problem(message, "request")
+    if error is not None:
+        problem = schema.describe(error, "request")
+        if schema.is_about_version(error):
+            problem = f"unsupported protocol version {message.get('protocol')!r} (this side speaks {PROTOCOL_VERSION})"
+        raise ProtocolViolation(f"request {id}: {problem}", id=id)
+    operation = str(message["operation"])
+    credential = Credential.from_wire(message["credential"])
+    request = ApiRequest.from_wire(message["request"]) if operation == "request" else None
+    return id, operation, credential, message.get("caFile"), request
 
 
 # --- responses ----------------------------------------------------------------
@@ -248,53 +222,32 @@ def encode_response(id: int, outcome: Outcome) -> str:
 def decode_response(line: str) -> tuple[int, Outcome]:
     """Read a response line: ``(id, outcome)``.
 
-    Raises :class:`ProtocolViolation` whose message reads as "<what the line
-    is>: <excerpt>", e.g. ``a line that is not JSON: 'hello'``. A missing
-    ``body`` reads as null; unknown fields are ignored.
+    Raises :class:`ProtocolViolation` for a line the schema (:mod:`.schema`) refuses,
+    whose message reads as "<what the line is>: <excerpt>", e.g. ``a line that is not
+    JSON: 'hello'`` or ``a response without "status": '{"id": 1, "ok": true}'``. A
+    missing ``body`` reads as null; unknown fields are ignored.
     """
     message = _json_object(line, "response")
-    excerpt = _excerpt(line)
+    problem = schema.problem_in(message, "response")
     id = message.get("id")
-    if "id" not in message:
-        raise ProtocolViolation(f'a response without "id": {excerpt}')
-    if not _is_int(id):
-        raise ProtocolViolation(f'a response whose "id" is not an integer: {excerpt}')
-
-    def violation(problem: str) -> ProtocolViolation:
-        return ProtocolViolation(f"a response {problem}: {excerpt}", id=id)
-
-    for key in ("ok", "status", "error"):
-        if key not in message:
-            raise violation(f'without "{key}"')
-    ok, status, error = message["ok"], message["status"], message["error"]
-    if not isinstance(ok, bool):
-        raise violation('whose "ok" is not true or false')
-    if status is not None and not (_is_int(status) and 100 <= status <= 599):
-        raise violation('whose "status" is not an HTTP status code or null')
-    if ok and error is not None:
-        raise violation('with "ok": true and an error')
-    if not ok and error is None:
-        raise violation('with "ok": false and no error')
-    kind = message_text = None
-    if error is not None:
-        if not isinstance(error, Mapping):
-            raise violation('whose "error" is not an object or null')
-        try:
-            kind = ErrorKind(error.get("kind"))
-        except ValueError:
-            known = ", ".join(k.value for k in ErrorKind)
-            raise violation(f'whose "error.kind" {error.get("kind")!r} is not one of {known}') from None
-        message_text = error.get("message")
-        if not isinstance(message_text, str):
-            raise violation('whose "error.message" is not a string')
-    outcome = Outcome(ok=ok, status=status, body=message.get("body"), error_kind=kind, error_message=message_text)
-    return id, outcome
+    if problem is not None:
+        raise ProtocolViolation(f"a response {problem}: {_excerpt(line)}", id=int(id) if _is_int(id) else None)
+    # What the schema accepted: integers (4.0 is one, read as 4), a boolean, an error object or null.
+    error, status = message["error"], message["status"]
+    outcome = Outcome(
+        ok=message["ok"],
+        status=None if status is None else int(status),
+        body=message.get("body"),
+        error_kind=None if error is None else ErrorKind(error["kind"]),
+        error_message=None if error is None else error["message"],
+    )
+    return int(message["id"]), outcome
 
 
 # --- helpers ------------------------------------------------------------------
 
 
-def _json_object(line: str, what: str) -> Mapping[str, object]:
+def _json_object(line: str, what: str) -> Mapping[str, Any]:
     try:
         value = json.loads(line)
     except ValueError:  # json.JSONDecodeError, and UnicodeDecodeError for bytes
@@ -306,9 +259,11 @@ def _json_object(line: str, what: str) -> Mapping[str, object]:
     return value
 
 
-def _is_int(value: object) -> TypeGuard[int]:
-    # JSON true/false decode to bool, which Python counts as int.
-    return isinstance(value, int) and not isinstance(value, bool)
+def _is_int(value: object) -> TypeGuard[int | float]:
+    """An integer as JSON Schema counts them: 4 and 4.0, never true or false (Python's bools are ints)."""
+    if isinstance(value, bool):
+        return False
+    return isinstance(value, int) or (isinstance(value, float) and value.is_integer())
 
 
 def _excerpt(line: str, limit: int = 120) -> str:
