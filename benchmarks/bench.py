@@ -125,8 +125,9 @@ def _run(*args: str, report: Path | None = None) -> tuple[float, str, Path | Non
     run = subprocess.run(command, cwd=ROOT, capture_output=True, text=True)
     elapsed = time.perf_counter() - started
     closing = (run.stdout.strip().splitlines() or ["no output"])[-1]
-    if run.returncode == 2:
-        raise InfrastructureError(closing)
+    if run.returncode not in (0, 1):  # no verdict: not a figure
+        raise InfrastructureError(f"mm-conformance run {' '.join(args)} exited {run.returncode}: {closing} "
+                                  f"{run.stderr.strip()[-300:]}")
     return elapsed, closing, report
 
 
