@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import argparse
+import math
+import shlex
+import time
 from pathlib import Path
 
 from rich.console import Console
 
+from mm_conformance import run_options
 from mm_conformance.errors import InfrastructureError, UsageError
 from mm_conformance.infra.engine import docker_available
 from mm_conformance.infra.images import (
@@ -28,8 +32,12 @@ from mm_conformance.protocol.adapters import (
     KNOWN_IMPLEMENTATIONS,
     NPM_ADAPTERS,
     AdapterNotInstalled,
+    declared_environment,
     implementation_command,
+    implementation_name,
 )
+from mm_conformance.protocol.check import check_adapter
+from mm_conformance.protocol.environment import adapter_environment
 
 
 def diff(args: argparse.Namespace) -> int:
@@ -107,6 +115,8 @@ def adapters(args: argparse.Namespace, console: Console) -> int:
                 state = f"not installed: {error}"
             print(f"{name}: {state}")
         return 0
+    if args.action == "check":
+        return _check_adapter(args, console)
     unknown = [name for name in args.names if name not in NPM_ADAPTERS]
     if unknown:
         raise UsageError(f"no Node.js adapter called {', '.join(unknown)} (known: {', '.join(NPM_ADAPTERS)}; "
@@ -121,6 +131,46 @@ def adapters(args: argparse.Namespace, console: Console) -> int:
         console.print(f"{name} adapter: {'installed' if did else 'up to date'} in {adapter.modules_dir}",
                       highlight=False)
     return 0
+
+
+#: How a check's line starts, by its verdict (protocol/check.py): words, so that any terminal or CI log shows them.
+_MARKS = {True: "pass", False: "FAIL", None: "not run"}
+
+
+def _check_adapter(args: argparse.Namespace, console: Console) -> int:
+    """``adapters check IMPL``: one line per check of protocol v1; exit 0 when each passes, 1 otherwise.
+
+    IMPL is what ``run --impl`` takes (a shipped adapter's name, ``NAME=COMMAND``, or a command
+    line); several words are taken as one command line, each word quoted as it was given.
+    """
+    if not args.names:
+        raise UsageError("adapters check needs an adapter: a shipped one's name "
+                         f"({', '.join(KNOWN_IMPLEMENTATIONS)}) or a command line, e.g. \"python3 my_adapter.py\"")
+    impl = args.names[0] if len(args.names) == 1 else shlex.join(args.names)
+    if not (0 < args.adapter_timeout < math.inf):
+        raise UsageError(f"--adapter-timeout needs a positive number of seconds, not {args.adapter_timeout:g}")
+    passed = run_options.passed_environment(args.impl_env)
+    try:
+        command = implementation_command(impl)
+    except AdapterNotInstalled as error:
+        raise InfrastructureError(str(error)) from None
+    print(f"{implementation_name(impl)}: {command}", flush=True)
+    started = time.monotonic()
+    with console.status("checking protocol v1 (loopback endpoints on 127.0.0.1, no Mattermost)"):
+        verdicts = check_adapter(command, timeout_s=args.adapter_timeout,
+                                 env=adapter_environment(passed=passed, declared=declared_environment(impl)))
+    for verdict in verdicts:
+        print(f"  {_MARKS[verdict.passed]:<7}  {verdict.check}: {verdict.detail}")
+    failed = sum(verdict.passed is False for verdict in verdicts)
+    not_run = sum(verdict.passed is None for verdict in verdicts)
+    took = f"{time.monotonic() - started:.1f} s"
+    if not failed and not not_run:
+        print(f"it speaks protocol v1: {len(verdicts)} of {len(verdicts)} checks pass ({took}); "
+              "mm-conformance run --impl … judges the credential on real servers")
+        return 0
+    print(f"it does not speak protocol v1 yet: {failed} check(s) fail, {not_run} could not run ({took}); "
+          "docs/protocol.md says what each one expects")
+    return 1
 
 
 def warm(args: argparse.Namespace) -> int:

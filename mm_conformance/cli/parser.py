@@ -60,9 +60,20 @@ def parser() -> argparse.ArgumentParser:
                         help="build: also package this Mattermost release tarball or mattermost/ directory "
                              "as mm-conformance/mattermost:<the version its binary reports> (repeatable)")
 
-    adapters = commands.add_parser("adapters", help="install the shipped Node.js adapters' pinned npm packages")
-    adapters.add_argument("action", choices=["install", "list"])
-    adapters.add_argument("names", nargs="*", metavar="NAME", help=f"default: all of {', '.join(NPM_ADAPTERS)}")
+    adapters = commands.add_parser(
+        "adapters", help="check that an adapter speaks protocol v1 (in seconds, no server); list or install the "
+                         "shipped ones",
+        description="check: start the adapter, talk protocol v1 to it against loopback endpoints on 127.0.0.1 "
+                    "(no Mattermost, no network) and print one line per check; exit 0 when every check passes, 1 "
+                    "when one fails, 2 for a bad command line. list: the shipped adapters and whether they are "
+                    f"installed. install: the Node.js adapters' pinned npm packages ({', '.join(NPM_ADAPTERS)}).",
+        epilog='e.g. mm-conformance adapters check "node my-adapter.js" ; mm-conformance adapters check n8n')
+    adapters.add_argument("action", choices=["check", "list", "install"])
+    adapters.add_argument("names", nargs="*", metavar="ADAPTER",
+                          help="check: one adapter, as --impl takes it (a shipped one's name, or a command line in "
+                               f"quotes); install: Node.js adapters (default: all of {', '.join(NPM_ADAPTERS)})")
+    for option in (run_options.ADAPTER_TIMEOUT, run_options.IMPL_ENV):
+        adapters.add_argument(option.flag, **{**option.keywords(), "help": f"check: {option.help}"})
 
     up = commands.add_parser("up", help="start a warm deployment per server and keep it for later runs")
     up.add_argument("--mattermost", metavar="SERVER", action="append", help="as for run (default: the local images)")
