@@ -164,6 +164,13 @@ def test_the_command_fails_a_broken_adapter_with_exit_1_and_the_reason() -> None
     assert "Traceback" not in result.stdout + result.stderr
 
 
+def test_the_command_names_the_published_schema() -> None:
+    result = subprocess.run([sys.executable, "-m", "mm_conformance", "adapters", "schema"], capture_output=True,
+                            text=True, timeout=60)
+    assert result.returncode == 0 and Path(result.stdout.strip()).name == "protocol-v1.schema.json"
+    assert Path(result.stdout.strip()).is_file()
+
+
 @pytest.mark.parametrize(("args", "env", "error"), [
     ((), {}, "mm-conformance: error: adapters check needs an adapter: a shipped one's name (reference, "),
     (("python3 'unbalanced",), {}, "is not a valid command line: No closing quotation"),

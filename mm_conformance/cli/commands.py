@@ -38,6 +38,7 @@ from mm_conformance.protocol.adapters import (
 )
 from mm_conformance.protocol.check import check_adapter
 from mm_conformance.protocol.environment import adapter_environment
+from mm_conformance.protocol.schema import SCHEMA_PATH
 
 
 def diff(args: argparse.Namespace) -> int:
@@ -117,6 +118,9 @@ def adapters(args: argparse.Namespace, console: Console) -> int:
         return 0
     if args.action == "check":
         return _check_adapter(args, console)
+    if args.action == "schema":  # for a validator of the adapter author's: check-jsonschema --schemafile "$(…)"
+        print(SCHEMA_PATH)
+        return 0
     unknown = [name for name in args.names if name not in NPM_ADAPTERS]
     if unknown:
         raise UsageError(f"no Node.js adapter called {', '.join(unknown)} (known: {', '.join(NPM_ADAPTERS)}; "

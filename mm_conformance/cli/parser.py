@@ -65,10 +65,11 @@ def parser() -> argparse.ArgumentParser:
                          "shipped ones",
         description="check: start the adapter, talk protocol v1 to it against loopback endpoints on 127.0.0.1 "
                     "(no Mattermost, no network) and print one line per check; exit 0 when every check passes, 1 "
-                    "when one fails, 2 for a bad command line. list: the shipped adapters and whether they are "
-                    f"installed. install: the Node.js adapters' pinned npm packages ({', '.join(NPM_ADAPTERS)}).",
+                    "when one fails, 2 for a bad command line. schema: the path of protocol v1's JSON Schema, for "
+                    "a validator of your own. list: the shipped adapters and whether they are installed. install: "
+                    f"the Node.js adapters' pinned npm packages ({', '.join(NPM_ADAPTERS)}).",
         epilog='e.g. mm-conformance adapters check "node my-adapter.js" ; mm-conformance adapters check n8n')
-    adapters.add_argument("action", choices=["check", "list", "install"])
+    adapters.add_argument("action", choices=["check", "schema", "list", "install"])
     adapters.add_argument("names", nargs="*", metavar="ADAPTER",
                           help="check: one adapter, as --impl takes it (a shipped one's name, or a command line in "
                                f"quotes); install: Node.js adapters (default: all of {', '.join(NPM_ADAPTERS)})")
