@@ -47,6 +47,28 @@ def test_the_installed_command_answers_from_any_directory(installed: Path, tmp_p
     assert "Traceback" not in help_text.stderr + listed.stderr
 
 
+def test_the_installed_command_checks_an_adapter_against_the_published_schema(installed: Path, tmp_path: Path) -> None:
+    """adapters check needs no server and no checkout: the schema and the loopback endpoints come with the wheel."""
+    checked = run(installed, "adapters", "check", "reference", cwd=tmp_path)
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    assert "it speaks protocol v1: 6 of 6 checks pass" in checked.stdout
+    schema = Path(run(installed, "adapters", "schema", cwd=tmp_path).stdout.strip())
+    assert schema.name == "protocol-v1.schema.json" and schema.is_file()
+    assert str(schema).startswith(str(installed.parent))  # the installed copy, not the checkout's
+    assert schema.read_bytes() == (ROOT / "mm_conformance" / "protocol" / "protocol-v1.schema.json").read_bytes()
+
+
+def test_the_version_has_one_source(installed: Path, tmp_path: Path) -> None:
+    """The distribution's version is the package's __version__, which the build read (pyproject: dynamic)."""
+    versions = subprocess.run([str(installed / "python"), "-c", (
+        "import importlib.metadata, mm_conformance; "
+        "print(importlib.metadata.version('mm-conformance'), mm_conformance.__version__)")],
+        cwd=tmp_path, capture_output=True, text=True, timeout=60)
+    distribution, package = versions.stdout.split()
+    assert distribution == package
+    assert f'__version__ = "{package}"' in (ROOT / "mm_conformance" / "__init__.py").read_text()
+
+
 def test_the_wheel_carries_the_scenarios_and_their_documentation_trace(installed: Path, tmp_path: Path) -> None:
     traced = run(installed, "trace", cwd=tmp_path)
     assert traced.returncode == 0, traced.stdout + traced.stderr
