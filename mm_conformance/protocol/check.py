@@ -110,14 +110,15 @@ class _Conversation:
         self._write(encode_request(request_id, operation, self.credential(base_url), None, request), request_id)
         return request_id
 
-    def send_raw(self, message: dict[str, object] | str) -> int | None:
-        """Write a line the suite would never write: a dict with an id (which is returned), or a raw string."""
-        request_id = None
-        if isinstance(message, dict):
-            request_id, self.next_id = self.next_id, self.next_id + 1
-            message = json.dumps({**message, "id": request_id})
-        self._write(message, request_id)
+    def send_message(self, message: dict[str, object]) -> int:
+        """Write a request the suite would never write (``message`` with the next id); its id."""
+        request_id, self.next_id = self.next_id, self.next_id + 1
+        self._write(json.dumps({**message, "id": request_id}), request_id)
         return request_id
+
+    def send_line(self, line: str) -> None:
+        """Write a line as it is (one that is not a request at all)."""
+        self._write(line, None)
 
     def answer(self, request_id: int, what: str) -> Outcome:
         """The adapter's answer to ``request_id``, checked against the protocol (the schema) and its id."""
@@ -208,13 +209,13 @@ def _stopped_at(talk: _Conversation, check: str, stopped: _Stopped, grace_s: flo
     failed = check if talk.first_line_at is not None else STARTS
     yield failed, Verdict(failed, False, one_line(str(stopped)))
     if stopped.silent:
-        yield from _after_silence(talk, failed, grace_s)
+        yield from _after_silence(talk, grace_s)
     else:
         yield from _exit(talk, grace_s)
 
 
 def _operations(talk: _Conversation) -> tuple[bool, str]:
-    """Both operations, against the 200 server. The first answer tells that the adapter started."""
+    """Both operations, against the 200 server, each answered with its id in a line the schema accepts."""
     talk.observe(200, "test")
     talk.observe(200, "request", GET_ME)
     return True, (f'a "test" and a "request", answered with their ids ({FIRST_ID}, {FIRST_ID + 1}) '
@@ -266,10 +267,9 @@ def _bad_request(talk: _Conversation) -> tuple[bool, str]:
     """A line without a readable id is skipped; one with an id that cannot be used is answered
     ``config``; the next request is answered as usual."""
     ok_url = talk.servers[200].base_url
-    talk.send_raw("this line is not JSON")
+    talk.send_line("this line is not JSON")
     future = json.loads(encode_request(0, "test", talk.credential(ok_url), None))
-    version_id = talk.send_raw({**future, "protocol": 2})
-    assert version_id is not None
+    version_id = talk.send_message({**future, "protocol": 2})
     context = "after a line that is not JSON"
     try:
         other_version = talk.answer(version_id, "a request of protocol version 2")
@@ -284,19 +284,17 @@ def _bad_request(talk: _Conversation) -> tuple[bool, str]:
                  "then answered the next request"
 
 
-def _after_silence(talk: _Conversation, failed: str, grace_s: float) -> Iterator[tuple[str, Verdict]]:
-    """The adapter did not answer in time: close its stdin. An answer that arrives then was only
-    buffered: the flush check fails, not the one that waited (nor "starts", if it was the first
-    answer). Either way, the exit check is judged on the same wait."""
+def _after_silence(talk: _Conversation, grace_s: float) -> Iterator[tuple[str, Verdict]]:
+    """The adapter did not answer in time: close its stdin, as a run would. If nothing it printed has
+    arrived yet, an answer that arrives now was only buffered: it started, but the flush check fails.
+    Either way, the exit check is judged on the same wait."""
     closed = talk.adapter.close_stdin()
-    late = talk.adapter.next_line(grace_s)
-    if late is not None and late is not END_OF_OUTPUT:
-        yield FLUSHES, Verdict(FLUSHES, False, "an answer arrived only when its stdin closed: end each answer "
-                                               "line with a newline and flush stdout after it")
-        if failed == STARTS:
+    if talk.first_line_at is None:
+        late = talk.adapter.next_line(grace_s)
+        if late is not None and late is not END_OF_OUTPUT:
             yield STARTS, Verdict(STARTS, True, "its first answer arrived, but only when its stdin closed (see below)")
-        else:
-            yield failed, Verdict(failed, None, "not run: the adapter does not flush its answers")
+            yield FLUSHES, Verdict(FLUSHES, False, "an answer arrived only when its stdin closed: end each answer "
+                                                   "line with a newline and flush stdout after it")
     yield from _exit(talk, max(0.0, grace_s - (time.monotonic() - closed)), closed)
 
 
