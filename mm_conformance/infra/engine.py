@@ -1,13 +1,15 @@
 """The one Docker client of the suite's infrastructure: docker-py, made as testcontainers makes its own.
 
 Everything in :mod:`mm_conformance.infra` that talks to the engine directly (images,
-volumes, leftovers, health checks) goes through :func:`engine`; the containers
+volumes, leftovers, health checks, pulls) goes through :func:`engine`; the containers
 themselves are testcontainers classes, which use the same library underneath.
 """
 
 from __future__ import annotations
 
 import functools
+import queue
+import threading
 from typing import Any
 
 from docker.errors import DockerException
@@ -39,3 +41,50 @@ def docker_available() -> None:
         raise InfrastructureError(f"the Docker engine did not answer within {ANSWER_TIMEOUT_S} s") from None
     except (DockerException, RequestsConnectionError) as error:
         raise InfrastructureError(f"the Docker engine is not reachable: {' '.join(str(error).split())}") from None
+
+
+#: How long a registry may take to give a pull its first answer (a layer, or an error) before the
+#: suite counts it as not answering: a machine whose firewall drops the packets would otherwise wait
+#: out the engine's own dial timeouts on every image it looks for.
+REGISTRY_ANSWER_S = 15.0
+#: ... and how long a pull that has begun may then go without a word (a stalled download).
+PULL_SILENCE_S = 120.0
+
+
+def pull(image: str, *, answer_within_s: float = REGISTRY_ANSWER_S) -> str | None:
+    """Pull ``image`` through the engine: None once it is here, else why not, in one line.
+
+    docker-py's own pull waits without a time limit, so the pull streams in a thread of its
+    own and this one waits for its words: a registry that does not answer within
+    ``answer_within_s`` is given up on (the thread is left to end when the engine gives up;
+    an image that arrives after all is simply there next time). Where no registry resolves
+    at all, the engine answers at once (milliseconds).
+    """
+    words: queue.Queue[tuple[str, str]] = queue.Queue()
+
+    def pulling() -> None:
+        try:
+            for event in engine().api.pull(image, stream=True, decode=True):
+                if "error" in event:
+                    words.put(("failed", str(event["error"])))
+                    return
+                words.put(("progress", ""))
+            words.put(("pulled", ""))
+        except DockerException as error:
+            words.put(("failed", str(getattr(error, "explanation", None) or error)))
+        except Exception as error:  # noqa: BLE001  (the engine's connection: reported, never raised in a thread)
+            words.put(("failed", f"{type(error).__name__}: {error}"))
+
+    threading.Thread(target=pulling, name=f"pull {image}", daemon=True).start()
+    answered = False
+    while True:
+        try:
+            what, said = words.get(timeout=PULL_SILENCE_S if answered else answer_within_s)
+        except queue.Empty:
+            return (f"the pull stalled: nothing for {PULL_SILENCE_S:.0f} s" if answered
+                    else f"no registry answered within {answer_within_s:g} s")
+        if what == "pulled":
+            return None
+        if what == "failed":
+            return " ".join(said.split())
+        answered = True

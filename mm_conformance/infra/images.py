@@ -38,7 +38,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from docker.errors import DockerException, ImageNotFound
+from docker.errors import APIError, DockerException, ImageNotFound
 from requests.exceptions import RequestException
 from rich.console import Console
 from rich.status import Status
@@ -52,7 +52,7 @@ from mm_conformance.infra.distribution import (
     parse_version_output,
     unpack_distribution,
 )
-from mm_conformance.infra.engine import engine
+from mm_conformance.infra.engine import engine, pull
 from mm_conformance.mattermost.servers import LOCAL_REPOSITORY, VERSION_LABEL
 from mm_conformance.paths import SUITE_ROOT
 
@@ -112,27 +112,29 @@ def local_mattermost_images() -> dict[str, str]:
 def require_image(image: str) -> None:
     """Make sure ``image`` is present locally, pulling it only when it is not one of ours.
 
-    The suite's own images are never pulled: they exist nowhere but on this machine.
+    The engine's own list first (no registry is asked for an image that is here); the
+    suite's own images are never pulled: they exist nowhere but on this machine.
     """
     try:
-        client = engine()
         try:
-            client.images.get(image)
+            engine().images.get(image)
             return
         except ImageNotFound:
             pass
-        if image.startswith(f"{LOCAL_REPOSITORY}:"):
-            raise InfrastructureError(f"image {image} is not on this machine (package a release tarball: "
-                                      "mm-conformance images build --from PATH)")
-        if image.startswith("mm-conformance/"):
-            raise InfrastructureError(f"image {image} is not built (build it: mm-conformance images build)")
-        try:
-            client.images.pull(image)
-        except DockerException as error:
-            raise InfrastructureError(f"image {image} is not on this machine and could not be pulled: "
-                                      f"{' '.join(str(error).split())}") from None
+    except APIError as error:
+        if error.is_client_error():  # the engine's answer to a name that is none: bad input, not a failure
+            raise UsageError(f"{image!r} is not an image name: {' '.join(str(error.explanation).split())}") from None
+        raise InfrastructureError(f"the Docker engine is not reachable: {' '.join(str(error).split())}") from None
     except DockerException as error:
-        raise InfrastructureError(f"the Docker engine is not reachable: {error}") from None
+        raise InfrastructureError(f"the Docker engine is not reachable: {' '.join(str(error).split())}") from None
+    if image.startswith(f"{LOCAL_REPOSITORY}:"):
+        raise InfrastructureError(f"image {image} is not on this machine (package a release tarball: "
+                                  "mm-conformance images build --from PATH)")
+    if image.startswith("mm-conformance/"):
+        raise InfrastructureError(f"image {image} is not built (build it: mm-conformance images build)")
+    failed = pull(image)
+    if failed is not None:
+        raise InfrastructureError(f"image {image} is not on this machine and could not be pulled: {failed}")
 
 
 def premigrated_image_name(server_image_id: str) -> str:
