@@ -14,8 +14,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from mm_conformance.infra import support
 from mm_conformance.infra.deployment import ADMIN_TOKEN_ENV
-from mm_conformance.infra.images import POSTGRES_IMAGE
 from mm_conformance.protocol.adapters import KNOWN_IMPLEMENTATIONS
 from mm_conformance.protocol.environment import parse_passed
 
@@ -68,6 +68,12 @@ def _shipped_adapters() -> str:
     return ", ".join(f"{name} (default)" if name == DEFAULT_IMPLEMENTATION else name for name in KNOWN_IMPLEMENTATIONS)
 
 
+def _support_image_help(image: support.SupportImage, contract: str) -> str:
+    return (f"the {image.role} image, local or pulled, keeping the official image's contract ({contract}; "
+            f"README: Images); default: the official {image.official} where a registry answers, else the "
+            f"suite's own {image.own}")
+
+
 IMPL = RunOption(
     "--impl", metavar="[NAME=]CMD", repeatable=True,
     help=f"the implementation under test: {_shipped_adapters()}, or a command that speaks protocol v1, "
@@ -86,8 +92,11 @@ MATTERMOST = RunOption(
     help="a server to run on, repeatable: a version (11.0.3), an image name, local (every image packaged here), "
          "esr, latest, previous-esr; default: the local images, else the official ESR")
 POSTGRES = RunOption(
-    "--postgres-image", default=POSTGRES_IMAGE, metavar="IMAGE",
-    help=f"the PostgreSQL image (default {POSTGRES_IMAGE}; postgres:15 where it can be pulled)")
+    "--postgres-image", metavar="IMAGE",
+    help=_support_image_help(support.POSTGRES, "POSTGRES_USER/PASSWORD/DB, PGDATA, port 5432, psql"))
+NGINX = RunOption(
+    "--nginx-image", metavar="IMAGE",
+    help=_support_image_help(support.NGINX, "/etc/nginx/nginx.conf, /var/log/nginx"))
 MATTERMOST_URL = RunOption(
     "--mattermost-url", metavar="URL",
     help="run against this existing server instead of starting one (external-server mode); a system admin's "
@@ -97,7 +106,7 @@ ALLOW_CONFIG_CHANGES = RunOption(
     help="with --mattermost-url: let scenarios change server-wide settings (restored after each)")
 
 #: Every option ``mm-conformance run`` hands on to pytest, in the order help texts list them.
-SHARED: tuple[RunOption, ...] = (IMPL, IMPL_ENV, MATTERMOST, POSTGRES, MATTERMOST_URL, ALLOW_CONFIG_CHANGES,
+SHARED: tuple[RunOption, ...] = (IMPL, IMPL_ENV, MATTERMOST, POSTGRES, NGINX, MATTERMOST_URL, ALLOW_CONFIG_CHANGES,
                                  ADAPTER_TIMEOUT)
 
 

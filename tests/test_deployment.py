@@ -19,24 +19,21 @@ from mm_conformance.infra.containers import (
     NO_OUTGOING_TRAFFIC,
     ContainerExited,
     MattermostContainer,
-    PostgresContainer,
     remove_network,
     suite_labels,
     suite_network,
 )
+from mm_conformance.infra.database import PostgresContainer
 from mm_conformance.infra.deployment import MattermostDeployment
 from mm_conformance.infra.endpoints import StartedOnce
-from mm_conformance.infra.images import (
-    BASE_IMAGE,
-    POSTGRES_IMAGE,
-    SERVER_IMAGE_LABEL,
-    image_id,
-    image_labels,
-    premigrated_database,
-    premigrated_image_name,
-    snapshot_labels,
-)
+from mm_conformance.infra.images import BASE_IMAGE, POSTGRES_IMAGE, image_id, image_labels
 from mm_conformance.infra.leftovers import leftovers
+from mm_conformance.infra.snapshots import (
+    SERVER_IMAGE_LABEL,
+    premigrated_database,
+    snapshot_labels,
+    snapshot_name,
+)
 from mm_conformance.mattermost.servers import MattermostServer
 
 pytestmark = pytest.mark.usefixtures("docker_engine")
@@ -123,27 +120,39 @@ def _labelled_image(tag: str, labels: dict[str, str]) -> None:
                    capture_output=True)
 
 
-def test_a_deployment_starts_from_the_database_its_own_server_image_migrated():
-    if image_labels(BASE_IMAGE) is None:
-        pytest.skip(f"infrastructure: {BASE_IMAGE} is not built (mm-conformance images build)")
+def test_a_deployment_starts_from_the_database_its_own_server_image_migrated_on_its_own_postgres_image():
+    if image_labels(BASE_IMAGE) is None or image_labels(POSTGRES_IMAGE) is None:
+        pytest.skip(f"infrastructure: {BASE_IMAGE} or {POSTGRES_IMAGE} is not built (mm-conformance images build)")
     server, other = "mm-conformance/mattermost:0.0.2", "mm-conformance/mattermost:0.0.3"
-    snapshot = None
+    other_postgres = "mm-conformance-test/postgres-other:15"
+    made: list[str] = []
     try:
-        _labelled_image(server, {"test": "server"})
-        _labelled_image(other, {"test": "other"})
+        for image, labels in ((server, {"test": "server"}), (other, {"test": "other"}),
+                              (other_postgres, {"test": "another-postgres-image"})):
+            _labelled_image(image, labels)
+            made.append(image)
+        server_id, postgres_id, other_postgres_id = image_id(server), image_id(POSTGRES_IMAGE), image_id(other_postgres)
         assert premigrated_database(server, POSTGRES_IMAGE) == POSTGRES_IMAGE  # no snapshot yet
-        snapshot = premigrated_image_name(image_id(server))
-        _labelled_image(snapshot, {SERVER_IMAGE_LABEL: image_id(server)})  # made on another PostgreSQL image
+        snapshot = snapshot_name(server_id, postgres_id)
+        assert snapshot == f"{POSTGRES_IMAGE}-premigrated-{server_id[7:19]}"  # the name it has always had
+        made.append(snapshot)
+        _labelled_image(snapshot, {SERVER_IMAGE_LABEL: server_id})  # made on another PostgreSQL image
         assert premigrated_database(server, POSTGRES_IMAGE) == POSTGRES_IMAGE
-        _labelled_image(snapshot, snapshot_labels(image_id(server)))
+        _labelled_image(snapshot, snapshot_labels(server_id, postgres_id))
         assert premigrated_database(server, POSTGRES_IMAGE) == snapshot
-        # Not for another server image (another ID), nor when another PostgreSQL was asked for.
+        # Not for another server image (another ID), nor on another PostgreSQL image, whose snapshot
+        # has a name of its own: never the official image's, nor the suite's.
         assert premigrated_database(other, POSTGRES_IMAGE) == POSTGRES_IMAGE
-        assert premigrated_database(server, "postgres:15") == "postgres:15"
+        assert premigrated_database(server, other_postgres) == other_postgres
+        on_other = snapshot_name(server_id, other_postgres_id)
+        assert on_other == f"mm-conformance/postgres-premigrated:{server_id[7:19]}-on-{other_postgres_id[7:19]}"
+        made.append(on_other)
+        _labelled_image(on_other, snapshot_labels(server_id, other_postgres_id))
+        assert premigrated_database(server, other_postgres) == on_other
+        assert premigrated_database(server, POSTGRES_IMAGE) == snapshot
     finally:
-        for image in (server, other, snapshot):
-            if image:
-                subprocess.run(["docker", "image", "rm", "-f", image], capture_output=True)
+        for image in made:
+            subprocess.run(["docker", "image", "rm", "-f", image], capture_output=True)
 
 
 def test_an_extra_server_that_fails_to_start_is_removed_at_once(postgres_image):

@@ -14,16 +14,16 @@ from mm_conformance import run_options
 from mm_conformance.errors import InfrastructureError, UsageError
 from mm_conformance.infra.engine import docker_available
 from mm_conformance.infra.images import (
-    POSTGRES_IMAGE,
     WEB_APP_LABEL,
     ImageBuilder,
     image_id,
     image_labels,
     local_mattermost_images,
-    premigrated_database,
 )
 from mm_conformance.infra.shared import clean as clean_leftovers
 from mm_conformance.infra.shared import warm_down, warm_up
+from mm_conformance.infra.snapshots import current_snapshot, ensure_premigrated
+from mm_conformance.infra.support import POSTGRES, choose, fallback_line
 from mm_conformance.mattermost.servers import select_servers
 from mm_conformance.outcomes import report as matrix
 from mm_conformance.outcomes import runs
@@ -88,18 +88,26 @@ def images(args: argparse.Namespace, console: Console) -> int:
         images = local_mattermost_images()
         if not images:
             print("no Mattermost image is packaged here (mm-conformance images build --from PATH)")
+        # Asked of local images only: listing pulls nothing.
+        databases = [image for image in (POSTGRES.official, POSTGRES.own) if image_id(image) is not None]
         for version, image in sorted(images.items()):
             web_app = (image_labels(image) or {}).get(WEB_APP_LABEL, "?")
-            fast = "pre-migrated database ready" if premigrated_database(image, POSTGRES_IMAGE) != POSTGRES_IMAGE \
-                else "no pre-migrated database yet (made on first use)"
+            ready = [database for database in databases if current_snapshot(image, database)]
+            fast = (f"pre-migrated database ready on {' and '.join(ready)}" if ready
+                    else "no pre-migrated database yet (made on first use)")
             print(f"{image}: Mattermost {version}, web app: {web_app}, {fast}")
         return 0
     builder = ImageBuilder(console)
     builder.ensure_postgres()
     builder.ensure_nginx()
+    if args.source:
+        database = choose(POSTGRES)  # the PostgreSQL image runs will use: its snapshot is made now
+        said = fallback_line({POSTGRES: database})
+        if said:
+            console.print(f"mm-conformance: {said}", highlight=False, markup=False)
     for source in args.source or []:
         image = builder.package(source)
-        builder.ensure_premigrated(image)
+        ensure_premigrated(image, database.image, builder)
         built = image_id(image)
         assert built is not None, image  # package() has just built it
         console.print(f"{image} (image {built[7:19]}): run it with --mattermost {image.rsplit(':', 1)[1]}",
@@ -185,9 +193,14 @@ def warm(args: argparse.Namespace) -> int:
         print(f"mm-conformance: removed the warm deployments ({len(removed)} container(s), network(s) and volume(s))"
               if removed else "mm-conformance: no warm deployment is up")
         return 0
-    for server in select_servers(args.mattermost, local_mattermost_images()):
+    servers = select_servers(args.mattermost, local_mattermost_images())
+    said = fallback_line({POSTGRES: choose(POSTGRES)})  # what warm deployments run on, as a run would
+    if said:
+        print(f"mm-conformance: {said}")
+    for server in servers:
         state = warm_up(server)
-        print(f"{server}: warm at {state.base_url} (mm-conformance run uses it; mm-conformance down removes it)")
+        print(f"{server}: warm at {state.base_url} on {state.postgres_image} "
+              "(mm-conformance run uses it; mm-conformance down removes it)")
     return 0
 
 

@@ -22,8 +22,10 @@ from mm_conformance.cli.parser import EXIT_DEVIATES, EXIT_NO_VERDICT
 from mm_conformance.errors import InfrastructureError, UsageError, interrupted_by_signals
 from mm_conformance.infra.deployment import ADMIN_TOKEN_ENV
 from mm_conformance.infra.engine import docker_available
-from mm_conformance.infra.images import POSTGRES_IMAGE, local_mattermost_images, premigrated_database
+from mm_conformance.infra.images import image_id, local_mattermost_images, require_image
 from mm_conformance.infra.shared import SHARED_DIR_ENV, SharedDeployments
+from mm_conformance.infra.snapshots import premigrated_database
+from mm_conformance.infra.support import NGINX, POSTGRES, choose, fallback_line
 from mm_conformance.infra.warm import WarmState
 from mm_conformance.mattermost.servers import MattermostServer, select_servers
 from mm_conformance.outcomes import report as matrix
@@ -72,11 +74,14 @@ def run(args: argparse.Namespace) -> int:
     if args.mattermost_url and not os.environ.get(ADMIN_TOKEN_ENV):
         raise UsageError(f"--mattermost-url needs a system admin's personal access token in ${ADMIN_TOKEN_ENV}")
     starting = start_for_a_look(args.impl, passed)  # while Docker is asked below
+    falls_back = ""
     try:
         servers: list[MattermostServer] = []
         if not args.mattermost_url:
             docker_available()
-            servers = select_servers(args.mattermost, local_mattermost_images())  # a bad --mattermost: usage error now
+            local = local_mattermost_images()
+            servers = select_servers(args.mattermost, local)  # a bad --mattermost: usage error now
+            falls_back = _images_for_the_run(args, servers, packaged_here=bool(local))
     except BaseException:
         for _, process in starting:
             stop_quietly(process)
@@ -86,6 +91,8 @@ def run(args: argparse.Namespace) -> int:
         # silent-server scenarios do not run (they need the suite's own listeners in front of the server).
         args.workers = 1 if args.mattermost_url else _default_workers(servers, args.postgres_image)
     exited_at_once(starting)
+    if falls_back:  # with the run's own lines, before pytest's: what it runs on
+        print(f"mm-conformance: {falls_back}", flush=True)
     header = environment.describe(passed)
     if header:
         print(f"mm-conformance: {header}", file=sys.stderr)
@@ -101,6 +108,32 @@ def run(args: argparse.Namespace) -> int:
         print(f"mm-conformance: flaky: {change}")
     print(f"mm-conformance: {args.repeat} runs, {len(changes)} change(s) between them (reports in {base})")
     return EXIT_NO_VERDICT if changes else max(code for _, code in outcomes)
+
+
+def _images_for_the_run(args: argparse.Namespace, servers: list[MattermostServer], *, packaged_here: bool) -> str:
+    """Each image the run pulls is pulled once, here, before a worker starts: a server's image that is
+    not here (one that cannot be pulled ends the run in one line that says what to do), and the
+    PostgreSQL and nginx images, chosen once for every worker (``args`` then names them). Returns the
+    line that says the run falls back to the suite's own PostgreSQL or nginx ("" when it does not).
+
+    The suite's own names (``mm-conformance/mattermost:…``) are never pulled: a missing one is each
+    scenario's reason, which names the command that packages it.
+    """
+    for server in servers:
+        if server.image.startswith("mm-conformance/") or image_id(server.image) is not None:
+            continue
+        print(f"mm-conformance: pulling {server.image}", file=sys.stderr)
+        try:
+            require_image(server.image)
+        except InfrastructureError as error:
+            packaged = "" if packaged_here else " (none is packaged here yet)"
+            raise InfrastructureError(
+                f"{error} — package a release here: mm-conformance images build --from "
+                f"mattermost-<version>-linux-amd64.tar.gz{packaged}; or name an image that is here with "
+                "--mattermost IMAGE; or run where a registry answers") from None
+    choices = {POSTGRES: choose(POSTGRES, args.postgres_image), NGINX: choose(NGINX, args.nginx_image)}
+    args.postgres_image, args.nginx_image = choices[POSTGRES].image, choices[NGINX].image
+    return fallback_line(choices) or ""
 
 
 def _check_writable(report: Path) -> None:
@@ -228,10 +261,11 @@ def _only_needed_plugins() -> contextlib.AbstractContextManager[None]:
 def _shared_deployments(args: argparse.Namespace, servers: list[MattermostServer]) -> Iterator[None]:
     """With several workers, the servers' deployments start here, while the workers boot, and each
     serves every worker of its server; removed as the run ends. None for a server kept warm (``up``)."""
-    if args.workers < 2 or args.mattermost_url or args.postgres_image != POSTGRES_IMAGE:
+    if args.workers < 2 or args.mattermost_url:
         yield
         return
     directory = Path(tempfile.mkdtemp(prefix="mm-conformance-shared-"))
+    cold = [server for server in servers if WarmState.of(server.image, postgres_image=args.postgres_image) is None]
     with (_for_the_workers(SHARED_DIR_ENV, str(directory)),
-          SharedDeployments(directory, [server for server in servers if WarmState.of(server.image) is None])):
+          SharedDeployments(directory, cold, postgres_image=args.postgres_image)):
         yield

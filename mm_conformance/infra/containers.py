@@ -1,14 +1,19 @@
-"""The services of a Mattermost deployment, as testcontainers classes.
+"""The Mattermost server as a testcontainers class, and what every container of the suite shares.
 
-One class per service, configured with ``with_*`` builders and started with an
-explicit wait strategy (never a sleep)::
+Each service is a testcontainers class, configured with ``with_*`` builders and started
+with an explicit wait strategy (never a sleep); PostgreSQL's is in
+:mod:`~mm_conformance.infra.database`, nginx's in :mod:`~mm_conformance.infra.nginx`::
 
     with Network() as network:
-        with PostgresContainer(POSTGRES_IMAGE).with_network(network) as db:
+        with PostgresContainer("postgres:15").with_network(network) as db:
             server = (MattermostContainer(image).with_network(network)
                       .with_database(db.dsn_on_network()))
             with server:
                 print(server.base_url())      # http://127.0.0.1:<port>
+
+Here too: the labels every container, network and volume carries (its role, the run, the
+process that made it), how containers are reached (on 127.0.0.1), and a private network's
+removal.
 
 Settings that scenarios toggle (EnableUserAccessTokens and the like) are *not*
 set here through ``MM_*`` variables: Mattermost re-applies environment overrides
@@ -32,7 +37,7 @@ from docker.errors import DockerException
 from testcontainers.core.config import ConnectionMode, testcontainers_config
 from testcontainers.core.container import DockerContainer
 from testcontainers.core.network import Network
-from testcontainers.core.wait_strategies import HttpWaitStrategy, LogMessageWaitStrategy
+from testcontainers.core.wait_strategies import HttpWaitStrategy
 
 from mm_conformance.errors import InfrastructureError
 from mm_conformance.infra.engine import engine
@@ -187,46 +192,6 @@ def raise_if_exited(container: Any, role: str) -> None:
                               f"while starting: {tail}")
 
 
-class PostgresContainer(DockerContainer):
-    """PostgreSQL for Mattermost: the suite's Debian image or the official ``postgres``.
-
-    Both honour ``POSTGRES_USER``, ``POSTGRES_PASSWORD`` and ``POSTGRES_DB``.
-    """
-
-    port = 5432
-
-    def __init__(self, image: str, *, alias: str = "db", **kwargs: Any) -> None:
-        super().__init__(image, labels=suite_labels("postgres"), **kwargs)
-        self.alias = alias
-        self.user = "mmuser"
-        self.password = secrets.token_urlsafe(12)
-        self.database = "mattermost"
-        self.with_env("POSTGRES_USER", self.user).with_env("POSTGRES_PASSWORD", self.password)
-        self.with_env("POSTGRES_DB", self.database)
-        self.with_network_aliases(alias)
-        self.waiting_for(
-            LogMessageWaitStrategy("database system is ready to accept connections").with_startup_timeout(60)
-        )
-
-    def snapshot(self, image: str, labels: dict[str, str]) -> None:
-        """Shut the database down cleanly and keep its data as ``image`` (the container stays, stopped).
-
-        A container started from that image has the same databases; it takes the new
-        container's password (the suite's PostgreSQL image re-sets it on every start).
-        """
-        container = self.get_wrapped_container()
-        container.stop(timeout=60)  # SIGTERM: PostgreSQL's smart shutdown, nothing left to recover
-        repository, tag = image.rsplit(":", 1)
-        # Docker merges the container's environment into the image's; blanking the password
-        # keeps it out of the image (a container must bring its own).
-        container.commit(repository=repository, tag=tag, conf={"Env": ["POSTGRES_PASSWORD="], "Labels": labels})
-
-    def dsn_on_network(self) -> str:
-        """The data source Mattermost uses to reach this database on their shared network."""
-        return (f"postgres://{self.user}:{self.password}@{self.alias}:{self.port}/{self.database}"
-                "?sslmode=disable&connect_timeout=10")
-
-
 class MattermostContainer(DockerContainer):
     """A Mattermost server, published on 127.0.0.1, ready when ``/api/v4/system/ping`` answers OK."""
 
@@ -367,24 +332,3 @@ def remove_network(network: Network) -> None:
 def suite_network() -> Network:
     """A new private Docker network, labelled so that a leftover one can be found."""
     return Network(docker_network_kw={"labels": suite_labels("network")}).create()
-
-
-def migrate_and_snapshot(server_image: str, postgres_image: str, snapshot_image: str, labels: dict[str, str]) -> None:
-    """Let ``server_image`` migrate an empty database, then keep that database as ``snapshot_image``.
-
-    The server is ready (``/system/ping`` OK) only after every migration ran, so the
-    snapshot is taken then, with the server stopped first and no user created.
-    """
-    network = suite_network()
-    database = PostgresContainer(postgres_image).with_network(network)
-    server = MattermostContainer(server_image).with_network(network)
-    try:
-        database.start()
-        server.with_database(database.dsn_on_network()).start()
-        server.stop()
-        database.snapshot(snapshot_image, labels)
-    finally:
-        for container in (server, database):
-            with contextlib.suppress(Exception):
-                container.stop()
-        remove_network(network)

@@ -2,7 +2,10 @@
 
 :class:`MattermostDeployment` brings one server image up and tears it down again,
 also when anything fails half-way. Every problem on the way is an
-:class:`InfrastructureError` with a one-line message, never a verdict.
+:class:`InfrastructureError` with a one-line message, never a verdict. Its PostgreSQL
+and nginx images are the official ones where a registry answers, or the suite's own
+(:mod:`~mm_conformance.infra.support`); its database starts from the one its server image
+migrated before on that PostgreSQL image (:mod:`~mm_conformance.infra.snapshots`).
 """
 
 from __future__ import annotations
@@ -25,17 +28,19 @@ from mm_conformance.errors import InfrastructureError
 from mm_conformance.infra.certificates import CertificateCase, CertificateCases
 from mm_conformance.infra.containers import (
     MattermostContainer,
-    PostgresContainer,
     answers_ping,
     database_problem,
     remove_network,
     suite_labels,
     suite_network,
 )
+from mm_conformance.infra.database import PostgresContainer
 from mm_conformance.infra.engine import docker_available, engine
-from mm_conformance.infra.images import POSTGRES_IMAGE, ImageBuilder, require_image
+from mm_conformance.infra.images import require_image
 from mm_conformance.infra.proxy import TLSProxyContainer
 from mm_conformance.infra.redirects import RedirectEndpoints
+from mm_conformance.infra.snapshots import ensure_premigrated
+from mm_conformance.infra.support import NGINX, POSTGRES, choose
 from mm_conformance.infra.warm import ServerWideLock, WarmState
 from mm_conformance.mattermost.admin import ApiClient, MattermostApiError, ServerVersion
 from mm_conformance.mattermost.background import CleanUp, UserPool
@@ -113,11 +118,14 @@ class MattermostDeployment:
             deployment.admin.create_user("alice")
     """
 
-    def __init__(self, server: MattermostServer, *, postgres_image: str = POSTGRES_IMAGE,
-                 premigrated: bool = True) -> None:
+    def __init__(self, server: MattermostServer, *, postgres_image: str | None = None,
+                 nginx_image: str | None = None, premigrated: bool = True) -> None:
         self.server = server
         self.image = server.image
+        #: None until start(): the official image where a registry answers, else the suite's own (support.py).
         self.postgres_image = postgres_image
+        #: Likewise, chosen when the first nginx extra starts (a run may need none).
+        self.nginx_image = nginx_image
         self.premigrated = premigrated  # start from a database this image migrated before, made on first use
         self._network: Network | None = None
         self._owns_network = True  # False for a warm deployment a run attached to
@@ -138,11 +146,10 @@ class MattermostDeployment:
     def start(self) -> Deployment:
         docker_available()
         require_image(self.image)
-        require_image(self.postgres_image)
+        self.postgres_image = choose(POSTGRES, self.postgres_image).image
         try:
-            if self.premigrated and self.postgres_image == POSTGRES_IMAGE:
-                self.postgres_image = ImageBuilder().ensure_premigrated(self.image)
-            return self._start()
+            database = ensure_premigrated(self.image, self.postgres_image) if self.premigrated else self.postgres_image
+            return self._start(database)
         except InfrastructureError:
             self.stop()
             raise
@@ -154,9 +161,9 @@ class MattermostDeployment:
             self.stop()  # also on KeyboardInterrupt: no container is left behind
             raise
 
-    def _start(self) -> Deployment:
+    def _start(self, database_image: str) -> Deployment:
         self._network = suite_network()
-        self._database = PostgresContainer(self.postgres_image).with_network(self._network)
+        self._database = PostgresContainer(database_image).with_network(self._network)
         self._containers[self._database] = "PostgreSQL"
         self._database.start()
         self._dsn = self._database.dsn_on_network()
@@ -202,7 +209,7 @@ class MattermostDeployment:
 
     def start_tls_proxy(self, cases: CertificateCases) -> TLSProxyContainer:
         """nginx in front of the server, one HTTPS listener per certificate case."""
-        proxy = TLSProxyContainer(cases).with_network(self._require_network()).with_upstream(
+        proxy = TLSProxyContainer(cases, self._nginx()).with_network(self._require_network()).with_upstream(
             f"http://{SERVER_ALIAS}:{MattermostContainer.port}")
         return self._start_extra(proxy, "the TLS proxy")
 
@@ -226,7 +233,12 @@ class MattermostDeployment:
         would be forwarded), so they stay off the deployment's network; they are
         removed with the deployment like every other extra container.
         """
-        return self._start_extra(RedirectEndpoints(certificate), "the redirecting endpoints")
+        return self._start_extra(RedirectEndpoints(certificate, image=self._nginx()), "the redirecting endpoints")
+
+    def _nginx(self) -> str:
+        """The nginx image of this deployment's extras, chosen on first use (support.py)."""
+        self.nginx_image = choose(NGINX, self.nginx_image).image
+        return self.nginx_image
 
     def start_subpath_server(self, subpath: str) -> str:
         """A second server on the same database whose SiteURL has ``subpath``; its site URL.

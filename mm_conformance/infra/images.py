@@ -1,12 +1,17 @@
 """The images the suite's world runs, made with no container registry at all.
 
-Support images, each built only when it is missing or its files changed:
+A deployment runs the official ``postgres`` and ``nginx`` images where a registry
+answers (:mod:`~mm_conformance.infra.support` chooses, and says what the suite relies
+on in them); these are its own, for where none does. Support images, each built only
+when it is missing or its files changed (``mm-conformance images build``, as root: the
+base needs ``debootstrap``):
 
 ``mm-conformance/base:bookworm``
     A Debian bookworm rootfs made by ``debootstrap --variant=minbase`` and turned
     into an image with ``docker import``.
 ``mm-conformance/postgres:15``
-    Debian's PostgreSQL 15 on that base (Mattermost 11 needs PostgreSQL >= 14).
+    Debian's PostgreSQL 15 on that base (Mattermost 11 needs PostgreSQL >= 14), with an
+    entrypoint that keeps the parts of the official image's contract the suite relies on.
 ``mm-conformance/nginx:bookworm``
     Debian's nginx, the TLS-terminating proxy in front of Mattermost.
 
@@ -19,10 +24,9 @@ Mattermost itself is never built here: the suite consumes a distribution.
     binary itself reports (``mattermost version``). Official images
     (``mattermost/mattermost-team-edition:<version>``) and any other local image are
     used as they are (see :mod:`mm_conformance.mattermost.servers`).
-``mm-conformance/postgres:15-premigrated-<image id>``
-    A database that one server image migrated, so a deployment of that image starts
-    without running every migration (see :meth:`ImageBuilder.ensure_premigrated`).
-    Made on first use for any server image: official, packaged or local.
+
+The pre-migrated databases (the database a server image migrated, kept as an image) are
+:mod:`~mm_conformance.infra.snapshots`' to make.
 """
 
 from __future__ import annotations
@@ -44,7 +48,7 @@ from rich.console import Console
 from rich.status import Status
 
 from mm_conformance.errors import InfrastructureError, UsageError
-from mm_conformance.infra.containers import migrate_and_snapshot, suite_labels
+from mm_conformance.infra.containers import suite_labels
 from mm_conformance.infra.distribution import (
     context_digest,
     distribution_root,
@@ -69,10 +73,6 @@ CONTEXT_DIGEST_LABEL = "io.github.mm-conformance.context-digest"
 SOURCE_DIGEST_LABEL = "io.github.mm-conformance.source-digest"
 #: ``distribution`` when the web app came with it, ``stand-in`` for the suite's one-page stand-in.
 WEB_APP_LABEL = "io.github.mm-conformance.web-app"
-#: On a pre-migrated database: the ID of the server image that migrated it.
-SERVER_IMAGE_LABEL = "io.github.mm-conformance.server-image-id"
-#: ... and of the PostgreSQL image it is a container of (its entrypoint comes with it).
-POSTGRES_IMAGE_LABEL = "io.github.mm-conformance.postgres-image-id"
 
 
 class ImageBuildError(InfrastructureError):
@@ -137,37 +137,6 @@ def require_image(image: str) -> None:
         raise InfrastructureError(f"image {image} is not on this machine and could not be pulled: {failed}")
 
 
-def premigrated_image_name(server_image_id: str) -> str:
-    """Where the database a server image migrated is kept: one per server image ID."""
-    return f"{POSTGRES_IMAGE}-premigrated-{server_image_id.removeprefix('sha256:')[:12]}"
-
-
-def premigrated_database(server_image: str, postgres_image: str) -> str:
-    """The pre-migrated database of ``server_image`` when there is one, else ``postgres_image``.
-
-    Only for the suite's own PostgreSQL image: the snapshot is a container of it.
-    """
-    if postgres_image != POSTGRES_IMAGE:
-        return postgres_image
-    server_id = image_id(server_image)
-    if server_id is None:
-        return postgres_image
-    snapshot = premigrated_image_name(server_id)
-    return snapshot if is_current_snapshot(snapshot, server_id) else postgres_image
-
-
-def snapshot_labels(server_image_id: str) -> dict[str, str]:
-    """The labels of a current snapshot: the server image that migrated it, and the PostgreSQL image under it."""
-    return {SERVER_IMAGE_LABEL: server_image_id, POSTGRES_IMAGE_LABEL: image_id(POSTGRES_IMAGE) or ""}
-
-
-def is_current_snapshot(snapshot: str, server_image_id: str) -> bool:
-    """``snapshot`` is there, made by this server image on today's PostgreSQL image (a rebuilt one
-    brings a new entrypoint: the snapshot is made again on first use)."""
-    labels = image_labels(snapshot) or {}
-    return all(labels.get(key) == value for key, value in snapshot_labels(server_image_id).items())
-
-
 class ImageBuilder:
     """Builds missing images step by step, showing progress and keeping each step's log.
 
@@ -176,6 +145,9 @@ class ImageBuilder:
         builder = ImageBuilder()
         builder.ensure_postgres()                                          # the base image first when needed
         builder.package(Path("mattermost-11.0.3-linux-amd64.tar.gz"))   # 'mm-conformance/mattermost:11.0.3'
+
+    Its :meth:`lock`, :meth:`status` and :meth:`say` serve whatever else makes images
+    (the pre-migrated databases of :mod:`~mm_conformance.infra.snapshots`).
     """
 
     def __init__(self, console: Console | None = None, cache_dir: Path = CACHE_DIR) -> None:
@@ -187,7 +159,7 @@ class ImageBuilder:
 
     def ensure_base(self) -> None:
         if image_labels(BASE_IMAGE) is not None:
-            self._say(f"{BASE_IMAGE} present")
+            self.say(f"{BASE_IMAGE} present")
             return
         with tempfile.TemporaryDirectory(dir=self._mkdir(self.cache_dir)) as work:
             self._run(f"building {BASE_IMAGE}'s root file system (debootstrap, about a minute)",
@@ -211,7 +183,7 @@ class ImageBuilder:
         digest = context_digest(DOCKER_DIR / directory)
         labels = image_labels(tag)
         if labels is not None and labels.get(CONTEXT_DIGEST_LABEL) == digest:
-            self._say(f"{tag} present")
+            self.say(f"{tag} present")
             return
         self.ensure_base()
         self._docker_build(tag, DOCKER_DIR / directory, {"BASE_IMAGE": BASE_IMAGE}, log=directory,
@@ -239,16 +211,16 @@ class ImageBuilder:
         with tempfile.TemporaryDirectory(dir=self._mkdir(self.cache_dir)) as work:
             context = Path(work)
             if root is None:
-                with self._status(f"unpacking {source.name}"):
+                with self.status(f"unpacking {source.name}"):
                     root = unpack_distribution(source, context / "unpacked")
             version = self.reported_version(root)
             tag = f"{LOCAL_REPOSITORY}:{version}"
             labels = image_labels(tag)
             if labels is not None and labels.get(SOURCE_DIGEST_LABEL) == digest:
-                self._say(f"{tag} present (packaged from the same distribution)")
+                self.say(f"{tag} present (packaged from the same distribution)")
                 return tag
             web_app = "distribution" if (root / "client").is_dir() else "stand-in"
-            with self._status(f"preparing Mattermost {version} from {source.name}"):
+            with self.status(f"preparing Mattermost {version} from {source.name}"):
                 shutil.copytree(root, context / "mattermost", symlinks=True)
                 if web_app == "stand-in":
                     shutil.copytree(DOCKER_DIR / "mattermost" / "client", context / "mattermost" / "client")
@@ -275,38 +247,6 @@ class ImageBuilder:
                 return version
             said = " ".join(output.split())[:200]
         raise UsageError(f"{root}/bin/mattermost did not report a version (`mattermost version`: {said})")
-
-    # -- pre-migrated databases ------------------------------------------------------
-
-    def ensure_premigrated(self, server_image: str) -> str:
-        """A database ``server_image`` migrated, kept as an image; made once per server image ID
-        (and again when the suite's PostgreSQL image was rebuilt).
-
-        A server then starts without running every migration on an empty database
-        (seconds instead of a minute on 2 cores). The snapshot has no user: each
-        deployment still makes its own first user, the system admin. Concurrent runs
-        (pytest-xdist workers) make it once: the second waits for the first.
-        """
-        server_id = image_id(server_image)
-        if server_id is None:
-            raise ImageBuildError(f"image {server_image} is not present")
-        snapshot = premigrated_image_name(server_id)
-        with self._lock(f"premigrated-{server_id[-12:]}"):
-            if is_current_snapshot(snapshot, server_id):
-                return snapshot
-            self.ensure_postgres()
-            wanted = snapshot_labels(server_id)
-            started = time.monotonic()
-            with self._status(f"migrating an empty database with {server_image} (once per server image)"):
-                try:
-                    migrate_and_snapshot(server_image, POSTGRES_IMAGE, snapshot, wanted)
-                except InfrastructureError:
-                    raise
-                except Exception as error:  # Docker's, testcontainers' or a timeout: one line, with its cause
-                    raise ImageBuildError(f"snapshotting a database migrated by {server_image} failed: "
-                                          f"{type(error).__name__}: {error}") from None
-        self._say(f"{snapshot}: migrated by {server_image} in {time.monotonic() - started:.0f} s")
-        return snapshot
 
     # -- plumbing -----------------------------------------------------------------
 
@@ -347,7 +287,7 @@ class ImageBuilder:
         log_file = self._mkdir(self.log_dir) / f"{log}.log"
         started = time.monotonic()
         try:
-            with self._status(what) as status, log_file.open("w") as sink:
+            with self.status(what) as status, log_file.open("w") as sink:
                 for line in lines:
                     sink.write(line if line.endswith("\n") else line + "\n")
                     status.update(f"{what} — {line.strip()[:70]}")
@@ -355,10 +295,11 @@ class ImageBuilder:
             failure = str(error) if isinstance(error, _StepFailed) else " ".join(str(error).split())
             tail = [line for line in log_file.read_text().splitlines() if line.strip()][-1:] or ["no output"]
             raise ImageBuildError(f"{what} failed ({failure}): {tail[0]} — full log: {log_file}") from None
-        self._say(f"{what}: done in {time.monotonic() - started:.0f} s")
+        self.say(f"{what}: done in {time.monotonic() - started:.0f} s")
 
     @contextmanager
-    def _lock(self, name: str) -> Iterator[None]:
+    def lock(self, name: str) -> Iterator[None]:
+        """Held by one process of this machine at a time (pytest-xdist workers making the same image)."""
         with (self._mkdir(self.cache_dir / "locks") / f"{name}.lock").open("w") as lock:
             fcntl.flock(lock, fcntl.LOCK_EX)
             try:
@@ -367,11 +308,13 @@ class ImageBuilder:
                 fcntl.flock(lock, fcntl.LOCK_UN)
 
     @contextmanager
-    def _status(self, what: str) -> Iterator[Status]:
+    def status(self, what: str) -> Iterator[Status]:
+        """A live status line while ``what`` goes on."""
         with self.console.status(what) as status:
             yield status
 
-    def _say(self, text: str) -> None:
+    def say(self, text: str) -> None:
+        """One line of what was done."""
         self.console.print(f"[green]✓[/] {text}")
 
     @staticmethod

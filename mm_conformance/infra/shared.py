@@ -19,8 +19,10 @@ from typing import IO
 
 from mm_conformance.infra.containers import RUN_LABEL, labelled_as
 from mm_conformance.infra.deployment import TOKENS_ON, MattermostDeployment
-from mm_conformance.infra.images import image_id, is_current_snapshot, premigrated_image_name
+from mm_conformance.infra.images import image_id
 from mm_conformance.infra.leftovers import WARM_RUN, named, remove, remove_left_behind, suite_things
+from mm_conformance.infra.snapshots import current_snapshot
+from mm_conformance.infra.support import POSTGRES, choose
 from mm_conformance.infra.warm import WARM_DIR, WarmState
 from mm_conformance.mattermost.servers import MattermostServer
 
@@ -37,9 +39,10 @@ def warm_up(server: MattermostServer) -> WarmState:
     return WarmState.record(stack)
 
 
-def attach(server: MattermostServer, state: WarmState) -> MattermostDeployment:
-    """A run's view of a warm deployment: its server and database stay when the run ends, its extras go."""
-    stack = MattermostDeployment(server)
+def attach(server: MattermostServer, state: WarmState, *, nginx_image: str | None = None) -> MattermostDeployment:
+    """A run's view of a warm deployment: its server and database stay when the run ends, its extras go
+    (from ``nginx_image``: None, the default of support.py)."""
+    stack = MattermostDeployment(server, postgres_image=state.postgres_image, nginx_image=nginx_image)
     stack.attach_to(state)
     return stack
 
@@ -85,11 +88,15 @@ class SharedDeployments:
 
         with SharedDeployments(directory, servers):   # and os.environ[SHARED_DIR_ENV] = str(directory)
             pytest.main([...])                         # workers: SharedDeployments.state_for(image)
+
+    Each on ``postgres_image`` (None: the default of support.py); a worker attaches to one only
+    when it runs on the same (WarmState.postgres_image).
     """
 
-    def __init__(self, directory: Path, servers: list[MattermostServer]) -> None:
+    def __init__(self, directory: Path, servers: list[MattermostServer], *, postgres_image: str | None = None) -> None:
         self.directory = directory
         directory.mkdir(parents=True, exist_ok=True)
+        postgres_image = choose(POSTGRES, postgres_image).image
         self._stacks: list[MattermostDeployment] = []
         self._threads: list[threading.Thread] = []
         started: set[str] = set()
@@ -99,14 +106,14 @@ class SharedDeployments:
             # would wait for the first, then start a deployment no worker uses and overwrite its state.
             if not server_id or server_id in started:
                 continue
-            if not is_current_snapshot(premigrated_image_name(server_id), server_id):
+            if current_snapshot(server.image, postgres_image) is None:
                 # The first run of an image migrates a database (a minute): in a worker, where an
                 # interrupt reaches it, not in a thread here. Each worker then starts its own.
                 continue
             starting = self._starting_lock(directory, server_id).open("w")
             fcntl.flock(starting, fcntl.LOCK_EX)  # held until the start has ended: a worker asking waits
             started.add(server_id)
-            stack = MattermostDeployment(server)
+            stack = MattermostDeployment(server, postgres_image=postgres_image)
             self._stacks.append(stack)
             thread = threading.Thread(target=self._start, args=(stack, starting),
                                       name=f"shared deployment of {server}", daemon=True)

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from mm_conformance.errors import InfrastructureError
-from mm_conformance.infra.images import CACHE_DIR, image_id
+from mm_conformance.infra.images import CACHE_DIR, POSTGRES_IMAGE, image_id
 from mm_conformance.mattermost.admin import ApiClient, MattermostApiError
 from mm_conformance.redact import register_secret
 
@@ -43,6 +43,9 @@ class WarmState:
     containers: dict[str, str] = field(default_factory=dict)
     #: Where it is recorded: WARM_DIR, or the directory of one run's shared deployments.
     directory: str = str(WARM_DIR)
+    #: The PostgreSQL image it runs on (a run attaches only on the same; recorded before there was a
+    #: choice: the suite's own).
+    postgres_image: str = POSTGRES_IMAGE
 
     @classmethod
     def record(cls, stack: MattermostDeployment, directory: Path = WARM_DIR) -> WarmState:
@@ -51,7 +54,7 @@ class WarmState:
         assert deployment is not None, "the deployment has not started"
         state = cls(stack.image, image_id(stack.image) or "", deployment.base_url, deployment.admin.user.username,
                     deployment.admin.user.password, stack.dsn, stack.network_name,
-                    stack.container_roles(), str(directory))
+                    stack.container_roles(), str(directory), stack.postgres_image or POSTGRES_IMAGE)
         state.save()
         return state
 
@@ -79,13 +82,16 @@ class WarmState:
         path.write_text(json.dumps(asdict(self)))
 
     @classmethod
-    def of(cls, image: str) -> WarmState | None:
-        """The warm deployment of ``image`` if one is up and answering, else None (a dead one is forgotten)."""
+    def of(cls, image: str, *, postgres_image: str | None = None) -> WarmState | None:
+        """The warm deployment of ``image`` if one is up and answering (on ``postgres_image``, when
+        given), else None (a dead one is forgotten)."""
         server_id = image_id(image)
         path = cls.path(server_id) if server_id else None
         if path is None or not path.is_file():
             return None
         state = cls.read(path)
+        if postgres_image is not None and state.postgres_image != postgres_image:
+            return None
         try:
             state.sign_in().close()
         except (InfrastructureError, MattermostApiError):

@@ -19,8 +19,8 @@ from mm_conformance.infra.deployment import (
     external_deployment,
 )
 from mm_conformance.infra.endpoints import Endpoints, StartedOnce
-from mm_conformance.infra.images import POSTGRES_IMAGE
 from mm_conformance.infra.shared import SharedDeployments, attach
+from mm_conformance.infra.support import POSTGRES, choose, fallback_line
 from mm_conformance.infra.warm import ServerWideLock, WarmState
 from mm_conformance.mattermost.admin import MattermostApiError
 from mm_conformance.mattermost.background import CleanUp, UserPool
@@ -109,18 +109,23 @@ class DeploymentPool:
             token = self._config.getoption("--admin-token") or os.environ[ADMIN_TOKEN_ENV]
             register_secret(token)
             return external_deployment(server.url, token)
-        warm = None
-        if self._config.getoption("--postgres-image") == POSTGRES_IMAGE:
-            # The one the CLI started for this run's workers, else one mm-conformance up keeps between runs.
-            warm = SharedDeployments.state_for(server.image) or WarmState.of(server.image)
-        if warm is not None:  # this run (this worker) adds only its extras
-            stack = attach(server, warm)
+        nginx = self._config.getoption("--nginx-image")
+        postgres = choose(POSTGRES, self._config.getoption("--postgres-image"))  # once per process
+        said = fallback_line({POSTGRES: postgres})  # (`run` chooses for its workers, and says so itself)
+        reporter = self._config.pluginmanager.get_plugin("terminalreporter")
+        if said and reporter is not None and not self._running:  # said by the first deployment only
+            reporter.write_line(f"\nmm-conformance: {said}")
+        # The one the CLI started for this run's workers, else one mm-conformance up keeps between runs;
+        # only on the same PostgreSQL image.
+        warm = SharedDeployments.state_for(server.image) or WarmState.of(server.image, postgres_image=postgres.image)
+        if warm is not None and warm.postgres_image == postgres.image:  # this run (this worker) adds only its extras
+            stack = attach(server, warm, nginx_image=nginx)
             attached = stack.deployment
             if attached is None:
                 raise InfrastructureError(f"{server}: the warm deployment could not be attached to")
             deployment = attached
         else:
-            stack = MattermostDeployment(server, postgres_image=self._config.getoption("--postgres-image"))
+            stack = MattermostDeployment(server, postgres_image=postgres.image, nginx_image=nginx)
             deployment = stack.start()
         self._running[server] = stack
         _enable_tokens(deployment, stack.server_wide_lock)
