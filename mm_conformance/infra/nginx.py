@@ -1,4 +1,4 @@
-"""What the suite's nginx containers have in common: the image, the configuration, the access logs.
+"""What the suite's nginx containers have in common: the image's contract, the configuration, the access logs.
 
 The TLS proxy (:mod:`~mm_conformance.infra.proxy`) and the redirect endpoints
 (:mod:`~mm_conformance.infra.redirects`) are each an :class:`NginxContainer`: named
@@ -12,6 +12,36 @@ carried a credential in any way Mattermost accepts one (``Authorization`` header
 the three to ``present`` or ``absent`` before logging (the ``mmc_case`` log format of
 ``nginx.conf.j2``). A line ends ``credentials=present|absent upstream=… query=…``: the
 query string as it arrived (``-`` for none), ``withheld`` when it holds a token.
+
+**The image.** The official ``nginx`` image where a registry answers, the suite's own
+Debian-built ``mm-conformance/nginx:bookworm`` where none does, or whichever
+``--nginx-image`` names (:mod:`~mm_conformance.infra.support`). The suite relies on these
+parts of the official image's contract, and on nothing else
+(``tests/test_official_images.py`` checks each, on an image made to keep exactly these):
+
+1. **Configuration.** nginx reads ``/etc/nginx/nginx.conf``: the image's command gives no
+   ``-c``. The suite writes a complete one there, with the certificates in
+   ``/etc/nginx/mm-conformance/``, after the container is created and before it starts
+   (nothing is mounted). It includes nothing: not ``conf.d/`` (the official image's server
+   on port 80 never starts), not ``mime.types``, not a ``user``.
+2. **Entrypoint and command.** The image's own run nginx in the foreground, its master as
+   root (it opens the ports, reads keys only root may read, writes the logs); its workers
+   run as the user that nginx was built with (official: ``nginx``; Debian's: ``nobody``).
+   The official entrypoint's scripts (``/docker-entrypoint.d/``) change only
+   ``conf.d/default.conf`` and templates, unless an ``NGINX_ENTRYPOINT_*`` variable is set:
+   the suite sets none.
+3. **Modules.** http with ssl (TLS 1.2 and 1.3), map, proxy (HTTP/1.1 and keep-alive to the
+   upstream), return, alias and stub_status: the official build has them, and Debian's
+   nginx-light.
+4. **Logs.** ``/var/log/nginx`` exists: each listener's access log is ``<listener>.log``
+   there, which the workers read back on the log listener (nginx makes log files readable
+   to all) — never ``access.log`` or ``error.log``, which the official image links to the
+   container's output. The error log goes to stderr (the configuration says so).
+5. **Paths.** The master may write ``/run/nginx.pid``; the ports are the configuration's
+   (8399, 8443 and up, 9443 and up), never the image's ``EXPOSE``.
+
+Not relied on: the image's own configuration, its user names, its stop signal (the suite
+removes its nginx containers by force), a health check.
 """
 
 from __future__ import annotations
