@@ -39,14 +39,18 @@ from mm_conformance.protocol.environment import adapter_environment
 
 ROOT = Path(__file__).resolve().parent.parent
 FAKES = Path(__file__).resolve().parent / "fake_adapters"
-#: Short waits: a fake that hangs costs the answer timeout, one that stays the exit grace.
-QUICK = {"timeout_s": 3.0, "exit_grace_s": 1.0}
 #: A Mattermost-shaped token, as the check makes them: it must never show in what the check prints.
 TOKEN_SHAPE = re.compile(r"\b[a-z0-9]{26}\b")
 
 
 def fake(name: str, *args: str) -> str:
     return shlex.join([sys.executable, str(FAKES / f"{name}.py"), *args])
+
+
+def quick_check(command: str) -> dict[str, Verdict]:
+    """The check with short waits (a fake that hangs costs the answer timeout, one that stays the exit
+    grace), by check."""
+    return by_check(check_adapter(command, timeout_s=3.0, startup_s=2.0, exit_grace_s=1.0))
 
 
 def by_check(verdicts: list[Verdict]) -> dict[str, Verdict]:
@@ -75,7 +79,8 @@ BROKEN = {
                 'a "test", the server answers 200: answered without any request reaching the server'),
     "garbage": ((), OPERATIONS, "printed a line that is not JSON: 'hello' (expected the answer to request 101"),
     "greets": ((), OPERATIONS, "printed a line that is not JSON: 'adapter ready'"),
-    "hang": ((), STARTS, 'did not answer request 101 (a "test", the server answers 200) within 3 s'),
+    "hang": ((), STARTS, 'did not answer request 101 (a "test", the server answers 200) within 5 s, its start-up '
+                         "included"),
     "leaky": (("garbage",), OPERATIONS, "printed a line that is not JSON: 'token=[redacted] is what I got'"),
     "slow_ok": ((), ERROR_KINDS, 'POST posts to a port that refuses connections: answered "auth" (status 401), '
                                  'not "network"'),
@@ -103,7 +108,7 @@ def checked(tmp_path_factory: pytest.TempPathFactory) -> Callable[[str], dict[st
     @functools.cache
     def check(name: str) -> dict[str, Verdict]:
         args = (arg.format(tmp=tmp) for arg in BROKEN[name][0])
-        return by_check(check_adapter(fake(name, *args), **QUICK))  # type: ignore[arg-type]
+        return quick_check(fake(name, *args))
 
     return check
 
@@ -133,7 +138,7 @@ def test_a_buffered_answer_fails_the_flush_check_not_the_start(checked: Callable
 
 
 def test_a_program_that_does_not_exist_fails_to_start() -> None:
-    verdicts = by_check(check_adapter("/nonexistent/adapter --flag", **QUICK))
+    verdicts = quick_check("/nonexistent/adapter --flag")
     assert verdicts[STARTS].passed is False
     assert verdicts[STARTS].detail.startswith("could not be started: [Errno 2] No such file or directory")
     assert all(verdict.passed is None for check, verdict in verdicts.items() if check != STARTS)

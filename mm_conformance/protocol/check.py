@@ -62,6 +62,10 @@ CHECKS = (STARTS, FLUSHES, OPERATIONS, ERROR_KINDS, BAD_REQUEST, EXITS)
 #: The first request id the check sends.
 FIRST_ID = 101
 
+#: How much longer than the others the first answer may take: it includes the adapter's start-up,
+#: which a run overlaps with building the scenario's world (n8n loads in 2–3 s, 10 s on a loaded machine).
+STARTUP_S = 10.0
+
 GET_ME = ApiRequest("GET", "users/me")
 A_POST = ApiRequest("POST", "posts", body={"channel_id": "adaptercheckchannel0000000", "message": "adapter check"})
 
@@ -94,6 +98,8 @@ class _Conversation:
     refused_url: str
     token: str
     timeout_s: float
+    #: More time for the first answer, which includes the adapter's start-up.
+    startup_s: float = 0.0
     next_id: int = FIRST_ID
     #: When the adapter printed its first line (an answer or not): it started.
     first_line_at: float | None = None
@@ -122,9 +128,12 @@ class _Conversation:
 
     def answer(self, request_id: int, what: str) -> Outcome:
         """The adapter's answer to ``request_id``, checked against the protocol (the schema) and its id."""
-        line = self.adapter.next_line(self.timeout_s)
+        first = self.first_line_at is None
+        timeout_s = self.timeout_s + (self.startup_s if first else 0.0)
+        line = self.adapter.next_line(timeout_s)
         if line is None:
-            raise _Stopped(f"did not answer request {request_id} ({what}) within {self.timeout_s:g} s", silent=True)
+            within = f"{timeout_s:g} s, its start-up included" if first else f"{timeout_s:g} s"
+            raise _Stopped(f"did not answer request {request_id} ({what}) within {within}", silent=True)
         if line is END_OF_OUTPUT:
             raise _Stopped(self.adapter.how_it_ended(f"before answering request {request_id} ({what})"))
         if self.first_line_at is None:
@@ -157,12 +166,12 @@ class _Conversation:
 
 
 def check_adapter(command: str, *, env: Mapping[str, str] | None = None, timeout_s: float = 10.0,
-                  exit_grace_s: float = Implementation.close_grace_s) -> list[Verdict]:
+                  startup_s: float = STARTUP_S, exit_grace_s: float = Implementation.close_grace_s) -> list[Verdict]:
     """Judge whether ``command`` speaks protocol v1: one :class:`Verdict` per entry of :data:`CHECKS`.
 
     ``command`` is split as ``--impl`` splits it (no shell); the adapter gets ``env`` as its whole
-    environment (default: the baseline a run gives it). Each answer may take ``timeout_s`` (the
-    first one includes start-up); after stdin closes the adapter has ``exit_grace_s`` to exit.
+    environment (default: the baseline a run gives it). Each answer may take ``timeout_s``, the
+    first ``startup_s`` more; after stdin closes the adapter has ``exit_grace_s`` to exit.
     UsageError (one line) for a command line that cannot be split or is empty.
     """
     try:
@@ -184,7 +193,7 @@ def check_adapter(command: str, *, env: Mapping[str, str] | None = None, timeout
             verdicts[STARTS] = Verdict(STARTS, False, one_line(f"could not be started: {error}"))
             return _completed(verdicts, "the adapter did not start")
         stack.callback(adapter.kill)
-        talk = _Conversation(adapter, servers, refused_url, token, timeout_s)
+        talk = _Conversation(adapter, servers, refused_url, token, timeout_s, startup_s)
         for check, run in ((OPERATIONS, _operations), (ERROR_KINDS, _error_kinds), (BAD_REQUEST, _bad_request)):
             try:
                 verdicts[check] = Verdict(check, *run(talk))
