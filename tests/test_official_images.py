@@ -243,7 +243,7 @@ def _psql(image: str, network: Network, host: str, password: str, sql: str) -> t
         code = container.wait(timeout=60)["StatusCode"]
         return code, container.logs().decode(errors="replace").strip()
     finally:
-        container.remove(force=True)
+        container.remove(force=True, v=True)  # and the anonymous volume of the image's VOLUME
 
 
 def _log(database: PostgresContainer) -> str:
