@@ -1,11 +1,8 @@
 """A minimal mm-conformance adapter (protocol v1, standard library only); see docs/protocol.md.
 Run the suite against it: mm-conformance run --impl "python docs/example_adapter.py" """
 import json, ssl, sys, urllib.error, urllib.parse, urllib.request
-
-class NoRedirects(urllib.request.HTTPRedirectHandler):
-    def redirect_request(self, *args):  # report a 3xx, never follow it: the token stays where it was sent
-        return None
-
+class NoRedirects(urllib.request.HTTPRedirectHandler):  # report a 3xx, never follow it: the token stays put
+    redirect_request = lambda self, *args: None  # noqa: E731
 def handle(req):  # -> (status, body, error kind or None, error message)
     if req.get("protocol") != 1:
         return None, None, "config", "unsupported protocol version"
@@ -18,7 +15,7 @@ def handle(req):  # -> (status, body, error kind or None, error message)
     url = base.rstrip("/") + "/api/v4/" + call["endpoint"].lstrip("/") + query
     http = urllib.request.Request(url, data, {"Content-Type": "application/json"}, method=call["method"])
     if cred["accessToken"]:  # an empty token sends no header (the server answers 401)
-        http.add_header("Authorization", "Bearer " + cred["accessToken"])
+        http.add_header("Authorization", f"Bearer {cred['accessToken']}")
     tls = ssl.create_default_context()  # system roots, host name checked
     if cred["allowUnauthorizedCerts"]:
         tls.check_hostname, tls.verify_mode = False, ssl.CERT_NONE
@@ -38,8 +35,11 @@ def handle(req):  # -> (status, body, error kind or None, error message)
     kind = None if ok else "auth" if r.status in (401, 403) else "http"
     message = body.get("message") if isinstance(body, dict) else None  # Mattermost's error message
     return r.status, body, kind, kind and (message or f"HTTP {r.status}")
-
 for line in sys.stdin:
-    status, body, kind, message = handle(req := json.loads(line))
+    try:
+        req = json.loads(line)
+    except ValueError:  # a line without a readable id: logged and skipped (protocol v1)
+        print("skipped a line that is not JSON", file=sys.stderr); continue  # noqa: E702
+    status, body, kind, message = handle(req)
     error = kind and {"kind": kind, "message": message}
     print(json.dumps({"id": req["id"], "ok": not kind, "status": status, "body": body, "error": error}), flush=True)

@@ -282,3 +282,10 @@ def test_diff_of_one_run_over_one_server_says_what_it_needs_in_one_line(tmp_path
     assert result.returncode == 2
     assert result.stderr.strip() == (f"mm-conformance: error: {tmp_path} holds no server's results: run it "
                                      "over several servers (--mattermost local), or name a second run to compare with")
+
+
+def test_the_version_is_one_line_from_its_one_source():
+    from mm_conformance import __version__
+
+    result = run_cli("--version")
+    assert (result.returncode, result.stdout) == (0, f"mm-conformance {__version__}\n")

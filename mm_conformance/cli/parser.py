@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from mm_conformance import run_options
+from mm_conformance import __version__, run_options
 from mm_conformance.protocol.adapters import NPM_ADAPTERS
 
 EXIT_CONFORMS, EXIT_DEVIATES, EXIT_NO_VERDICT = 0, 1, 2
@@ -19,6 +19,7 @@ def parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="mm-conformance",
         description="Check a Mattermost API credential implementation against real Mattermost servers.")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     commands = parser.add_subparsers(dest="command", required=True)
 
     run = commands.add_parser("run", help="run the scenarios against a real Mattermost")
