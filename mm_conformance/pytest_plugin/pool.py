@@ -10,6 +10,7 @@ import pytest
 from mm_conformance.errors import (
     InfrastructureError,
     NotApplicable,
+    UsageError,
 )
 from mm_conformance.infra.deployment import (
     ADMIN_TOKEN_ENV,
@@ -75,6 +76,8 @@ class DeploymentPool:
                 reason = str(error)
                 self._failed[server] = reason if str(server) in reason else f"{server}: {reason}"
                 skip_for_infrastructure(self._failed[server])
+            except UsageError as error:  # bad input (an image name that is none): one line, as `run` says it
+                raise pytest.fail.Exception(str(error), pytrace=False) from None
             self._deployments[server] = deployment
             warm = (" (warm: mm-conformance down removes it)"
                     if server in self._running and self._running[server].kept_after_run else "")
