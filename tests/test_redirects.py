@@ -221,7 +221,7 @@ def test_redirects_are_named_and_there_is_at_least_one(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="is not new"):
         RedirectEndpoints(trusted).with_redirect(REDIRECTS[0])
     with pytest.raises(ValueError, match="http or https"):
-        RedirectEndpoints(trusted).with_redirect(Redirect("to-ftp", "ftp", "127.0.0.1"))
+        RedirectEndpoints(trusted).with_redirect(Redirect("to-ftp", "ftp", another_host=False))
 
 
 def test_the_logs_never_show_the_token(endpoints: Endpoints) -> None:

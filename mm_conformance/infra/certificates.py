@@ -11,9 +11,12 @@ the root is handed to implementations (as ``caFile``); a credential that is righ
 about TLS then connects to the ``trusted`` case and refuses every other one. A
 second, **untrusted root** is made the same way and never handed over.
 
-The cases follow badssl.com's; each leaf is for ``host`` (default 127.0.0.1, what
-implementations connect to) and ``localhost``, as an IP or DNS Subject Alternative
-Name. Clients match host names against the SAN only; the Common Name is ignored.
+The cases follow badssl.com's; each leaf is for ``host`` (default: the Docker host's
+address, what implementations connect to, and its other name:
+:mod:`~mm_conformance.infra.docker_host`), and for ``localhost`` and ``127.0.0.1``, where
+the suite's own listeners serve the ``trusted`` case; as IP or DNS Subject Alternative Names.
+On a local engine that is 127.0.0.1 and ``localhost``. Clients match host names against
+the SAN only; the Common Name is ignored.
 
 =====================  =========================================================
 case                   why a strict credential must refuse it
@@ -49,6 +52,8 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+from mm_conformance.infra.docker_host import LOOPBACK, LOOPBACK_NAME, docker_host
 
 #: The name the ``wrong-host`` leaf is for: ``.invalid`` can never resolve (RFC 2606).
 WRONG_HOST = "wrong.host.invalid"
@@ -148,14 +153,17 @@ class CertificateCases:
         return len(self.cases)
 
 
-def make_cases(directory: Path, host: str = "127.0.0.1") -> CertificateCases:
-    """Create fresh authorities and every case for ``host``; write them into ``directory``.
+def make_cases(directory: Path, host: str | None = None) -> CertificateCases:
+    """Create fresh authorities and every case for ``host`` (None: the Docker host, by its address and
+    its other name); write them into ``directory``.
 
     Writes ``ca.pem`` and ``<case>.crt`` / ``<case>.key`` for each case. The
     caller owns ``directory`` (a temporary one) and removes it.
     """
     authorities = CertificateAuthorities.create()
-    identities = tuple(dict.fromkeys((host, "localhost", "127.0.0.1")))
+    names = docker_host().certificate_names if host is None else (host, LOOPBACK_NAME, LOOPBACK)
+    host = host or docker_host().address
+    identities = tuple(dict.fromkeys(names))
     now = datetime.datetime.now(datetime.UTC)
     root = _Signer.of(authorities.root, sent=False)
     intermediate = _Signer.of(authorities.intermediate, sent=True)

@@ -9,11 +9,11 @@ with an explicit wait strategy (never a sleep); PostgreSQL's is in
             server = (MattermostContainer(image).with_network(network)
                       .with_database(db.dsn_on_network()))
             with server:
-                print(server.base_url())      # http://127.0.0.1:<port>
+                print(server.base_url())      # http://127.0.0.1:<port> on a local engine
 
 Here too: the labels every container, network and volume carries (its role, the run, the
-process that made it), how containers are reached (on 127.0.0.1), and a private network's
-removal.
+process that made it), how testcontainers reaches containers (where the suite publishes
+them: :mod:`~mm_conformance.infra.docker_host`), and a private network's removal.
 
 Settings that scenarios toggle (EnableUserAccessTokens and the like) are *not*
 set here through ``MM_*`` variables: Mattermost re-applies environment overrides
@@ -34,12 +34,12 @@ from pathlib import Path
 from typing import Any
 
 from docker.errors import DockerException
-from testcontainers.core.config import ConnectionMode, testcontainers_config
 from testcontainers.core.container import DockerContainer
 from testcontainers.core.network import Network
 from testcontainers.core.wait_strategies import HttpWaitStrategy
 
 from mm_conformance.errors import InfrastructureError
+from mm_conformance.infra.docker_host import docker_host, reach_containers_where_published
 from mm_conformance.infra.engine import engine
 
 #: Every container, network and volume the suite starts carries this label (its value: the role).
@@ -95,30 +95,10 @@ def labelled_as(run_id: str) -> Iterator[None]:
         _labelling.pop()
 
 
-def reach_containers_on_loopback() -> None:
-    """Reach every container through the port Docker publishes on 127.0.0.1, as a local engine does.
-
-    Inside a container (``/.dockerenv``) testcontainers would otherwise pick its
-    ``gateway_ip`` mode and probe ``172.x.0.1:<port>``, while the suite publishes its
-    ports on loopback only: every wait would time out. ``TESTCONTAINERS_HOST_OVERRIDE``
-    alone does not change the mode. Ryuk, testcontainers' reaper, would have to be
-    pulled from a registry; the suite removes what it starts itself. A remote engine
-    (``DOCKER_HOST=tcp://…``), or settings the user made, are left alone.
-    """
-    if not os.environ.get("DOCKER_HOST", "unix://").startswith("unix://"):
-        return
-    if not os.environ.get("TESTCONTAINERS_CONNECTION_MODE"):
-        testcontainers_config.connection_mode_override = ConnectionMode.docker_host
-    if not (os.environ.get("TC_HOST") or os.environ.get("TESTCONTAINERS_HOST_OVERRIDE")):
-        testcontainers_config.tc_host_override = "127.0.0.1"
-    if not os.environ.get("TESTCONTAINERS_RYUK_DISABLED"):
-        testcontainers_config.ryuk_disabled = True
-
-
-reach_containers_on_loopback()
+reach_containers_where_published()
 
 #: Everything that makes Mattermost reach out on its own, switched off: the suite talks only to
-#: 127.0.0.1 and its own containers. On by default are the security-update check and the
+#: its own containers, where the Docker host publishes them. On by default are the security-update check and the
 #: product notices, both fetched at startup; telemetry (production builds) and Sentry follow
 #: EnableDiagnostics; the marketplace and feature-flag plugin installs are fetched on demand;
 #: emails go to an SMTP server nobody runs.
@@ -171,7 +151,7 @@ class _ReadyWhileRunning(HttpWaitStrategy):
 
 
 def open_direct(request: urllib.request.Request | str, *, timeout: float, context: ssl.SSLContext | None = None) -> Any:
-    """``urlopen`` that ignores the environment's proxies: the suite's servers are on 127.0.0.1."""
+    """``urlopen`` that ignores the environment's proxies: the suite's servers are its own, on the Docker host."""
     handlers: list[urllib.request.BaseHandler] = [urllib.request.ProxyHandler({})]
     if context is not None:
         handlers.append(urllib.request.HTTPSHandler(context=context))
@@ -193,7 +173,8 @@ def raise_if_exited(container: Any, role: str) -> None:
 
 
 class MattermostContainer(DockerContainer):
-    """A Mattermost server, published on 127.0.0.1, ready when ``/api/v4/system/ping`` answers OK."""
+    """A Mattermost server, published on the Docker host's address only (127.0.0.1 on a local engine),
+    ready when ``/api/v4/system/ping`` answers OK."""
 
     port = 8065
 
@@ -202,9 +183,9 @@ class MattermostContainer(DockerContainer):
                  **kwargs: Any) -> None:
         super().__init__(image, labels=suite_labels("mattermost"), **kwargs)
         self.tls = tls
-        # Published on loopback only: until the suite makes the first user, whoever makes it
-        # becomes the server's system admin.
-        self.ports[f"{self.port}/tcp"] = ("127.0.0.1", None)  # type: ignore[assignment]  # docker-py takes (address, port); typed as int
+        # Published on the Docker host's one address (loopback on a local engine), never on every
+        # interface: until the suite makes the first user, whoever makes it becomes the server's system admin.
+        self.ports[f"{self.port}/tcp"] = docker_host().port_binding()  # type: ignore[assignment]  # docker-py takes (address, port); typed as int
         self.with_env("MM_SQLSETTINGS_DRIVERNAME", "postgres")
         # Logs to the console only: the container's log is what the suite reads on a crash.
         self.with_env("MM_LOGSETTINGS_ENABLEFILE", "false")
@@ -244,8 +225,9 @@ class MattermostContainer(DockerContainer):
         return self.with_volume_mapping(volume, "/mattermost/config", mode="rw")
 
     def base_url(self) -> str:
-        """Where the suite reaches the server from the host (the certificates are for 127.0.0.1)."""
-        return f"{'https' if self.tls else 'http'}://127.0.0.1:{self.get_exposed_port(self.port)}"
+        """Where the suite and implementations reach the server: the Docker host's address (the
+        certificates are for it), ``http://127.0.0.1:<port>`` on a local engine."""
+        return docker_host().url("https" if self.tls else "http", self.get_exposed_port(self.port))
 
     def ping(self) -> bool:
         """True while the server still answers its health check (used to tell a crash from a verdict)."""

@@ -9,15 +9,17 @@ from __future__ import annotations
 
 import functools
 import queue
+import re
 import threading
 from typing import Any
 
 from docker.errors import DockerException
 from requests.exceptions import ConnectionError as RequestsConnectionError
-from requests.exceptions import ReadTimeout
+from requests.exceptions import ConnectTimeout, ReadTimeout
 from testcontainers.core.docker_client import DockerClient
 
 from mm_conformance.errors import InfrastructureError
+from mm_conformance.infra.docker_host import docker_host, engine_endpoint
 
 #: How long a question to the engine may take before the engine counts as not answering.
 ANSWER_TIMEOUT_S = 20
@@ -30,17 +32,38 @@ def engine() -> Any:  # docker.DockerClient: `docker` resolves to the repository
 
 
 def docker_available() -> None:
-    """Raise a one-line InfrastructureError when no Docker engine answers within 20 s."""
+    """Raise a one-line InfrastructureError when no Docker engine answers within 20 s, or when the
+    Docker host it publishes on cannot be found (a name that does not resolve)."""
+    remote = engine_endpoint()
+    at = f" at {remote}" if remote else ""  # a local engine's messages name no address
     try:
         client = DockerClient(timeout=ANSWER_TIMEOUT_S).client
         try:
             client.version()
         finally:
             client.close()
-    except ReadTimeout:
-        raise InfrastructureError(f"the Docker engine did not answer within {ANSWER_TIMEOUT_S} s") from None
-    except (DockerException, RequestsConnectionError) as error:
-        raise InfrastructureError(f"the Docker engine is not reachable: {' '.join(str(error).split())}") from None
+    except (DockerException, RequestsConnectionError, ReadTimeout) as error:
+        if _timed_out(error):
+            raise InfrastructureError(f"the Docker engine{at} did not answer within {ANSWER_TIMEOUT_S} s") from None
+        raise InfrastructureError(f"the Docker engine is not reachable{at}: {_why(error, remote)}") from None
+    docker_host()
+
+
+def _timed_out(error: BaseException | None) -> bool:
+    """Whether ``error`` is, or wraps (docker-py asks the version as it connects), a timeout."""
+    while error is not None:
+        if isinstance(error, (ReadTimeout, ConnectTimeout)):
+            return True
+        error = error.__cause__ or error.__context__
+    return False
+
+
+def _why(error: Exception, remote: str | None) -> str:
+    """The error in one line; for an engine over the network, only the socket's reason (``[Errno 111]
+    Connection refused``) where urllib3 wraps it in a paragraph."""
+    said = " ".join(str(error).split())
+    reason = re.search(r"\[Errno -?\d+\][^'\")]*", said) if remote else None
+    return reason.group(0).strip() if reason else said
 
 
 #: How long a registry may take to give a pull its first answer (a layer, or an error) before the

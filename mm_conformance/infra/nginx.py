@@ -2,7 +2,8 @@
 
 The TLS proxy (:mod:`~mm_conformance.infra.proxy`) and the redirect endpoints
 (:mod:`~mm_conformance.infra.redirects`) are each an :class:`NginxContainer`: named
-listeners published on 127.0.0.1 only, a configuration rendered from a template of
+listeners published on the Docker host's address only (127.0.0.1 on a local engine:
+:mod:`~mm_conformance.infra.docker_host`), a configuration rendered from a template of
 ``mm_conformance/infra/templates/`` (all extend ``nginx.conf.j2``), and an access log
 per listener read through :class:`AccessLogs`.
 
@@ -58,12 +59,9 @@ from testcontainers.core.container import DockerContainer
 
 from mm_conformance.errors import InfrastructureError
 from mm_conformance.infra.containers import PublishedPorts, suite_labels
+from mm_conformance.infra.docker_host import docker_host
 from mm_conformance.infra.images import NGINX_IMAGE
 
-#: Where listeners are published and reached. Not get_container_host_ip(): inside a
-#: container testcontainers picks the bridge gateway, but the certificates are for
-#: 127.0.0.1 and nothing but this machine may connect.
-HOST = "127.0.0.1"
 #: Where certificates and keys are copied in the container.
 CONFIG_DIR = "/etc/nginx/mm-conformance"
 #: Where each listener writes its access log, ``<name>.log``.
@@ -87,7 +85,7 @@ def render(template: str, **context: Any) -> str:
 
 
 class NginxContainer(DockerContainer):
-    """The suite's nginx image with listeners published on 127.0.0.1, its access logs, and the
+    """The suite's nginx image with listeners published on the Docker host, its access logs, and the
     configuration of :meth:`nginx_conf` written in just before the container is created.
 
     :meth:`stop` can be called any number of times, also before :meth:`start` or after it failed.
@@ -102,8 +100,8 @@ class NginxContainer(DockerContainer):
         self.published = PublishedPorts(self)
 
     def publish(self, port: int) -> None:
-        """Publish container port ``port`` on a free port of 127.0.0.1 (docker-py's (address, None) form)."""
-        self.ports[f"{port}/tcp"] = (HOST, None)  # type: ignore[assignment]  # docker-py takes (address, port); typed as int
+        """Publish container port ``port`` on a free port of the Docker host's address, and of it only."""
+        self.ports[f"{port}/tcp"] = docker_host().port_binding()  # type: ignore[assignment]  # docker-py takes (address, port); typed as int
 
     def nginx_conf(self) -> str:
         """The complete nginx.conf this container runs (for reading and for failure reports)."""
@@ -132,7 +130,7 @@ class AccessLogs:
     reached the container is in it, also one whose client answered before the
     response's last byte (an earlier read right after the answer could miss it).
     A request still in progress after ``settle_timeout_s`` is an error, never a
-    count that may be short. The listener is published on 127.0.0.1 only and logs
+    count that may be short. The listener is published like the others (the Docker host's address only) and logs
     nothing itself; what it serves holds no secret (see the module docstring).
     """
 
@@ -142,7 +140,7 @@ class AccessLogs:
         self._settle_timeout_s = settle_timeout_s
         self._client: httpx.Client | None = None
         self._lock = threading.Lock()  # one question at a time: ours must be the only one in progress
-        container.ports[f"{LOG_LISTENER_PORT}/tcp"] = (HOST, None)  # type: ignore[assignment]  # as in publish()
+        container.ports[f"{LOG_LISTENER_PORT}/tcp"] = docker_host().port_binding()  # type: ignore[assignment]  # as in publish()
 
     def lines(self, name: str) -> list[str]:
         """The lines of log ``name`` (a listener's), once every request nginx was serving is in it."""
@@ -164,9 +162,9 @@ class AccessLogs:
             self._client = None
 
     def _connected(self) -> httpx.Client:
-        if self._client is None:  # kept open: a read is then a round trip on loopback, ~1 ms
+        if self._client is None:  # kept open: a read is then one round trip, ~1 ms on loopback
             port = self._container.get_exposed_port(LOG_LISTENER_PORT)
-            self._client = httpx.Client(base_url=f"http://{HOST}:{port}", timeout=5, trust_env=False)
+            self._client = httpx.Client(base_url=docker_host().url("http", port), timeout=5, trust_env=False)
         return self._client
 
     def _wait_until_nothing_in_progress(self, client: httpx.Client) -> None:

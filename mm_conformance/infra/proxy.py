@@ -1,7 +1,7 @@
 """A TLS front door for Mattermost: nginx with one HTTPS listener per certificate case.
 
 Each case of :mod:`mm_conformance.infra.certificates` gets its own listener (its own
-container port, published on a random port of 127.0.0.1) that terminates TLS
+container port, published on a free port of the Docker host: 127.0.0.1 on a local engine) that terminates TLS
 with the case's certificate chain and forwards to one upstream::
 
     cases = make_cases(tmp_path)
@@ -47,8 +47,9 @@ from testcontainers.core.waiting_utils import WaitStrategy
 
 from mm_conformance.infra.certificates import CertificateCase
 from mm_conformance.infra.containers import raise_if_exited
+from mm_conformance.infra.docker_host import docker_host
 from mm_conformance.infra.images import NGINX_IMAGE
-from mm_conformance.infra.nginx import CONFIG_DIR, CREDENTIAL_PRESENT, HOST, SAFE_NAME, NginxContainer, render
+from mm_conformance.infra.nginx import CONFIG_DIR, CREDENTIAL_PRESENT, SAFE_NAME, NginxContainer, render
 
 #: The first listener's container port; the others follow in the order of the cases.
 FIRST_PORT = 8443
@@ -112,8 +113,8 @@ class TLSProxyContainer(NginxContainer):
         return list(self.cases)
 
     def url(self, case_name: str) -> str:
-        """The base URL of one case's listener: ``https://127.0.0.1:<port>/``."""
-        return f"https://{HOST}:{self.published[self._port(case_name)]}/"
+        """The base URL of one case's listener: ``https://127.0.0.1:<port>/`` on a local engine."""
+        return docker_host().url("https", self.published[self._port(case_name)]) + "/"
 
     def access_log(self, case_name: str) -> list[str]:
         """The listener's access log, one line per HTTP request: time, method, path, status,
@@ -174,12 +175,13 @@ class _EveryListenerAcceptsTLS(WaitStrategy):
         context.verify_mode = ssl.CERT_NONE
         deadline = time.monotonic() + self._startup_timeout
         pending = list(self._ports)
+        host = docker_host().address
         while pending:
             raise_if_exited(container, "TLS proxy")
             port = int(container.get_exposed_port(pending[0]))
             try:
-                with socket.create_connection((HOST, port), timeout=2) as raw, \
-                        context.wrap_socket(raw, server_hostname=HOST):
+                with socket.create_connection((host, port), timeout=2) as raw, \
+                        context.wrap_socket(raw, server_hostname=host):
                     pending.pop(0)
                     continue
             except OSError:  # ssl.SSLError is an OSError: nginx not listening yet

@@ -7,7 +7,7 @@ here is one such redirect::
 
     redirects = RedirectEndpoints(cases["trusted"])
     with redirects:
-        base_url = redirects.url("to-another-host")        # https://127.0.0.1:<port>/
+        base_url = redirects.url("to-another-host")        # https://127.0.0.1:<port>/ (a local engine)
         ...                                                # the credential requests users/me
         assert redirects.credentials_passed("to-another-host") == 0
 
@@ -25,6 +25,10 @@ to-plain-http                      ``307 Location: http://127.0.0.1:<port>…``:
 with-a-301-to-another-host, …      the same as to-another-host with 301, 302, 303 (most clients
                                    turn a POST into a GET) and 308 (method and body are kept)
 =================================  ===============================================================
+
+The hosts are the Docker host's (:mod:`~mm_conformance.infra.docker_host`): its address where the
+table says 127.0.0.1, its other name where it says localhost, as on a local engine; with
+``DOCKER_HOST=tcp://docker:2375``, the address ``docker`` resolves to, and ``docker``.
 
 A listener's name is the phrase scenarios use ("redirects to another host",
 "redirects with a 308 to another host"), with dashes. The redirecting listeners serve
@@ -52,7 +56,7 @@ one nginx with a rewritten configuration would need a second readiness check.)
 :class:`RedirectEndpoints` owns both: ``start`` starts both, ``stop`` removes both,
 also when the second fails to start.
 
-Every listener is published on 127.0.0.1 only, and answers
+Every listener is published on the Docker host's address only, and answers
 ``/.mm-conformance-ready`` with ``204`` without logging it: the readiness probe
 never shows up as a request. The configurations are ``templates/redirects.conf.j2``
 and ``templates/redirect-target.conf.j2``.
@@ -71,8 +75,9 @@ from testcontainers.core.waiting_utils import WaitStrategy
 
 from mm_conformance.infra.certificates import CertificateCase
 from mm_conformance.infra.containers import raise_if_exited
+from mm_conformance.infra.docker_host import docker_host
 from mm_conformance.infra.images import NGINX_IMAGE
-from mm_conformance.infra.nginx import CONFIG_DIR, CREDENTIAL_PRESENT, HOST, SAFE_NAME, NginxContainer, render
+from mm_conformance.infra.nginx import CONFIG_DIR, CREDENTIAL_PRESENT, SAFE_NAME, NginxContainer, render
 
 #: The redirect's usual status: temporary, and the method and body are kept (RFC 9110, 15.4.8).
 STATUS = 307
@@ -95,19 +100,25 @@ class Redirect:
 
     name: str
     scheme: str  #: of the target: "https" or "http"
-    host: str  #: the host name the ``Location`` uses (the recorder answers on 127.0.0.1 either way)
+    #: The ``Location`` names the Docker host by its other name (``localhost``), not by its address.
+    another_host: bool
     status: int = STATUS
     #: The ``Location`` keeps the redirecting listener's own port (the listener records for ``host``).
     same_port: bool = False
 
+    @property
+    def host(self) -> str:
+        """The host the ``Location`` names, as a URL spells it (the recorder answers on the address either way)."""
+        return docker_host().host_in_url(by_other_name=self.another_host)
+
 
 #: The redirects every deployment offers (see the table in the module docstring).
 REDIRECTS: tuple[Redirect, ...] = (
-    Redirect("to-another-host", "https", "localhost"),
-    Redirect("to-another-host-on-the-same-port", "https", "localhost", same_port=True),
-    Redirect("to-another-port-on-the-same-host", "https", HOST),
-    Redirect("to-plain-http", "http", HOST),
-    *(Redirect(f"with-a-{status}-to-another-host", "https", "localhost", status) for status in (301, 302, 303, 308)),
+    Redirect("to-another-host", "https", another_host=True),
+    Redirect("to-another-host-on-the-same-port", "https", another_host=True, same_port=True),
+    Redirect("to-another-port-on-the-same-host", "https", another_host=False),
+    Redirect("to-plain-http", "http", another_host=False),
+    *(Redirect(f"with-a-{status}-to-another-host", "https", True, status) for status in (301, 302, 303, 308)),
 )
 
 
@@ -137,7 +148,7 @@ class _Listening(NginxContainer):
 
     def base_url(self, name: str) -> str:
         scheme = "https" if self._listener(name)[1] else "http"
-        return f"{scheme}://{HOST}:{self.published_port(name)}/"
+        return docker_host().url(scheme, self.published_port(name)) + "/"
 
     def access_log(self, name: str) -> list[str]:
         """One line per request: time, method, path, status, ``credentials=present|absent``, ``upstream=-``."""
@@ -209,6 +220,8 @@ class RedirectEndpoints(_Listening):
         """Start the recorder, then the redirecting nginx pointed at its published ports."""
         if not self.redirects:
             raise ValueError("RedirectEndpoints needs at least one redirect")
+        for redirect in self.redirects.values():
+            _ = redirect.host  # a Docker host without another name is said now, before any container starts
         self.recorder = _RedirectTarget(self._certificate, list(self.redirects.values()), self.image,
                                         self._startup_timeout_s)
         try:
@@ -233,11 +246,12 @@ class RedirectEndpoints(_Listening):
         return list(self.redirects)
 
     def url(self, name: str) -> str:
-        """The Base URL that redirects: ``https://127.0.0.1:<port>/``."""
+        """The Base URL that redirects: ``https://127.0.0.1:<port>/`` on a local engine."""
         return self.base_url(name)
 
     def target_url(self, name: str) -> str:
-        """Where the redirect points (path and query are appended): e.g. ``https://localhost:<port>/``."""
+        """Where the redirect points (path and query are appended): e.g. ``https://localhost:<port>/``
+        (an InfrastructureError where the Docker host has no other name: :mod:`~mm_conformance.infra.docker_host`)."""
         redirect = self.redirects[name]
         port = self.published_port(name) if redirect.same_port else self._recorder().published_port(name)
         return f"{redirect.scheme}://{redirect.host}:{port}/"

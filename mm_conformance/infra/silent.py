@@ -1,6 +1,7 @@
 """Base URLs that lead to a server that never answers, in front of the real Mattermost.
 
-Three listeners on 127.0.0.1, one per way a server can fall silent (the
+Three listeners on 127.0.0.1 (the suite's own, beside the implementation: wherever the Docker
+host is), one per way a server can fall silent (the
 phrases are the scenario's words, in ``features/unresponsive.feature``):
 
 ``accepts the connection and never answers``
@@ -38,6 +39,7 @@ from collections.abc import Callable, Iterator
 from urllib.parse import urlsplit
 
 from mm_conformance.infra.certificates import CertificateCase
+from mm_conformance.infra.docker_host import LOOPBACK, LOOPBACK_NAME, docker_host
 
 ACCEPTS = "accepts the connection and never answers"
 TLS = "completes the TLS handshake and never answers"
@@ -52,8 +54,10 @@ class SilentEndpoints:
 
     def __init__(self, *, upstream: str, certificate: CertificateCase, hold_s: float = 60.0) -> None:
         parts = urlsplit(upstream)
-        if parts.scheme != "http" or parts.hostname not in ("127.0.0.1", "localhost"):
-            raise ValueError(f"the silent endpoints forward to a plain http server on 127.0.0.1, not {upstream!r}")
+        where = docker_host()
+        if parts.scheme != "http" or parts.hostname not in (LOOPBACK, LOOPBACK_NAME, where.address, where.other_name):
+            raise ValueError(f"the silent endpoints forward to a plain http server on 127.0.0.1 or the Docker host "
+                             f"({where.address}), not {upstream!r}")
         self._upstream = (parts.hostname, parts.port or 80)
         self._hold_s = hold_s
         self._tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)

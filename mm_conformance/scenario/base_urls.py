@@ -6,16 +6,31 @@ turns the words into the URL for a given site, so steps never build URLs.
 
 from __future__ import annotations
 
+import ipaddress
 from collections.abc import Callable
 from urllib.parse import urlsplit, urlunsplit
+
+from mm_conformance.infra.docker_host import docker_host
 
 
 def _upper_case_host(site: str) -> str:
     parts = urlsplit(site)
     host = parts.hostname or ""
-    # An address has no case: for the suite's own servers, the name that resolves to it stands in.
-    name = "LOCALHOST" if host == "127.0.0.1" else host.upper()
+    # An address has no case: for the suite's own servers, the Docker host's other name stands in
+    # (localhost on a local engine), where it has one. A server given by name needs no Docker host.
+    name = host.upper()
+    if _is_address(host):
+        where = docker_host()
+        name = (where.other_name or host).upper() if host == where.address else name
     return urlunsplit(parts._replace(netloc=name + (f":{parts.port}" if parts.port else "")))
+
+
+def _is_address(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return True
 
 
 def _port_out_of_range(site: str) -> str:
