@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from mm_conformance.errors import InfrastructureError
+from mm_conformance.infra.docker_host import docker_host
 from mm_conformance.infra.images import CACHE_DIR, POSTGRES_IMAGE, image_id
 from mm_conformance.mattermost.admin import ApiClient, MattermostApiError
 from mm_conformance.redact import register_secret
@@ -92,6 +93,8 @@ class WarmState:
         state = cls.read(path)
         if postgres_image is not None and state.postgres_image != postgres_image:
             return None
+        if not docker_host().reaches(state.base_url):
+            return None  # up on another Docker host (another DOCKER_HOST): not this run's to use, nor to forget
         try:
             state.sign_in().close()
         except (InfrastructureError, MattermostApiError):
