@@ -134,7 +134,7 @@ def test_a_deployment_starts_from_the_database_its_own_server_image_migrated_on_
         server_id, postgres_id, other_postgres_id = image_id(server), image_id(POSTGRES_IMAGE), image_id(other_postgres)
         assert premigrated_database(server, POSTGRES_IMAGE) == POSTGRES_IMAGE  # no snapshot yet
         snapshot = snapshot_name(server_id, postgres_id)
-        assert snapshot == f"{POSTGRES_IMAGE}-premigrated-{server_id[7:19]}"  # the name it has always had
+        assert snapshot == f"{POSTGRES_IMAGE}-premigrated-{server_id[7:19]}-with-users"
         made.append(snapshot)
         _labelled_image(snapshot, {SERVER_IMAGE_LABEL: server_id})  # made on another PostgreSQL image
         assert premigrated_database(server, POSTGRES_IMAGE) == POSTGRES_IMAGE

@@ -202,3 +202,37 @@ def test_a_run_joining_a_shared_server_does_not_switch_tokens_on_under_anothers_
     _enable_tokens(types.SimpleNamespace(admin=admin), mine)
     assert admin.tokens_on and admin.writes == 1
     theirs.close(), mine.close()
+
+
+def test_users_made_ahead_are_handed_out_once_across_workers_and_runs_on_a_warm_deployment(version):
+    """Two runs in a row, three workers each, on one warm deployment: every premade user they took is a
+    different one, each run took its own, and each was a real user of the server that a scenario used
+    and put away (deactivated, as a warm server keeps no user a scenario had)."""
+    from mm_conformance.infra.premade import premade_username
+
+    selection = "made_up or authenticates_as_the_user or own_session or Profile"
+    try:
+        assert cli("up", "--mattermost", version).returncode == 0
+        state = WarmState.of(local_mattermost_images()[version])
+        assert state is not None and state.premade_users > 0, "the snapshot holds users made ahead"
+        handed_log = state.users_ledger_path.with_suffix(".handed")
+        runs = []
+        for _ in range(2):
+            run = cli("run", "-q", "--workers", "3", "--mattermost", version, "-k", selection)
+            assert run.returncode == 0, run.stdout[-2000:]
+            runs.append(handed_log.read_text().split("\n")[:-1] if handed_log.exists() else [])
+        handed = [line.split()[0] for line in runs[-1]]
+        first_run = {line.split()[0] for line in runs[0]}
+        assert len(first_run) > 0 and len(handed) > len(first_run), "both runs took premade users"
+        assert sorted(handed) == sorted(set(handed)), "no premade user was handed out twice"
+        assert sorted(handed) == [premade_username(i) for i in range(len(handed))]
+        assert state.users_ledger.counts()[0] == len(handed)
+        admin = state.sign_in()
+        try:
+            for name in handed:
+                assert admin.get_user(admin.user_named(name).id)["delete_at"] > 0, f"{name} was put away"
+        finally:
+            admin.close()
+    finally:
+        down = cli("down")
+    assert down.returncode == 0 and not list(WARM_DIR.glob("*.users")), "down forgets the ledger too"

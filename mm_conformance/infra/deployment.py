@@ -39,7 +39,7 @@ from mm_conformance.infra.engine import docker_available, engine
 from mm_conformance.infra.images import require_image
 from mm_conformance.infra.proxy import TLSProxyContainer
 from mm_conformance.infra.redirects import RedirectEndpoints
-from mm_conformance.infra.snapshots import ensure_premigrated
+from mm_conformance.infra.snapshots import ensure_premigrated, premade_in
 from mm_conformance.infra.support import NGINX, POSTGRES, choose
 from mm_conformance.infra.warm import ServerWideLock, WarmState
 from mm_conformance.mattermost.admin import ApiClient, MattermostApiError, ServerVersion
@@ -67,6 +67,8 @@ class Deployment:
     user_pool: UserPool | None = field(default=None, repr=False)
     #: Removes what scenarios made, behind them (None: each scenario removes its own before it ends).
     clean_up: CleanUp | None = field(default=None, repr=False)
+    #: How many users its database holds made ahead (``premade-0000`` and on; see infra.premade).
+    premade_users: int = 0
 
     @property
     def name(self) -> str:
@@ -176,8 +178,11 @@ class MattermostDeployment:
         self._containers[server] = "the Mattermost server"
         server.start()
         base_url = server.base_url()
-        admin = ApiClient.bootstrap(base_url).watched_by(self.health)
-        self.deployment = Deployment(base_url, admin, admin.server_version(), server)
+        premade = premade_in(database_image)  # a snapshot made with its admin and users: sign in as that admin
+        admin = (ApiClient.login(base_url, premade[0], premade[1]) if premade else ApiClient.bootstrap(base_url))
+        admin.watched_by(self.health)
+        self.deployment = Deployment(base_url, admin, admin.server_version(), server,
+                                     premade_users=premade[2] if premade else 0)
         self._containers[server] = f"Mattermost {self.deployment.name}"
         return self.deployment
 
@@ -262,7 +267,7 @@ class MattermostDeployment:
         self._owns_network, self._dsn = False, state.dsn
         self._attached, self.kept_after_run = dict(state.containers), state.kept
         admin = state.sign_in().watched_by(self.health)  # a frozen server is named in seconds (see ApiClient)
-        self.deployment = Deployment(state.base_url, admin, admin.server_version())
+        self.deployment = Deployment(state.base_url, admin, admin.server_version(), premade_users=state.premade_users)
         return self.deployment
 
     @property

@@ -53,6 +53,7 @@ def warm_down() -> list[str]:
     remove(warm)
     for path in WARM_DIR.glob("*.json") if WARM_DIR.is_dir() else []:
         path.unlink()
+        path.with_suffix(".users").unlink(missing_ok=True)  # its users ledger goes with it
     return named(warm)
 
 
@@ -68,6 +69,7 @@ def clean() -> tuple[list[str], int]:
     for path in WARM_DIR.glob("*.json") if WARM_DIR.is_dir() else []:
         if WarmState.of(json.loads(path.read_text())["image"]) is None:
             path.unlink(missing_ok=True)  # its deployment is gone
+            path.with_suffix(".users").unlink(missing_ok=True)
     return removed, kept
 
 

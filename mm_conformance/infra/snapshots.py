@@ -7,14 +7,20 @@ container as an image; every later deployment of that pair starts from it. One
 snapshot per pair of image IDs, on any PostgreSQL image that keeps the contract of
 :mod:`~mm_conformance.infra.database`:
 
-``mm-conformance/postgres:15-premigrated-<server image id>``
-    on the suite's own PostgreSQL image (the name it has always had);
-``mm-conformance/postgres-premigrated:<server image id>-on-<postgres image id>``
+``mm-conformance/postgres:15-premigrated-<server image id>-with-users``
+    on the suite's own PostgreSQL image;
+``mm-conformance/postgres-premigrated:<server image id>-on-<postgres image id>-with-users``
     on any other (``postgres:15``, an image named with ``--postgres-image``).
+
+(``-with-users``: the snapshots made before they held users made ahead are named without it,
+and stay usable by the versions of the suite that made them.)
 
 Its labels say which server image migrated it and on which PostgreSQL image: a rebuilt
 or re-pulled image (another ID) gets a snapshot of its own on first use. The snapshot
-has no user: each deployment still makes its own first user, the system admin.
+holds a system admin and users made ahead for scenarios (:mod:`~mm_conformance.infra.premade`):
+the admin's password is kept outside the image, on this machine, under the id its label names.
+A snapshot made before it held them, or whose admin's password this machine does not keep,
+is not current: it is made again on first use.
 
 A committed image holds the container's file system, never its volumes, and the
 official image declares its data directory a ``VOLUME``. So the database that becomes a
@@ -35,11 +41,22 @@ from mm_conformance.infra.containers import MattermostContainer, remove_network,
 from mm_conformance.infra.database import PostgresContainer
 from mm_conformance.infra.engine import engine
 from mm_conformance.infra.images import POSTGRES_IMAGE, ImageBuilder, ImageBuildError, image_id, image_labels
+from mm_conformance.infra.premade import (
+    PREMADE_USERS,
+    SNAPSHOT_ADMIN,
+    admin_password,
+    make_users,
+    new_admin_secret,
+)
+from mm_conformance.mattermost.admin import ApiClient
 
 #: On a pre-migrated database: the ID of the server image that migrated it.
 SERVER_IMAGE_LABEL = "io.github.mm-conformance.server-image-id"
 #: ... and of the PostgreSQL image it is a container of (its entrypoint comes with it).
 POSTGRES_IMAGE_LABEL = "io.github.mm-conformance.postgres-image-id"
+#: ... how many users were made ahead in it (premade-0000 and on), and the id of its admin's kept password.
+PREMADE_LABEL = "io.github.mm-conformance.premade-users"
+ADMIN_SECRET_LABEL = "io.github.mm-conformance.admin-secret-id"
 #: Where a snapshot's cluster lives: outside the volumes of the official images (``/var/lib/postgresql/data``
 #: up to PostgreSQL 17, ``/var/lib/postgresql`` from 18), and of any image that declares none there.
 SNAPSHOT_PGDATA = "/var/lib/mm-conformance/pgdata"
@@ -54,8 +71,8 @@ def _short(an_id: str) -> str:
 def snapshot_name(server_image_id: str, postgres_image_id: str) -> str:
     """Where the database a server image migrated on a PostgreSQL image is kept (the module docstring)."""
     if postgres_image_id == image_id(POSTGRES_IMAGE):
-        return f"{POSTGRES_IMAGE}-premigrated-{_short(server_image_id)}"
-    return f"{SNAPSHOT_REPOSITORY}:{_short(server_image_id)}-on-{_short(postgres_image_id)}"
+        return f"{POSTGRES_IMAGE}-premigrated-{_short(server_image_id)}-with-users"
+    return f"{SNAPSHOT_REPOSITORY}:{_short(server_image_id)}-on-{_short(postgres_image_id)}-with-users"
 
 
 def snapshot_labels(server_image_id: str, postgres_image_id: str) -> dict[str, str]:
@@ -72,7 +89,18 @@ def current_snapshot(server_image: str, postgres_image: str) -> str | None:
     snapshot = snapshot_name(server_id, postgres_id)
     labels = image_labels(snapshot) or {}
     wanted = snapshot_labels(server_id, postgres_id)
-    return snapshot if all(labels.get(key) == value for key, value in wanted.items()) else None
+    current = all(labels.get(key) == value for key, value in wanted.items()) and premade_in(snapshot) is not None
+    return snapshot if current else None
+
+
+def premade_in(database_image: str) -> tuple[str, str, int] | None:
+    """The admin a snapshot was made with (username, password) and how many users it holds made ahead;
+    None for any other database image, and for a snapshot whose admin's password this machine does not keep."""
+    labels = image_labels(database_image) or {}
+    if PREMADE_LABEL not in labels or ADMIN_SECRET_LABEL not in labels:
+        return None
+    password = admin_password(labels[ADMIN_SECRET_LABEL])
+    return (SNAPSHOT_ADMIN, password, int(labels[PREMADE_LABEL])) if password is not None else None
 
 
 def premigrated_database(server_image: str, postgres_image: str) -> str:
@@ -112,8 +140,9 @@ def migrate_and_snapshot(server_image: str, postgres_image: str, snapshot_image:
     """Let ``server_image`` migrate an empty database on ``postgres_image``, then keep that database as
     ``snapshot_image``.
 
-    The server is ready (``/system/ping`` OK) only after every migration ran, so the
-    snapshot is taken then, with the server stopped first and no user created.
+    The server is ready (``/system/ping`` OK) only after every migration ran; then its
+    first user, the system admin, and :data:`PREMADE_USERS` users are made, and the snapshot
+    is taken with the server stopped first.
     """
     _refuse_a_volume_over(postgres_image, SNAPSHOT_PGDATA)
     network = suite_network()
@@ -122,8 +151,15 @@ def migrate_and_snapshot(server_image: str, postgres_image: str, snapshot_image:
     try:
         database.start()
         server.with_database(database.dsn_on_network()).start()
+        secret_id, password = new_admin_secret()
+        admin = ApiClient.bootstrap(server.base_url(), SNAPSHOT_ADMIN, password)
+        try:
+            make_users(admin, 0, PREMADE_USERS)
+        finally:
+            admin.close()
         server.stop()
-        database.snapshot(snapshot_image, labels)
+        database.snapshot(snapshot_image, {**labels, PREMADE_LABEL: str(PREMADE_USERS),
+                                           ADMIN_SECRET_LABEL: secret_id})
     finally:
         for container in (server, database):
             with contextlib.suppress(Exception):

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 from mm_conformance.errors import InfrastructureError
 from mm_conformance.infra.docker_host import docker_host
 from mm_conformance.infra.images import CACHE_DIR, POSTGRES_IMAGE, image_id
+from mm_conformance.infra.premade import UsersLedger
 from mm_conformance.mattermost.admin import ApiClient, MattermostApiError
 from mm_conformance.redact import register_secret
 
@@ -47,6 +48,9 @@ class WarmState:
     #: The PostgreSQL image it runs on (a run attaches only on the same; recorded before there was a
     #: choice: the suite's own).
     postgres_image: str = POSTGRES_IMAGE
+    #: How many users its database held made ahead when it started (see infra.premade); which of them
+    #: are handed out is in :attr:`users_ledger`.
+    premade_users: int = 0
 
     @classmethod
     def record(cls, stack: MattermostDeployment, directory: Path = WARM_DIR) -> WarmState:
@@ -55,7 +59,9 @@ class WarmState:
         assert deployment is not None, "the deployment has not started"
         state = cls(stack.image, image_id(stack.image) or "", deployment.base_url, deployment.admin.user.username,
                     deployment.admin.user.password, stack.dsn, stack.network_name,
-                    stack.container_roles(), str(directory), stack.postgres_image or POSTGRES_IMAGE)
+                    stack.container_roles(), str(directory), stack.postgres_image or POSTGRES_IMAGE,
+                    deployment.premade_users)
+        state.users_ledger_path.unlink(missing_ok=True)  # a deployment just started: none handed out
         state.save()
         return state
 
@@ -107,6 +113,15 @@ class WarmState:
 
     def server_wide_lock(self) -> ServerWideLock:
         return ServerWideLock(self.path(self.image_id, Path(self.directory)).with_suffix(".lock"))
+
+    @property
+    def users_ledger_path(self) -> Path:
+        return self.path(self.image_id, Path(self.directory)).with_suffix(".users")
+
+    @property
+    def users_ledger(self) -> UsersLedger:
+        """Which premade users are handed out, shared by every process and run that uses the deployment."""
+        return UsersLedger(self.premade_users, self.users_ledger_path)
 
 
 class ServerWideLock:

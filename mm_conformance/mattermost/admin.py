@@ -9,6 +9,7 @@ redaction before it is returned.
 from __future__ import annotations
 
 import copy
+import dataclasses
 import functools
 import queue
 import secrets
@@ -102,9 +103,12 @@ class ApiClient:
     # -- getting an admin -----------------------------------------------------------
 
     @classmethod
-    def bootstrap(cls, base_url: str, username: str = "sysadmin") -> ApiClient:
-        """Create the server's first user (Mattermost makes it a system admin) and log in."""
-        password = _password()
+    def bootstrap(cls, base_url: str, username: str = "sysadmin", password: str | None = None) -> ApiClient:
+        """Create the server's first user (Mattermost makes it a system admin) and log in (with
+        ``password``, else a new one: either is registered as a secret)."""
+        if password is None:
+            password = _password()
+        register_secret(password)
         with _client(f"{base_url.rstrip('/')}/api/v4") as anonymous:
             created = _checked(_send(anonymous, "POST", "/users", json={
                 "username": username, "email": f"{username}@mm-conformance.test", "password": password}))
@@ -217,6 +221,19 @@ class ApiClient:
 
     def get_user(self, user_id: str) -> dict[str, Any]:
         return self._call("GET", f"/users/{user_id}")
+
+    def user_named(self, username: str) -> User:
+        """``GET /users/username/{username}``: an existing user (its password is not known here)."""
+        found = self._call("GET", f"/users/username/{username}")
+        return User(found["id"], found["username"], "", found.get("roles", ""))
+
+    def give_password(self, user: User) -> User:
+        """``PUT /users/{id}/password``: a system admin sets a new password for ``user`` (one who never
+        logged in, e.g. made ahead with a password nobody kept), so that they can log in; the same user
+        with it."""
+        password = _password()
+        self._call("PUT", f"/users/{user.id}/password", json={"new_password": password})
+        return dataclasses.replace(user, password=password)
 
     def list_users(self, per_page: int = 60) -> list[dict[str, Any]]:
         return self._call("GET", "/users", params={"per_page": per_page})

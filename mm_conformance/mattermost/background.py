@@ -32,23 +32,38 @@ from mm_conformance.mattermost.admin import ApiClient, MattermostApiError, User
 
 
 class UserPool:
-    """Fresh users on one server, made ``ahead`` at a time by a background thread.
+    """Fresh users on one server: made ahead (``premade`` names the next one nobody was handed, None once
+    every one is spent), else made ``ahead`` at a time by a background thread.
 
-    When the pool is empty (or its thread stopped on an error), :meth:`take` creates
-    the user itself, in the caller's thread: an error is then the caller's, as it
+    The thread starts only once no user made ahead is left: while there are, no password
+    is hashed. When the pool is empty (or its thread stopped on an error), :meth:`take`
+    creates the user itself, in the caller's thread: an error is then the caller's, as it
     would be without a pool.
     """
 
-    def __init__(self, admin: ApiClient, *, ahead: int = 4) -> None:
+    def __init__(self, admin: ApiClient, *, ahead: int = 4, premade: Callable[[], str | None] | None = None) -> None:
         self._admin = admin
+        self._premade = premade
         self._ready: queue.SimpleQueue[User] = queue.SimpleQueue()
         self._room = threading.Semaphore(ahead)
         self._closing = threading.Event()
         self._thread = threading.Thread(target=self._fill, name="mm-conformance user pool", daemon=True)
-        self._thread.start()
+        self._starting = threading.Lock()
+        self._started = premade is None
+        if self._started:
+            self._thread.start()
 
     def take(self) -> User:
-        """A user nobody has had: from the pool, or made now if none is ready."""
+        """A user nobody has had: made ahead, from the pool, or made now if none is ready."""
+        if self._premade is not None:
+            username = self._premade()
+            if username is not None:
+                return self._admin.user_named(username)
+            self._premade = None  # every one is spent: from now on the thread makes them ahead
+            with self._starting:
+                if not self._started and not self._closing.is_set():
+                    self._thread.start()
+                    self._started = True
         try:
             user = self._ready.get_nowait()
         except queue.Empty:
@@ -64,7 +79,9 @@ class UserPool:
         """
         self._closing.set()
         self._room.release()  # wake the thread if it waits for room
-        self._thread.join(timeout=5)
+        with self._starting:
+            if self._started:
+                self._thread.join(timeout=5)
         while deactivate_unused:
             try:
                 user = self._ready.get_nowait()

@@ -20,6 +20,8 @@ from mm_conformance.infra.deployment import (
     external_deployment,
 )
 from mm_conformance.infra.endpoints import Endpoints, StartedOnce
+from mm_conformance.infra.premade import UsersLedger
+from mm_conformance.infra.refill import start_refill
 from mm_conformance.infra.shared import SharedDeployments, attach
 from mm_conformance.infra.support import POSTGRES, choose, fallback_line
 from mm_conformance.infra.warm import ServerWideLock, WarmState
@@ -59,6 +61,8 @@ class DeploymentPool:
         self._failed: dict[MattermostServer, str] = {}
         self._endpoints: StartedOnce[MattermostServer, Endpoints] = StartedOnce()  # the background may start them
         self._upgrades: list[MattermostDeployment] = []
+        #: The state of each deployment this run attached to (one the CLI started for its workers, or a warm one).
+        self._warm: dict[MattermostServer, WarmState] = {}
         self.versions: list[str] = []
         #: Extras starting ahead of the scenarios that need them, one thread per server.
         self._ahead: dict[MattermostServer, threading.Thread] = {}
@@ -121,7 +125,9 @@ class DeploymentPool:
         # The one the CLI started for this run's workers, else one mm-conformance up keeps between runs;
         # only on the same PostgreSQL image.
         warm = SharedDeployments.state_for(server.image) or WarmState.of(server.image, postgres_image=postgres.image)
-        if warm is not None and warm.postgres_image == postgres.image:  # this run (this worker) adds only its extras
+        if warm is not None and warm.postgres_image != postgres.image:
+            warm = None  # on another PostgreSQL image: this run starts its own
+        if warm is not None:  # this run (this worker) adds only its extras
             stack = attach(server, warm, nginx_image=nginx)
             attached = stack.deployment
             if attached is None:
@@ -136,7 +142,12 @@ class DeploymentPool:
             deployment.admin.only_writer_of_config()  # the only writer, or told when others wrote
             if stack.server_wide_lock is not None:  # a server other workers or runs share
                 stack.server_wide_lock.when_others_change_settings(deployment.admin.forget_config)
-            deployment.user_pool = UserPool(deployment.admin.another_session())
+            # Users made ahead in the database: each handed out once, across this run's workers (and the
+            # runs of a warm deployment) through the ledger beside the deployment's state.
+            ledger = warm.users_ledger if warm is not None else UsersLedger(deployment.premade_users)
+            if warm is not None:
+                self._warm[server] = warm
+            deployment.user_pool = UserPool(deployment.admin.another_session(), premade=ledger.take)
             deployment.clean_up = CleanUp(deployment.admin.another_session())
         return deployment
 
@@ -197,6 +208,8 @@ class DeploymentPool:
                 problems += deployment.clean_up.close(wait=healthy)
             if deployment.user_pool is not None:
                 deployment.user_pool.close(deactivate_unused=healthy and stack is not None and stack.kept_after_run)
+            if healthy and server in self._warm:
+                start_refill(self._warm[server])  # a warm deployment's users made ahead, for the next run
         for stack in [*self._running.values(), *self._upgrades]:
             stack.stop()  # an extra still starting in the background is removed as it comes up
         for thread in self._ahead.values():

@@ -162,6 +162,8 @@ class ServerObjects:
         """The user ``name`` logged in to Mattermost, as in a browser."""
         if name not in self._sessions:
             user = self.user(name)
+            if not user.password:  # made ahead, its password not kept: the admin gives it one (a user who
+                user = self.users[name] = self.admin.give_password(user)  # never logged in loses nothing)
             self._sessions[name] = ApiClient.login(self.deployment.base_url, user.username, user.password)
         return self._sessions[name]
 
