@@ -15,7 +15,8 @@ Measures, in one run on this machine, on the Mattermost images packaged here:
    the reference with n8n and mattermostdriver, as users run it); a second run in a
    row on a warm deployment (``mm-conformance up``); the newest and the oldest server
    together (side by side, as by default, and one after the other); and whether
-   each implementation's verdicts are the same side by side as alone;
+   each implementation's verdicts are the same side by side as alone, and where the
+   CPU of the warm run goes, in core-seconds per kind of process (benchmarks/cpu.py);
 4. runs over every version packaged here (``--only versions`` for these alone): each
    server alone with the reference (its scenarios and time), then all of them in one
    run, with the reference and with reference + n8n + mattermostdriver, each ÷ the
@@ -46,6 +47,7 @@ import httpx
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from benchmarks.cpu import CpuByProcess  # noqa: E402
 from mm_conformance.infra.deployment import MattermostDeployment  # noqa: E402
 from mm_conformance.errors import InfrastructureError  # noqa: E402
 from mm_conformance.infra.images import local_mattermost_images  # noqa: E402
@@ -178,8 +180,10 @@ def whole_runs(work: Path) -> dict[str, object]:
         subprocess.run([sys.executable, "-m", "mm_conformance", "up", f"--mattermost={newest}"], cwd=ROOT,
                        capture_output=True, check=True)
         _run(f"--mattermost={newest}")  # the first run on the warm deployment
-        warm, _, _ = _run(f"--mattermost={newest}")
+        with CpuByProcess() as cpu:  # where the CPU of a warm run goes: the floor on these cores
+            warm, _, _ = _run(f"--mattermost={newest}")
         figures["second run in a row, warm deployment (s)"] = round(warm, 1)
+        figures.update({f"that run's {name}": value for name, value in cpu.table().items()})
         warm_in_one, _, _ = _run(f"--mattermost={newest}", "--workers=1")
         figures["the same in one process (--workers 1) (s)"] = round(warm_in_one, 1)
         no_wait, _, _ = _run(f"--mattermost={newest}", "-k", "not never_answers")
