@@ -11,6 +11,7 @@ from pathlib import Path
 from rich.console import Console
 
 from mm_conformance import run_options
+from mm_conformance.cli.parser import EXIT_DEVIATES
 from mm_conformance.errors import InfrastructureError, UsageError
 from mm_conformance.infra.engine import docker_available
 from mm_conformance.infra.images import (
@@ -25,9 +26,9 @@ from mm_conformance.infra.shared import warm_down, warm_up
 from mm_conformance.infra.snapshots import current_snapshot, ensure_premigrated
 from mm_conformance.infra.support import POSTGRES, choose, fallback_line
 from mm_conformance.mattermost.servers import select_servers
+from mm_conformance.outcomes import merge, runs
 from mm_conformance.outcomes import report as matrix
-from mm_conformance.outcomes import runs
-from mm_conformance.outcomes.results import ScenarioResult
+from mm_conformance.outcomes.results import ScenarioResult, closing_line, exit_code
 from mm_conformance.protocol.adapters import (
     KNOWN_IMPLEMENTATIONS,
     NPM_ADAPTERS,
@@ -42,11 +43,12 @@ from mm_conformance.protocol.schema import SCHEMA_PATH
 
 
 def diff(args: argparse.Namespace) -> int:
-    """Exit 1 when a scenario changed, 0 when none did."""
-    _, before = runs.read(args.before)
+    """Exit 1 when a scenario changed, 0 when none did. A run of one implementation, or a merge of
+    shards, is read with each result naming its implementation (as ``report`` reads it)."""
+    before = merge.read_run(args.before).results
     if args.after is None:
         return _diff_across_versions(args.before, before)
-    _, after = runs.read(args.after)
+    after = merge.read_run(args.after).results
     changes = runs.diff(before, after)
     print("\n".join(changes) if changes else "no scenario changed its verdict, status or error id")
     return 1 if changes else 0
@@ -71,15 +73,35 @@ def _diff_across_versions(path: Path, results: list[ScenarioResult]) -> int:
 
 
 def report(args: argparse.Namespace) -> int:
-    html, markdown = matrix.write(args.runs, args.out)
-    print(f"wrote {html} and {markdown}")
+    """The runs merged into one report (and one results.json) in ``--out``; with ``--exit-code``, their verdict."""
+    if any(_same_path(args.out, run) for run in args.runs):
+        raise UsageError(f"--out {args.out} is one of the runs it reads: the merged results.json would replace "
+                         "that run's own; write the report elsewhere")
+    deviations = runs.load_expectations(args.expect) if args.expect else []
+    merged = merge.merge(args.runs)  # one line, before anything is written, when two runs hold the same result
+    stale = runs.apply_expectations(merged.results, deviations)
+    html, markdown = matrix.write(merged, args.out)
+    results_file = merge.write(merged, args.out)
+    print(f"wrote {html}, {markdown} and {results_file} ({len(merged.runs)} run(s) merged)")
     if args.errata:
-        args.errata.write_text(matrix.errata_document(args.runs))
+        args.errata.write_text(matrix.errata_document(merged))
         print(f"wrote {args.errata}")
     if args.findings:
-        args.findings.write_text(matrix.findings_document(args.runs))
+        args.findings.write_text(matrix.findings_document(merged))
         print(f"wrote {args.findings}")
-    return 0
+    for line in stale:
+        print(f"mm-conformance: {line}")
+    if not args.exit_code:
+        return 0
+    code = exit_code(merged.results, pytest_exit=0)
+    if stale and code == 0:
+        code = EXIT_DEVIATES
+    print(closing_line(merged.results, code))
+    return code
+
+
+def _same_path(a: Path, b: Path) -> bool:
+    return a.resolve() == (b.parent if b.name == runs.RESULTS_FILE else b).resolve()
 
 
 def images(args: argparse.Namespace, console: Console) -> int:

@@ -45,9 +45,19 @@ def parser() -> argparse.ArgumentParser:
                                                    "a run over several servers, compared version by version")
     compare.add_argument("after", type=Path, nargs="?", help="report directory (or results.json) of the second run")
 
-    matrix = commands.add_parser("report", help="the conformance matrix (HTML + Markdown) of one or more runs")
+    matrix = commands.add_parser(
+        "report", help="the conformance matrix (HTML + Markdown) of one or more runs, merged as one run",
+        description="Merge runs (the shards of a run spread over CI jobs, say) into one: the matrix, and the merged "
+                    "results.json that diff and report read as one run's. Each implementation's scenario on a "
+                    "server comes from one run only: two runs holding the same one are refused.")
     matrix.add_argument("runs", type=Path, nargs="+", help="report directories written by run --report")
-    matrix.add_argument("--out", type=Path, required=True, metavar="DIR", help="where to write index.html, matrix.md")
+    matrix.add_argument("--out", type=Path, required=True, metavar="DIR",
+                        help="where to write index.html, matrix.md and the merged results.json")
+    matrix.add_argument("--expect", type=Path, metavar="FILE",
+                        help="TOML file of declared deviations, judged over the merged runs as one run judges them")
+    matrix.add_argument("--exit-code", action="store_true",
+                        help="exit as run does, by the merged results: 0 conforms, 1 does not (or a declared "
+                             "deviation no longer happens), 2 no verdict (default: 0 once the report is written)")
     matrix.add_argument("--errata", type=Path, metavar="FILE",
                         help="also write the documentation errata the runs showed (docs/errata.md)")
     matrix.add_argument("--findings", type=Path, metavar="FILE",

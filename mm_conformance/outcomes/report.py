@@ -30,7 +30,7 @@ from typing import NamedTuple
 import jinja2
 
 from mm_conformance.mattermost.servers import version_key
-from mm_conformance.outcomes import runs
+from mm_conformance.outcomes.merge import MergedRuns, RunRead
 from mm_conformance.outcomes.report_model import (
     NO_VERDICT_HEADING,
     REFERENCE,
@@ -43,17 +43,17 @@ from mm_conformance.outcomes.report_model import (
     Occurrence,
     Row,
     Scoreboard,
+    as_merged,
     build,
     cell_id,
     cell_text,
     docs_text,
     plain,
-    read_runs,
     section_title,
     severity,
     versions_text,
 )
-from mm_conformance.outcomes.results import ScenarioResult, markdown_templates
+from mm_conformance.outcomes.results import markdown_templates
 
 __all__ = [
     "Column", "Finding", "Matrix", "NO_VERDICT_HEADING", "Occurrence", "REFERENCE", "Row", "SECTION_TITLES",
@@ -92,8 +92,9 @@ def render_html(matrix: Matrix) -> str:
     return environment.get_template("report.html.j2").render(matrix=matrix, board=matrix.scoreboard)
 
 
-def write(run_dirs: list[Path], out: Path) -> tuple[Path, Path]:
-    matrix = build(run_dirs)
+def write(runs_to_report: list[Path] | MergedRuns, out: Path) -> tuple[Path, Path]:
+    """``index.html`` and ``matrix.md`` of the runs (report directories, or their merge) in ``out``."""
+    matrix = build(runs_to_report)
     out.mkdir(parents=True, exist_ok=True)
     html, markdown = out / "index.html", out / "matrix.md"
     html.write_text(render_html(matrix))
@@ -115,20 +116,21 @@ def since_text(found: list[str], judged: list[str]) -> str:
     return f"on {versions_text(found)} (not on {versions_text(others)})"
 
 
-def findings_document(run_dirs: list[Path]) -> str:
+def findings_document(runs_to_report: list[Path] | MergedRuns) -> str:
     """``docs/findings.md``: what each implementation gets wrong on the servers run, from runs' results.
 
     Per implementation (the reference first): each finding, most serious first, with the versions it
     happens on ("on every version run (5.37.0, 11.0.3)", "since 11.0.3"), the documentation step, the
     scenario that shows it and what was observed; then the runs and servers it was generated from.
     """
-    matrix = build(run_dirs)
+    merged = as_merged(runs_to_report)
+    matrix = build(merged)
     board = matrix.scoreboard
     ran = {implementation: [s for s in board.servers if board.cell(implementation, s) is not None]
            for implementation in board.implementations}
     return _markdown("findings.md.j2", matrix=matrix, board=board, severities=SEVERITIES, ran=ran,
                      when=lambda finding: _when(matrix, finding),
-                     generated_from=[_generated_from(*run) for run in read_runs(run_dirs)])
+                     generated_from=[_generated_from(run) for run in merged.runs])
 
 
 def _when(matrix: Matrix, finding: Finding) -> str:
@@ -151,12 +153,11 @@ class _Run(NamedTuple):
     counts: Counter[str]
 
 
-def _generated_from(directory: Path, meta: dict[str, object], results: list[tuple[Column, ScenarioResult]]) -> _Run:
-    return _Run(name=directory.parent.name if directory.name == runs.RESULTS_FILE else directory.name,
-                suite=meta.get("suite"),
-                implementations=list(dict.fromkeys(column.implementation for column, _ in results)),
-                servers=sorted({column.server for column, _ in results}, key=version_key),
-                counts=Counter(r.verdict for _, r in results))
+def _generated_from(run: RunRead) -> _Run:
+    return _Run(name=run.name, suite=run.meta.get("suite"),
+                implementations=list(dict.fromkeys(r.implementation for r in run.results)),
+                servers=sorted({r.server for r in run.results}, key=version_key),
+                counts=Counter(r.verdict for r in run.results))
 
 
 def _judged(matrix: Matrix, implementation: str, title: str) -> tuple[list[str], dict[str, list[str]]]:
@@ -176,22 +177,18 @@ def _judged(matrix: Matrix, implementation: str, title: str) -> tuple[list[str],
     return judged, unjudged
 
 
-def errata_document(run_dirs: list[Path]) -> str:
+def errata_document(runs_to_report: list[Path] | MergedRuns) -> str:
     """``docs/errata.md``: where the documentation and the real system disagree, from runs' results.
 
     Only an erratum that a scenario *passed* with counts (the run observed the
     discrepancy); each is listed once, with the scenario and where it was shown.
     """
     shown: dict[str, dict[str, set[str]]] = defaultdict(lambda: defaultdict(set))
-    for directory in run_dirs:
-        meta, results = runs.read(directory)
-        default = str(meta.get("implementation", directory.name))
-        for result in results:
-            if result.verdict != "pass":
-                continue
-            for erratum in result.errata:
-                where = Column(result.implementation or default, result.server).title
-                shown[erratum][result.title or result.scenario].add(where)
+    for result in as_merged(runs_to_report).results:
+        if result.verdict != "pass":
+            continue
+        for erratum in result.errata:
+            shown[erratum][result.title or result.scenario].add(Column(result.implementation, result.server).title)
     return _markdown("errata.md.j2", shown={
         erratum: {scenario: sorted(places) for scenario, places in scenarios.items()}
         for erratum, scenarios in shown.items()})

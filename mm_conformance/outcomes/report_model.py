@@ -12,7 +12,7 @@ from typing import Any
 
 from mm_conformance.mattermost.servers import version_key
 from mm_conformance.outcome import VERDICTS, Severity
-from mm_conformance.outcomes import runs
+from mm_conformance.outcomes.merge import MergedRuns, merge
 from mm_conformance.outcomes.results import ScenarioResult
 from mm_conformance.redact import redact
 
@@ -236,24 +236,21 @@ class Matrix:
         return self.anchors[(column, row.scenario)]
 
 
-def read_runs(run_dirs: list[Path]) -> list[tuple[Path, dict[str, object], list[tuple[Column, ScenarioResult]]]]:
-    loaded = []
-    for directory in run_dirs:
-        meta, results = runs.read(directory)
-        default = str(meta.get("implementation", directory.name))
-        loaded.append((directory, meta, [(Column(r.implementation or default, r.server), r) for r in results]))
-    return loaded
+def as_merged(runs_to_report: list[Path] | MergedRuns) -> MergedRuns:
+    """Runs' report directories merged into one run (see :mod:`~mm_conformance.outcomes.merge`), or a merge
+    already made (with declared deviations applied, say)."""
+    return runs_to_report if isinstance(runs_to_report, MergedRuns) else merge(runs_to_report)
 
 
-def build(run_dirs: list[Path]) -> Matrix:
+def build(runs_to_report: list[Path] | MergedRuns) -> Matrix:
     columns: list[Column] = []
     rows: dict[str, Row] = {}
-    for _, _, results in read_runs(run_dirs):
-        for column, result in results:
-            if column not in columns:
-                columns.append(column)
-            row = rows.setdefault(result.scenario, Row(result.scenario, result.docs, result.title or result.scenario))
-            row.cells[column] = result
+    for result in as_merged(runs_to_report).results:
+        column = Column(result.implementation, result.server)
+        if column not in columns:
+            columns.append(column)
+        row = rows.setdefault(result.scenario, Row(result.scenario, result.docs, result.title or result.scenario))
+        row.cells[column] = result
     # The reference first, then each implementation in the order it appeared, its servers oldest first.
     implementations = list(dict.fromkeys(column.implementation for column in columns))
     if REFERENCE in implementations:

@@ -72,14 +72,23 @@ def read(path: Path) -> tuple[dict[str, object], list[ScenarioResult]]:
 def diff(before: list[ScenarioResult], after: list[ScenarioResult]) -> list[str]:
     """One line per scenario whose verdict, status, error kind or server error id changed.
 
-    Scenarios are matched by their id without the server, so two runs on
-    different versions (an upgrade) compare scenario by scenario.
+    Scenarios are matched by their id without the server when each run holds one server, so two
+    runs on different versions (an upgrade) compare scenario by scenario; and without the
+    implementation when each run holds one. Runs of several (a merge of shards, say) are matched
+    implementation by implementation and server by server, and each line names where it changed.
     """
-    old = {r.scenario: r for r in before}
-    new = {r.scenario: r for r in after}
+    by_server = any(len({r.server for r in run}) > 1 for run in (before, after))
+    by_implementation = any(len({r.implementation for r in run}) > 1 for run in (before, after))
+
+    def where(r: ScenarioResult) -> tuple[str, str, str]:
+        return (r.implementation if by_implementation else "", r.server if by_server else "", r.scenario)
+
+    old = {where(r): r for r in before}
+    new = {where(r): r for r in after}
     lines = []
-    for scenario in sorted(old.keys() | new.keys()):
-        a, b = old.get(scenario), new.get(scenario)
+    for key in sorted(old.keys() | new.keys(), key=lambda k: (k[2], k[0], version_key(k[1]))):
+        a, b = old.get(key), new.get(key)
+        scenario = " · ".join(part for part in key[:2] if part) + ": " + key[2] if any(key[:2]) else key[2]
         if a is None:
             lines.append(f"+ {scenario}: new, {_state(b)}")
         elif b is None:
