@@ -1,7 +1,8 @@
 """A run spread over CI jobs and merged again is the run: ``mm-conformance report SHARD…`` writes one
 results.json with each shard's verdicts as recorded, refuses a result two shards both hold, and judges
 declared deviations and the exit code over the whole as one run does. The last test proves it on real
-runs: two servers × two implementations in one run, and the same as four shards merged."""
+runs: two servers × two implementations (the reference and a defective one) in one run, and the same
+as four shards merged."""
 
 from __future__ import annotations
 
@@ -197,10 +198,13 @@ def test_report_refuses_in_one_line_before_writing(tmp_path):
 
 # On real runs: one run over two servers × two implementations, and the same cut into four shards.
 #: Eight scenarios a server and implementation, none needing an extra server (TLS proxy, redirects): pass,
-#: warn (plain http), skip (no server here has token expiry), a shared world and a world of its own (a write).
+#: warn (plain http), skip (no server here has token expiry), fail (below), a shared world and a world of
+#: its own (a write).
 SELECTION = "does_not_honour or token_id or plain_http or expiring or posted_through"
-#: The reference, and the reference again under another name: two implementations, the same verdicts.
-IMPLEMENTATIONS = ["reference", "ref-copy=reference"]
+#: The reference, and one of tests/defective that reports a 401 as an http error: it fails the four
+#: refused-token scenarios, so failures, their error kinds and exit 1 are compared too.
+DEFECTIVE = f"auth-as-http={sys.executable} {ROOT / 'tests' / 'defective' / 'adapter.py'} auth-as-http"
+IMPLEMENTATIONS = ["reference", DEFECTIVE]
 
 
 @pytest.fixture(scope="module")
@@ -254,6 +258,6 @@ def test_the_shards_merged_give_the_verdicts_of_one_run_over_the_same_selection(
                    for key in sorted(one_run.keys() | from_shards.keys()) if one_run.get(key) != from_shards.get(key)]
     assert not differences, "\n".join([f"{len(differences)} difference(s) in {took:.0f} s:", *differences])
     assert len(one_run) == len(IMPLEMENTATIONS) * len(two_servers) * 8, sorted(one_run)
-    assert {key[0] for key in one_run} == {"reference", "ref-copy"}
-    assert {value[0] for value in one_run.values()} >= {"pass", "warn", "skip"}  # more than one kind of verdict
-    assert merged.returncode == whole.returncode, closing(merged) + " / one run: " + closing(whole)
+    assert {key[0] for key in one_run} == {"reference", "auth-as-http"}
+    assert {value[0] for value in one_run.values()} == {"pass", "warn", "skip", "fail"}, one_run
+    assert merged.returncode == whole.returncode == 1, closing(merged) + " / one run: " + closing(whole)
