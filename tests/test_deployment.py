@@ -28,7 +28,10 @@ from mm_conformance.infra.deployment import MattermostDeployment
 from mm_conformance.infra.endpoints import StartedOnce
 from mm_conformance.infra.images import BASE_IMAGE, POSTGRES_IMAGE, image_id, image_labels
 from mm_conformance.infra.leftovers import leftovers
+from mm_conformance.infra.premade import ADMIN_SECRETS, new_admin_secret
 from mm_conformance.infra.snapshots import (
+    ADMIN_SECRET_LABEL,
+    PREMADE_LABEL,
     SERVER_IMAGE_LABEL,
     premigrated_database,
     snapshot_labels,
@@ -126,6 +129,7 @@ def test_a_deployment_starts_from_the_database_its_own_server_image_migrated_on_
     server, other = "mm-conformance/mattermost:0.0.2", "mm-conformance/mattermost:0.0.3"
     other_postgres = "mm-conformance-test/postgres-other:15"
     made: list[str] = []
+    with_users: dict[str, str] = {}
     try:
         for image, labels in ((server, {"test": "server"}), (other, {"test": "other"}),
                               (other_postgres, {"test": "another-postgres-image"})):
@@ -138,21 +142,33 @@ def test_a_deployment_starts_from_the_database_its_own_server_image_migrated_on_
         made.append(snapshot)
         _labelled_image(snapshot, {SERVER_IMAGE_LABEL: server_id})  # made on another PostgreSQL image
         assert premigrated_database(server, POSTGRES_IMAGE) == POSTGRES_IMAGE
-        _labelled_image(snapshot, snapshot_labels(server_id, postgres_id))
+        _labelled_image(snapshot, snapshot_labels(server_id, postgres_id))  # without its users and admin
+        assert premigrated_database(server, POSTGRES_IMAGE) == POSTGRES_IMAGE
+        secret_id, _ = new_admin_secret()
+        with_users.update({PREMADE_LABEL: "160", ADMIN_SECRET_LABEL: secret_id})
+        _labelled_image(snapshot, {**snapshot_labels(server_id, postgres_id), **with_users})
         assert premigrated_database(server, POSTGRES_IMAGE) == snapshot
+        (ADMIN_SECRETS / secret_id).unlink()  # its admin's password is not kept here: made again
+        assert premigrated_database(server, POSTGRES_IMAGE) == POSTGRES_IMAGE
+        secret_id, _ = new_admin_secret()
+        with_users[ADMIN_SECRET_LABEL] = secret_id
+        _labelled_image(snapshot, {**snapshot_labels(server_id, postgres_id), **with_users})
         # Not for another server image (another ID), nor on another PostgreSQL image, whose snapshot
         # has a name of its own: never the official image's, nor the suite's.
         assert premigrated_database(other, POSTGRES_IMAGE) == POSTGRES_IMAGE
         assert premigrated_database(server, other_postgres) == other_postgres
         on_other = snapshot_name(server_id, other_postgres_id)
-        assert on_other == f"mm-conformance/postgres-premigrated:{server_id[7:19]}-on-{other_postgres_id[7:19]}"
+        assert on_other == (f"mm-conformance/postgres-premigrated:{server_id[7:19]}-on-{other_postgres_id[7:19]}"
+                            "-with-users")
         made.append(on_other)
-        _labelled_image(on_other, snapshot_labels(server_id, other_postgres_id))
+        _labelled_image(on_other, {**snapshot_labels(server_id, other_postgres_id), **with_users})
         assert premigrated_database(server, other_postgres) == on_other
         assert premigrated_database(server, POSTGRES_IMAGE) == snapshot
     finally:
         for image in made:
             subprocess.run(["docker", "image", "rm", "-f", image], capture_output=True)
+        if ADMIN_SECRET_LABEL in with_users:
+            (ADMIN_SECRETS / with_users[ADMIN_SECRET_LABEL]).unlink(missing_ok=True)
 
 
 def test_an_extra_server_that_fails_to_start_is_removed_at_once(postgres_image):

@@ -235,4 +235,5 @@ def test_users_made_ahead_are_handed_out_once_across_workers_and_runs_on_a_warm_
             admin.close()
     finally:
         down = cli("down")
-    assert down.returncode == 0 and not list(WARM_DIR.glob("*.users")), "down forgets the ledger too"
+    assert down.returncode == 0 and not list(WARM_DIR.glob("*.users")) + list(WARM_DIR.glob("*.handed")), \
+        "down forgets the ledger too"

@@ -52,8 +52,8 @@ def warm_down() -> list[str]:
     warm = suite_things(f"{RUN_LABEL}={WARM_RUN}")
     remove(warm)
     for path in WARM_DIR.glob("*.json") if WARM_DIR.is_dir() else []:
+        WarmState.read(path).forget_users_ledger()  # its users ledger goes with it
         path.unlink()
-        path.with_suffix(".users").unlink(missing_ok=True)  # its users ledger goes with it
     return named(warm)
 
 
@@ -68,8 +68,8 @@ def clean() -> tuple[list[str], int]:
     removed, kept = remove_left_behind()
     for path in WARM_DIR.glob("*.json") if WARM_DIR.is_dir() else []:
         if WarmState.of(json.loads(path.read_text())["image"]) is None:
+            WarmState.read(path).forget_users_ledger()
             path.unlink(missing_ok=True)  # its deployment is gone
-            path.with_suffix(".users").unlink(missing_ok=True)
     return removed, kept
 
 

@@ -61,7 +61,7 @@ class WarmState:
                     deployment.admin.user.password, stack.dsn, stack.network_name,
                     stack.container_roles(), str(directory), stack.postgres_image or POSTGRES_IMAGE,
                     deployment.premade_users)
-        state.users_ledger_path.unlink(missing_ok=True)  # a deployment just started: none handed out
+        state.forget_users_ledger()  # a deployment just started: none handed out
         state.save()
         return state
 
@@ -117,6 +117,11 @@ class WarmState:
     @property
     def users_ledger_path(self) -> Path:
         return self.path(self.image_id, Path(self.directory)).with_suffix(".users")
+
+    def forget_users_ledger(self) -> None:
+        """Remove the ledger and its list of users handed out (the deployment is new, or gone)."""
+        for path in (self.users_ledger_path, *(self.users_ledger_path.with_suffix(s) for s in (".handed", ".refill"))):
+            path.unlink(missing_ok=True)
 
     @property
     def users_ledger(self) -> UsersLedger:
