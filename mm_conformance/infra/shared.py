@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import concurrent.futures
 import fcntl
-import json
 import os
 import shutil
 import threading
@@ -19,6 +18,7 @@ from typing import IO
 
 from mm_conformance.infra.containers import RUN_LABEL, labelled_as
 from mm_conformance.infra.deployment import TOKENS_ON, MattermostDeployment
+from mm_conformance.infra.docker_host import docker_host
 from mm_conformance.infra.images import image_id
 from mm_conformance.infra.leftovers import WARM_RUN, named, remove, remove_left_behind, suite_things
 from mm_conformance.infra.snapshots import current_snapshot
@@ -67,8 +67,11 @@ def clean() -> tuple[list[str], int]:
     """
     removed, kept = remove_left_behind()
     for path in WARM_DIR.glob("*.json") if WARM_DIR.is_dir() else []:
-        if WarmState.of(json.loads(path.read_text())["image"]) is None:
-            WarmState.read(path).forget_users_ledger()
+        state = WarmState.read(path)
+        if not docker_host().reaches(state.base_url):
+            continue  # up on another Docker host (another DOCKER_HOST): not this engine's to forget
+        if WarmState.of(state.image) is None:
+            state.forget_users_ledger()
             path.unlink(missing_ok=True)  # its deployment is gone
     return removed, kept
 
