@@ -215,7 +215,7 @@ def version_runs(work: Path) -> dict[str, object]:
         figures["its verdict"] = closing
         scenarios = json.loads((report / "results.json").read_text())["scenarios"]
         for step in next((s["upgrade_steps"] for s in scenarios if s.get("upgrade_steps")), []):
-            figures[f"upgrade step {step['before']} -> {step['after']} (s)"] = step["migration_s"]
+            figures[f"upgrade step {step['before']} -> {step['after']} (s)"] = step["step_s"]
         one_real, _, _ = _run(f"--mattermost={newest}", *real)
         every_real, closing, _ = _run(*every, *real)
         figures[f"reference + n8n + mattermostdriver on {newest} alone (s)"] = round(one_real, 1)

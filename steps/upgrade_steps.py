@@ -60,7 +60,7 @@ def upgrade_through_each(world):
                 step.seen[(world.implementation.name, key)] = world.request(world.credential(token.token), "users/me")
 
         for track in world.tracks:  # every report gets a verdict per step, also one that ended before it
-            track.upgrade_steps.append(StepVerdict(step.before, step.after, step.migration_s))
+            track.upgrade_steps.append(StepVerdict(step.before, step.after, step.step_s))
         world.for_each_implementation(each_token)
         step.roles = {name: set(world.admin.get_user(user.id)["roles"].split()) for name, user in world.users.items()}
         step.tokens_enabled = bool(world.admin.config()["ServiceSettings"]["EnableUserAccessTokens"])

@@ -48,7 +48,7 @@ def judge(path, verdicts, judged_before=True):
 
 
 def step_verdicts(path):
-    return [StepVerdict(step.before, step.after, step.migration_s) for step in path.steps]
+    return [StepVerdict(step.before, step.after, step.step_s) for step in path.steps]
 
 
 def test_each_step_goes_from_the_version_before_to_the_next():
@@ -76,8 +76,8 @@ def test_an_implementation_that_failed_before_the_upgrade_fails_on_the_first_ste
 
 def test_the_report_gives_each_step_its_verdict_per_implementation(tmp_path):
     title = "Tokens survive every step (5.37.0 → 9.11.18 → 10.11.6)"
-    steps = [{"before": "5.37.0", "after": "9.11.18", "migration_s": 1.6, "held": 5, "changed": []},
-             {"before": "9.11.18", "after": "10.11.6", "migration_s": 1.1, "held": 0,
+    steps = [{"before": "5.37.0", "after": "9.11.18", "step_s": 1.6, "held": 5, "changed": []},
+             {"before": "9.11.18", "after": "10.11.6", "step_s": 1.1, "held": 0,
               "changed": ["the disabled token was accepted"]}]
     result = ScenarioResult("steps/x::test_upgrade[mm5.37.0-to-9.11.18-10.11.6]", "test_upgrade", "error",
                             "beyond the documentation", server="5.37.0", title=title, upgrade_steps=steps,

@@ -209,7 +209,7 @@ def _upgrade_paths(ordered: list[Row], columns: list[Column]) -> list[UpgradePat
         steps = judged[0][1].upgrade_steps
         tables.append(UpgradePathTable(
             row.title, [f"{step['before']} → {step['after']}" for step in steps],
-            [f"{step['migration_s']} s" for step in steps],
+            [f"{step['step_s']} s" for step in steps],
             [(column.implementation, [step_text(step) for step in result.upgrade_steps]) for column, result in judged]))
     return tables
 

@@ -49,7 +49,7 @@ class ScenarioResult:
     #: How it ended exactly: the verdict, or which kind of no verdict an ``error`` is.
     outcome: Outcome | None = None
     #: Of the upgrade scenario: a verdict per step of the path, oldest first (``before``, ``after``,
-    #: ``migration_s``, ``held``: checks that held, ``changed``: what did not).
+    #: ``step_s``, ``held``: checks that held, ``changed``: what did not).
     upgrade_steps: list[dict[str, Any]] = field(default_factory=list)
 
     def __post_init__(self) -> None:

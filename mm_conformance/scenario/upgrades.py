@@ -24,12 +24,13 @@ from mm_conformance.protocol.runner import Observation
 
 @dataclass
 class UpgradeStep:
-    """What one step of the path left: the versions on either side, how long the new server took to
-    come up on the old one's database (its migrations), and what was observed on it afterwards."""
+    """What one step of the path left: the versions on either side, how long the step took (the old
+    server stopped, the new one up on its database, migrations included, the admin signed in again),
+    and what was observed on it afterwards."""
 
     before: str
     after: str
-    migration_s: float
+    step_s: float
     #: What each implementation's credential made of each token after the step, by (implementation, token key).
     seen: dict[tuple[str, str], Observation] = field(default_factory=dict)
     #: The roles of every user the scenario made, and whether personal access tokens are enabled, as the
@@ -48,13 +49,13 @@ class StepVerdict:
 
     before: str
     after: str
-    migration_s: float
+    step_s: float
     held: int = 0
     changed: list[str] = field(default_factory=list)
 
     def as_property(self) -> str:
         """The report's user property (JSON): results.json keeps it as the scenario's ``upgrade_steps``."""
-        return json.dumps({**asdict(self), "migration_s": round(self.migration_s, 1)})
+        return json.dumps({**asdict(self), "step_s": round(self.step_s, 1)})
 
 
 @dataclass
