@@ -20,6 +20,7 @@ import time
 from collections.abc import Mapping
 from typing import IO, Final
 
+from mm_conformance.protocol.runner import how_it_exited
 from mm_conformance.redact import one_line, redact
 
 #: What :meth:`AdapterSession.next_line` returns once the adapter's stdout is closed.
@@ -95,15 +96,7 @@ class AdapterSession:
         a traceback's own says what went wrong)."""
         code = self.wait_for_exit(1.0)
         self._stderr_reader.join(timeout=1.0)  # let its last words arrive
-        if code is None:
-            how = "closed its stdout"
-        elif code < 0:
-            try:
-                how = f"was killed by signal {signal.Signals(-code).name}"
-            except ValueError:
-                how = f"was killed by signal {-code}"
-        else:
-            how = f"exited with code {code}"
+        how = "closed its stdout" if code is None else how_it_exited(code)
         last = next((line for line in reversed(self._stderr_tail) if line.strip()), None)  # a traceback's error
         return one_line(f"{how} {before}; " + (f"last stderr: {last}" if last else "no stderr output"))
 

@@ -95,6 +95,17 @@ class AdapterTimedOut(AdapterFailure):
     """The adapter did not answer within the request's deadline."""
 
 
+
+def how_it_exited(code: int) -> str:
+    """An adapter's exit code in words: ``exited with code 3``, ``was killed by signal SIGKILL``."""
+    if code >= 0:
+        return f"exited with code {code}"
+    try:
+        return f"was killed by signal {signal.Signals(-code).name}"
+    except ValueError:
+        return f"was killed by signal {-code}"
+
+
 class Implementation:
     """An implementation under test, reached through its adapter command.
 
@@ -322,13 +333,7 @@ class Implementation:
             self._fail(f"closed its stdout before answering request {request_id}")
         if self._stderr_thread is not None:
             self._stderr_thread.join(timeout=1.0)  # let the last words arrive
-        if code < 0:
-            try:
-                how = f"was killed by signal {signal.Signals(-code).name}"
-            except ValueError:
-                how = f"was killed by signal {-code}"
-        else:
-            how = f"exited with code {code}"
+        how = how_it_exited(code)
         last = " | ".join(line for line in list(self._stderr_tail)[-3:] if line.strip())
         stderr = f"; last stderr: {one_line(last)}" if last else "; no stderr output"
         self._fail(f"{how} before answering request {request_id}{stderr}")
