@@ -14,8 +14,9 @@ admin instead of creating one, and hands each premade user to at most one scenar
   workers of a run or the runs of a warm deployment share);
 - once every premade user is spent, scenarios get users made for them as before
   (:class:`~mm_conformance.mattermost.background.UserPool`);
-- a warm deployment is refilled between runs (:func:`refill`, in a process of its own
-  that the run ending starts): the ledger counts a user as made only once it exists.
+- a warm deployment is refilled between runs (:mod:`~mm_conformance.infra.refill`, in a
+  process of its own that the run ending starts): the ledger counts a user as made only once
+  it exists.
 
 A scenario about a user's own session (Profile > Security) gives its premade user a
 password first (``ApiClient.give_password``): the only logins a run makes besides the admin's.
@@ -31,14 +32,13 @@ import contextlib
 import fcntl
 import json
 import os
-import secrets
 import threading
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
 from mm_conformance.infra.images import CACHE_DIR
-from mm_conformance.mattermost.admin import ApiClient
+from mm_conformance.mattermost.admin import ApiClient, new_password
 from mm_conformance.redact import register_secret
 
 #: How many users a snapshot is made with (see the module docstring for the sizing).
@@ -56,8 +56,7 @@ def premade_username(index: int) -> str:
 def new_admin_secret() -> tuple[str, str]:
     """A new snapshot admin's password, kept in a file of its own (mode 0600): (its id, the password)."""
     ADMIN_SECRETS.mkdir(parents=True, exist_ok=True, mode=0o700)
-    secret_id, password = uuid.uuid4().hex, "Aa1!" + secrets.token_urlsafe(24)
-    register_secret(password)
+    secret_id, password = uuid.uuid4().hex, new_password()
     descriptor = os.open(ADMIN_SECRETS / secret_id, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(descriptor, "w") as file:
         file.write(password)

@@ -69,8 +69,9 @@ class ServerVersion:
         return f"Mattermost {self.version} (build {self.build_number}, {self.build_hash[:12]})"
 
 
-def _password() -> str:
-    # Meets any password policy Mattermost ships: length, upper, lower, digit, symbol.
+def new_password() -> str:
+    """A password that meets any policy Mattermost ships (length, upper, lower, digit, symbol), registered
+    as a secret."""
     password = "Aa1!" + secrets.token_urlsafe(18)
     register_secret(password)  # as secret as a token: never in a log or a report
     return password
@@ -107,7 +108,7 @@ class ApiClient:
         """Create the server's first user (Mattermost makes it a system admin) and log in (with
         ``password``, else a new one: either is registered as a secret)."""
         if password is None:
-            password = _password()
+            password = new_password()
         register_secret(password)
         with _client(f"{base_url.rstrip('/')}/api/v4") as anonymous:
             created = _checked(_send(anonymous, "POST", "/users", json={
@@ -191,7 +192,7 @@ class ApiClient:
     # -- users ----------------------------------------------------------------------
 
     def create_user(self, username: str) -> User:
-        password = _password()
+        password = new_password()
         created = self._call("POST", "/users", json={
             "username": username, "email": f"{username}@mm-conformance.test", "password": password})
         return User(created["id"], created["username"], password, created.get("roles", ""))
@@ -231,7 +232,7 @@ class ApiClient:
         """``PUT /users/{id}/password``: a system admin sets a new password for ``user`` (one who never
         logged in, e.g. made ahead with a password nobody kept), so that they can log in; the same user
         with it."""
-        password = _password()
+        password = new_password()
         self._call("PUT", f"/users/{user.id}/password", json={"new_password": password})
         return dataclasses.replace(user, password=password)
 
