@@ -58,12 +58,22 @@ def test_only_trusted_is_expected_to_pass_a_strict_client(cases: CertificateCase
 
 
 def test_only_the_suite_root_and_the_cases_are_written(cases: CertificateCases) -> None:
-    expected = {"ca.pem"} | {f"{n}.{ext}" for n in EXPECTED for ext in ("crt", "key")}
+    expected = {"ca.pem", "host.txt"} | {f"{n}.{ext}" for n in EXPECTED for ext in ("crt", "key")}
     assert {p.name for p in cases.directory.iterdir()} == expected
     for case in cases:
         assert case.cert_file.read_bytes() == case.chain_pem
         assert case.key_file.read_bytes() == case.key_pem
         assert case.key_file.stat().st_mode & 0o077 == 0, "private keys are readable by their owner only"
+
+
+def test_cases_read_back_from_their_directory_are_the_same(cases: CertificateCases) -> None:
+    """How the processes sharing a deployment's extras share its certificates (infra.shared_extras)."""
+    from mm_conformance.infra.certificates import read_cases
+
+    again = read_cases(cases.directory)
+    assert again.authorities is None, "only files are read: nothing can issue more"
+    assert again.cases == cases.cases
+    assert again.ca_file == cases.ca_file
 
 
 def test_ca_file_is_the_suite_root_alone(cases: CertificateCases) -> None:

@@ -59,6 +59,28 @@ from mm_conformance.infra.docker_host import LOOPBACK, LOOPBACK_NAME, docker_hos
 WRONG_HOST = "wrong.host.invalid"
 
 _DAY = datetime.timedelta(days=1)
+#: Where make_cases records the host the leaves are for (what clients connect to).
+_HOST_FILE = "host.txt"
+
+#: Each case: its name, what is special about its certificate, and why a strict credential refuses
+#: it ("": it must not). make_cases makes a chain and key for each.
+_CASES: tuple[tuple[str, str, str], ...] = (
+    ("trusted", "valid for this host, issued by the suite's intermediate, full chain sent", ""),
+    ("self-signed", "a leaf that is its own issuer",
+     "nobody but the server vouches for it: anyone on the path can make one"),
+    ("expired", "validity ended yesterday", "a CA stops tracking a certificate (and its key) once it expires"),
+    ("not-yet-valid", "validity starts tomorrow", "a certificate is no proof before the date its CA set"),
+    ("wrong-host", f"valid chain, but for {WRONG_HOST} only",
+     "a valid certificate for another site proves nothing about this one"),
+    ("untrusted-root", "valid for this host, from a root CA the credential was not given",
+     "its chain ends at a root the user never chose to trust"),
+    ("incomplete-chain", "issued by the intermediate, but sent without it",
+     "without the intermediate there is no path to a trusted root (clients do not fetch it)"),
+    ("expired-intermediate", "a valid leaf whose intermediate CA expired yesterday",
+     "every certificate in the chain must be valid, not only the leaf"),
+    ("issued-by-leaf", "signed by a valid leaf (CA:FALSE, no keyCertSign) of the suite's intermediate",
+     "a server's own certificate is no CA: else any site could mint any site's certificates"),
+)
 
 
 @dataclass(frozen=True)
@@ -131,7 +153,7 @@ class CertificateCases:
     """The cases of one run, by name, in a stable order (``trusted`` first); written to ``directory``."""
 
     directory: Path
-    authorities: CertificateAuthorities
+    authorities: CertificateAuthorities | None  #: None: read back from the files (read_cases)
     cases: dict[str, CertificateCase]
 
     @property
@@ -170,45 +192,37 @@ def make_cases(directory: Path, host: str | None = None) -> CertificateCases:
     leaf_only = _Signer(intermediate.certificate, intermediate.key)  # the same issuer, not sent
     untrusted = _Signer.of(authorities.untrusted_root, sent=False)
 
-    # (name, description, why a strict credential refuses it, (chain, key)); "" = it must not.
-    table: list[tuple[str, str, str, tuple[bytes, bytes]]] = [
-        ("trusted", "valid for this host, issued by the suite's intermediate, full chain sent",
-         "", _leaf(intermediate, identities)),
-        ("self-signed", "a leaf that is its own issuer",
-         "nobody but the server vouches for it: anyone on the path can make one",
-         _leaf(None, identities)),
-        ("expired", "validity ended yesterday",
-         "a CA stops tracking a certificate (and its key) once it expires",
-         _leaf(intermediate, identities, now - 30 * _DAY, now - _DAY)),
-        ("not-yet-valid", "validity starts tomorrow",
-         "a certificate is no proof before the date its CA set",
-         _leaf(intermediate, identities, now + _DAY, now + 30 * _DAY)),
-        ("wrong-host", f"valid chain, but for {WRONG_HOST} only",
-         "a valid certificate for another site proves nothing about this one",
-         _leaf(intermediate, (WRONG_HOST,))),
-        ("untrusted-root", "valid for this host, from a root CA the credential was not given",
-         "its chain ends at a root the user never chose to trust",
-         _leaf(untrusted, identities)),
-        ("incomplete-chain", "issued by the intermediate, but sent without it",
-         "without the intermediate there is no path to a trusted root (clients do not fetch it)",
-         _leaf(leaf_only, identities)),
-        ("expired-intermediate", "a valid leaf whose intermediate CA expired yesterday",
-         "every certificate in the chain must be valid, not only the leaf",
-         _leaf(_expired_intermediate(root, now), identities)),
-        ("issued-by-leaf", "signed by a valid leaf (CA:FALSE, no keyCertSign) of the suite's intermediate",
-         "a server's own certificate is no CA: else any site could mint any site's certificates",
-         _leaf(_leaf_as_issuer(intermediate), identities)),
-    ]
-
+    chains = {
+        "trusted": _leaf(intermediate, identities),
+        "self-signed": _leaf(None, identities),
+        "expired": _leaf(intermediate, identities, now - 30 * _DAY, now - _DAY),
+        "not-yet-valid": _leaf(intermediate, identities, now + _DAY, now + 30 * _DAY),
+        "wrong-host": _leaf(intermediate, (WRONG_HOST,)),
+        "untrusted-root": _leaf(untrusted, identities),
+        "incomplete-chain": _leaf(leaf_only, identities),
+        "expired-intermediate": _leaf(_expired_intermediate(root, now), identities),
+        "issued-by-leaf": _leaf(_leaf_as_issuer(intermediate), identities),
+    }
     directory.mkdir(parents=True, exist_ok=True)
     (directory / "ca.pem").write_bytes(authorities.root.cert_pem.bytes())
-    cases: dict[str, CertificateCase] = {}
-    for name, description, why, (chain, key) in table:
-        cert_file, key_file = directory / f"{name}.crt", directory / f"{name}.key"
-        cert_file.write_bytes(chain)
+    for name, (chain, key) in chains.items():
+        key_file = directory / f"{name}.key"
+        key_file.touch(mode=0o600)  # never readable by others, not even for an instant
         key_file.write_bytes(key)
-        key_file.chmod(0o600)
-        cases[name] = CertificateCase(name, description, why, not why, chain, key, host, cert_file, key_file)
+        (directory / f"{name}.crt").write_bytes(chain)
+    (directory / _HOST_FILE).write_text(host)
+    return read_cases(directory, authorities)
+
+
+def read_cases(directory: Path, authorities: CertificateAuthorities | None = None) -> CertificateCases:
+    """The cases :func:`make_cases` wrote into ``directory``: how processes that share a deployment's
+    extras (see infra.shared_extras) share its certificates. Only the files are read: no authority
+    can issue more."""
+    host = (directory / _HOST_FILE).read_text()
+    cases = {name: CertificateCase(name, description, why, not why, (directory / f"{name}.crt").read_bytes(),
+                                   (directory / f"{name}.key").read_bytes(), host,
+                                   directory / f"{name}.crt", directory / f"{name}.key")
+             for name, description, why in _CASES}
     return CertificateCases(directory, authorities, cases)
 
 
