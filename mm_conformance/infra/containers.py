@@ -27,6 +27,7 @@ import json
 import os
 import secrets
 import ssl
+import threading
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -76,23 +77,33 @@ def owner_running(owner: str) -> bool:
     return process_identity(pid) == owner
 
 
-_labelling: list[tuple[str, str]] = []  # (run id, owner) while labelled_as() is in force
+_labelling = threading.local()  # .stack: (run id, owner) while labelled_as() is in force, in this thread
 
 
 def suite_labels(role: str) -> dict[str, str]:
     """The labels of everything the suite creates: its role, the run and the process that made it."""
-    run_id, owner = _labelling[-1] if _labelling else (RUN_ID, OWNER)
+    stack = getattr(_labelling, "stack", [])
+    run_id, owner = stack[-1] if stack else (RUN_ID, OWNER)
     return {SUITE_LABEL: role, RUN_LABEL: run_id, OWNER_LABEL: owner}
 
 
 @contextlib.contextmanager
-def labelled_as(run_id: str) -> Iterator[None]:
-    """What is created meanwhile belongs to ``run_id``, and to no process (a warm deployment, kept on purpose)."""
-    _labelling.append((run_id, run_id))
+def labelled_as(run_id: str, owner: str | None = None) -> Iterator[None]:
+    """What this thread creates meanwhile belongs to ``run_id`` and to ``owner`` (None: to no process,
+    as a warm deployment, kept on purpose); an extra shared by several processes belongs to the
+    deployment's owner, who removes it (see infra.shared_extras)."""
+    stack = _labelling.__dict__.setdefault("stack", [])
+    stack.append((run_id, run_id if owner is None else owner))
     try:
         yield
     finally:
-        _labelling.pop()
+        stack.pop()
+
+
+def labels_of(container: DockerContainer) -> tuple[str, str]:
+    """The run and owner a started container of the suite belongs to."""
+    labels = container.get_wrapped_container().labels
+    return labels.get(RUN_LABEL, RUN_ID), labels.get(OWNER_LABEL, OWNER)
 
 
 reach_containers_where_published()
