@@ -5,6 +5,7 @@ its own warm deployment down again, so it is not for a machine where one is in u
 """
 
 import os
+import re
 import stat
 import subprocess
 import sys
@@ -237,3 +238,40 @@ def test_users_made_ahead_are_handed_out_once_across_workers_and_runs_on_a_warm_
         down = cli("down")
     assert down.returncode == 0 and not list(WARM_DIR.glob("*.users")) + list(WARM_DIR.glob("*.handed")), \
         "down forgets the ledger too"
+
+
+def test_up_keeps_the_extras_and_runs_side_by_side_use_them_starting_no_container(version):
+    """`up` starts the TLS proxy, the redirects and the two more servers once, beside the warm server;
+    two runs at once, two workers each, use them (each scenario's counts of what reached a listener
+    are its own: the reference conforms), and start no container at all; `down` removes them and
+    their certificates."""
+    import time
+
+    selection = "validates_connects or fails_validation or redirect or subpath or query_string"
+    try:
+        assert cli("up", "--mattermost", version).returncode == 0
+        state = WarmState.of(local_mattermost_images()[version])
+        assert state is not None
+        roles = sorted(c.labels["io.github.mm-conformance"] for c in warm_things() if hasattr(c, "image"))
+        assert roles == ["mattermost", "mattermost", "mattermost", "postgres", "redirect-target", "redirects",
+                         "tls-proxy"]
+        certificates = state.extras_dir / "certificates"
+        assert stat.S_IMODE(state.extras_dir.stat().st_mode) == 0o700 and (certificates / "ca.pem").is_file()
+        since = int(time.time())
+        command = [sys.executable, "-m", "mm_conformance", "run", "-q", "--workers", "2", "--mattermost", version,
+                   "-k", selection]
+        runs = [subprocess.Popen(command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+                for _ in range(2)]
+        outputs = [run.communicate(timeout=600)[0] for run in runs]
+        for run, output in zip(runs, outputs):
+            assert run.returncode == 0, output[-2000:]
+            passed = re.search(r"conforms \((\d+) pass, \d+ warn, 0 fail", output)
+            assert passed and int(passed.group(1)) >= 40, output[-500:]
+        created = list(docker.from_env().events(since=since, until=int(time.time()) + 1, decode=True,
+                                                filters={"event": "create", "type": "container",
+                                                         "label": "io.github.mm-conformance"}))
+        assert created == [], "the runs started no container: they used the warm deployment's extras"
+    finally:
+        down = cli("down")
+    assert down.returncode == 0 and warm_things() == []
+    assert not list(WARM_DIR.glob("*.extras")), "the extras' records and certificates went with it"

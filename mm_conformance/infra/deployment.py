@@ -144,6 +144,10 @@ class MattermostDeployment:
         self._attached: dict[str, str] = {}
         #: False for a deployment the run's CLI started for its workers: removed with the run.
         self.kept_after_run = False
+        #: The recorded state of a deployment other processes use too (a warm one, or one the run's
+        #: CLI started for its workers): its extras are shared (infra.shared_extras). None: this
+        #: process's own deployment, whose extras are its own.
+        self.shared_state: WarmState | None = None
 
     def start(self) -> Deployment:
         docker_available()
@@ -218,8 +222,8 @@ class MattermostDeployment:
             f"http://{SERVER_ALIAS}:{MattermostContainer.port}")
         return self._start_extra(proxy, "the TLS proxy")
 
-    def start_tls_server(self, case: CertificateCase) -> str:
-        """A second server on the same database that terminates TLS itself; its base URL.
+    def start_tls_server(self, case: CertificateCase) -> MattermostContainer:
+        """A second server on the same database that terminates TLS itself.
 
         It shares users and tokens with the first (same database). Its own config
         file enables personal access tokens through the environment: no scenario
@@ -228,8 +232,7 @@ class MattermostDeployment:
         server = (MattermostContainer(self.image, tls=True).with_network(self._require_network())
                   .with_database(self._dsn).with_tls(case.chain_pem, case.key_pem)
                   .with_env("MM_SERVICESETTINGS_ENABLEUSERACCESSTOKENS", "true"))
-        self._start_extra(server, "the TLS-terminating Mattermost server")
-        return server.base_url()
+        return self._start_extra(server, "the TLS-terminating Mattermost server")
 
     def start_redirects(self, certificate: CertificateCase) -> RedirectEndpoints:
         """Base URLs that redirect elsewhere, and the recorder they point at (see redirects.py).
@@ -245,8 +248,9 @@ class MattermostDeployment:
         self.nginx_image = choose(NGINX, self.nginx_image).image
         return self.nginx_image
 
-    def start_subpath_server(self, subpath: str) -> str:
-        """A second server on the same database whose SiteURL has ``subpath``; its site URL.
+    def start_subpath_server(self, subpath: str) -> MattermostContainer:
+        """A second server on the same database whose SiteURL has ``subpath`` (its site URL:
+        its base URL followed by ``subpath``).
 
         Mattermost then serves its API under ``<subpath>/api/v4`` and redirects (302)
         requests outside the subpath into it. Only the SiteURL's path matters for that.
@@ -255,8 +259,7 @@ class MattermostDeployment:
                   .with_database(self._dsn)
                   .with_site_url(f"http://localhost{subpath}")
                   .with_env("MM_SERVICESETTINGS_ENABLEUSERACCESSTOKENS", "true"))
-        self._start_extra(server, "the subpath server")
-        return f"{server.base_url()}{subpath}"
+        return self._start_extra(server, "the subpath server")
 
     def attach_to(self, state: WarmState) -> Deployment:
         """Use the running deployment ``state`` records instead of starting one: its server and database
@@ -266,9 +269,24 @@ class MattermostDeployment:
         self._network.name = state.network
         self._owns_network, self._dsn = False, state.dsn
         self._attached, self.kept_after_run = dict(state.containers), state.kept
+        # Its extras are shared by every process that uses it; not those of one recorded before
+        # deployments carried their owner (nobody would know whose they are).
+        self.shared_state = state if state.run_id else None
         admin = state.sign_in().watched_by(self.health)  # a frozen server is named in seconds (see ApiClient)
         self.deployment = Deployment(state.base_url, admin, admin.server_version(), premade_users=state.premade_users)
         return self.deployment
+
+    def keep_for_the_deployment(self, containers: list[DockerContainer]) -> None:
+        """These extras now belong to the deployment, which other processes share: watched as its
+        containers are, never removed by :meth:`stop` (whoever removes the deployment removes them)."""
+        for container in containers:
+            role = self._containers.pop(container, None)
+            if role is not None:
+                self._attached[container.get_wrapped_container().id] = role
+
+    def adopt_extras(self, roles: dict[str, str]) -> None:
+        """Watch these containers (by id: role), extras another process started for the deployment."""
+        self._attached.update(roles)
 
     @property
     def dsn(self) -> str:

@@ -60,6 +60,7 @@ from testcontainers.core.container import DockerContainer
 from mm_conformance.errors import InfrastructureError
 from mm_conformance.infra.containers import PublishedPorts, suite_labels
 from mm_conformance.infra.docker_host import docker_host
+from mm_conformance.infra.engine import engine
 from mm_conformance.infra.images import NGINX_IMAGE
 
 #: Where certificates and keys are copied in the container.
@@ -98,6 +99,12 @@ class NginxContainer(DockerContainer):
         self.described = described
         self.logs = AccessLogs(self, described)
         self.published = PublishedPorts(self)
+
+    def adopt(self, container_id: str) -> NginxContainer:
+        """Use the running container ``container_id``, made from this same configuration by another
+        process (see infra.shared_extras), instead of starting one."""
+        self._container = engine().containers.get(container_id)
+        return self
 
     def publish(self, port: int) -> None:
         """Publish container port ``port`` on a free port of the Docker host's address, and of it only."""

@@ -19,8 +19,10 @@ from typing import IO
 from mm_conformance.infra.containers import RUN_LABEL, labelled_as
 from mm_conformance.infra.deployment import TOKENS_ON, MattermostDeployment
 from mm_conformance.infra.docker_host import docker_host
+from mm_conformance.infra.endpoints import EXTRA_NAMES, Endpoints
 from mm_conformance.infra.images import image_id
 from mm_conformance.infra.leftovers import WARM_RUN, named, remove, remove_left_behind, suite_things
+from mm_conformance.infra.shared_extras import SharedExtras
 from mm_conformance.infra.snapshots import current_snapshot
 from mm_conformance.infra.support import POSTGRES, choose
 from mm_conformance.infra.warm import WARM_DIR, WarmState
@@ -36,7 +38,11 @@ def warm_up(server: MattermostServer) -> WarmState:
         stack = MattermostDeployment(server)
         deployment = stack.start()
     deployment.admin.patch_config(TOKENS_ON)
-    return WarmState.record(stack)
+    state = WarmState.record(stack)
+    # Every extra a run needs, kept beside it: its runs start no container (see infra.shared_extras).
+    stack.shared_state = state
+    Endpoints(stack).start_ahead(set(EXTRA_NAMES))
+    return state
 
 
 def attach(server: MattermostServer, state: WarmState, *, nginx_image: str | None = None) -> MattermostDeployment:
@@ -52,7 +58,9 @@ def warm_down() -> list[str]:
     warm = suite_things(f"{RUN_LABEL}={WARM_RUN}")
     remove(warm)
     for path in WARM_DIR.glob("*.json") if WARM_DIR.is_dir() else []:
-        WarmState.read(path).forget_users_ledger()  # its users ledger goes with it
+        state = WarmState.read(path)
+        state.forget_users_ledger()  # its users ledger goes with it
+        SharedExtras.remove(state)  # and its extras' records and certificates (the containers went above)
         path.unlink()
     return named(warm)
 
@@ -72,6 +80,7 @@ def clean() -> tuple[list[str], int]:
             continue  # up on another Docker host (another DOCKER_HOST): not this engine's to forget
         if WarmState.of(state.image) is None:
             state.forget_users_ledger()
+            SharedExtras.remove(state)
             path.unlink(missing_ok=True)  # its deployment is gone
     return removed, kept
 
@@ -158,6 +167,8 @@ class SharedDeployments:
     def close(self) -> None:
         """Remove every shared deployment (at once), also one still starting (an interrupted run):
         its containers go, so its start fails at once; then once more, for one it made meanwhile."""
+        for path in self.directory.glob("*.json"):
+            SharedExtras.remove(WarmState.read(path))  # the extras the workers started for them
         for _ in range(2):
             with concurrent.futures.ThreadPoolExecutor(max(1, len(self._stacks))) as removing:
                 list(removing.map(MattermostDeployment.stop, self._stacks))

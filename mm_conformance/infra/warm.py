@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from mm_conformance.errors import InfrastructureError
+from mm_conformance.infra.containers import labels_of
 from mm_conformance.infra.docker_host import docker_host
 from mm_conformance.infra.images import CACHE_DIR, POSTGRES_IMAGE, image_id
 from mm_conformance.infra.premade import UsersLedger
@@ -51,16 +52,20 @@ class WarmState:
     #: How many users its database held made ahead when it started (see infra.premade); which of them
     #: are handed out is in :attr:`users_ledger`.
     premade_users: int = 0
+    #: The run and the process its containers belong to (their labels): so do the extras any process
+    #: starts for it (see infra.shared_extras), and whoever removes it removes them.
+    run_id: str = ""
+    owner: str = ""
 
     @classmethod
     def record(cls, stack: MattermostDeployment, directory: Path = WARM_DIR) -> WarmState:
         """Record ``stack``'s started deployment in ``directory`` for others to attach to."""
         deployment = stack.deployment
-        assert deployment is not None, "the deployment has not started"
+        assert deployment is not None and deployment.container is not None, "the deployment has not started"
         state = cls(stack.image, image_id(stack.image) or "", deployment.base_url, deployment.admin.user.username,
                     deployment.admin.user.password, stack.dsn, stack.network_name,
                     stack.container_roles(), str(directory), stack.postgres_image or POSTGRES_IMAGE,
-                    deployment.premade_users)
+                    deployment.premade_users, *labels_of(deployment.container))
         state.forget_users_ledger()  # a deployment just started: none handed out
         state.save()
         return state
@@ -117,6 +122,11 @@ class WarmState:
     @property
     def users_ledger_path(self) -> Path:
         return self.path(self.image_id, Path(self.directory)).with_suffix(".users")
+
+    @property
+    def extras_dir(self) -> Path:
+        """Where the extras every process shares are recorded, and their certificates (infra.shared_extras)."""
+        return self.path(self.image_id, Path(self.directory)).with_suffix(".extras")
 
     def forget_users_ledger(self) -> None:
         """Remove the ledger and its list of users handed out (the deployment is new, or gone)."""

@@ -200,9 +200,10 @@ class ScenarioWorld(ServerObjects):
         # As the browser shows it: the Base URL's spellings are base_url.feature's rule, not this one's.
         base_url = endpoints.url(case).rstrip("/")
         credential = self.credential(token, base_url=base_url, ignore_ssl_issues=ignore_ssl_issues)
-        before = endpoints.credentials_passed(case)
-        observation = self.use(path, credential, endpoints.ca_file)
-        after = endpoints.credentials_passed(case)
+        with endpoints.counting("tls-proxy", case):
+            before = endpoints.credentials_passed(case)
+            observation = self.use(path, credential, endpoints.ca_file)
+            after = endpoints.credentials_passed(case)
         self.credentials_passed = None if before is None or after is None else after - before
         return observation
 
@@ -231,10 +232,11 @@ class ScenarioWorld(ServerObjects):
         endpoints = self.endpoints("tls-proxy")
         credential = self.credential(token, base_url=endpoints.url(case).rstrip("/"))
         path = f"/api/v4/{endpoint}"
-        before = len(endpoints.proxy.queries(case, path))
-        observation = self._observe(lambda: self.implementation.request(
-            credential, ApiRequest("GET", endpoint, query), endpoints.ca_file))
-        self.queries_through = endpoints.proxy.queries(case, path)[before:]
+        with endpoints.counting("tls-proxy", case):
+            before = len(endpoints.proxy.queries(case, path))
+            observation = self._observe(lambda: self.implementation.request(
+                credential, ApiRequest("GET", endpoint, query), endpoints.ca_file))
+            self.queries_through = endpoints.proxy.queries(case, path)[before:]
         return observation
 
     def use_through_redirect(self, path: str, redirect: str, token: str) -> Observation:
@@ -249,12 +251,13 @@ class ScenarioWorld(ServerObjects):
         endpoints = self.endpoints("redirects")
         redirects = endpoints.redirects()
         credential = self.credential(token, base_url=redirects.url(redirect).rstrip("/"))
-        reached, wrote = redirects.credentials_passed(redirect), redirects.writes_at_target(redirect)
-        asked = redirects.requests(redirect)
-        observation = self.use(path, credential, endpoints.ca_file)
-        self.credentials_passed = redirects.credentials_passed(redirect) - reached
-        self.writes_through = redirects.writes_at_target(redirect) - wrote
-        self.redirects_answered = redirects.requests(redirect) - asked
+        with endpoints.counting("redirects", redirect):
+            reached, wrote = redirects.credentials_passed(redirect), redirects.writes_at_target(redirect)
+            asked = redirects.requests(redirect)
+            observation = self.use(path, credential, endpoints.ca_file)
+            self.credentials_passed = redirects.credentials_passed(redirect) - reached
+            self.writes_through = redirects.writes_at_target(redirect) - wrote
+            self.redirects_answered = redirects.requests(redirect) - asked
         return observation
 
     def request(self, credential: Credential, endpoint: str, method: str = "GET", *, body: object = None,
