@@ -76,17 +76,27 @@ def test_with_several_servers_each_server_s_scenarios_share_one_scope():
     assert server_scope("tests/test_cli.py::test_other", servers) == "tests/test_cli.py::test_other"
 
 
-def test_with_more_workers_than_servers_the_silent_server_scenarios_are_a_scope_of_their_own():
-    """They wait seconds on a server that never answers, doing nothing: beside the others, not before them."""
-    from mm_conformance.pytest_plugin.scheduling import server_scope
+def test_with_more_workers_than_servers_only_the_scenarios_that_need_extras_stay_together():
+    """The extras start once, in the worker that runs every scenario needing them; each other
+    scenario (a silent server's wait among them) goes to whichever worker is free."""
+    from mm_conformance.pytest_plugin.scheduling import extras_needed, server_scope
     from mm_conformance.infra.silent import SILENCES
 
     servers = [MattermostServer("b:11.0.3", "11.0.3")]
     silent = "steps/test_scenarios.py::test_the_credential_gives_up_on_a_server_that_never_answers[mm11.0.3-{}]"
     for silence in SILENCES:
-        assert server_scope(silent.format(silence), servers, silent_apart=True) == f"11.0.3 (a server that {silence})"
+        assert server_scope(silent.format(silence), servers, dealt_out=True) == silent.format(silence)
         assert server_scope(silent.format(silence), servers) == "11.0.3"
-    assert server_scope("steps/test_scenarios.py::test_tokens[mm11.0.3]", servers, silent_apart=True) == "11.0.3"
+    subpath = ("steps/test_scenarios.py::test_a_write_to_the_site_root_of_a_subpath_deployment_does_not_appear_"
+               "to_work_and_posts_nothing[mm11.0.3]")
+    assert extras_needed(subpath) == {"subpath"}
+    assert server_scope(subpath, servers, dealt_out=True) == "11.0.3 (extras)"
+    proxy = ("steps/test_scenarios.py::test_with_ignore_ssl_issues_off_a_certificate_that_validates_connects"
+             "[mm11.0.3-the credential test-trusted]")
+    assert extras_needed(proxy) == {"tls-proxy", "mattermost-tls"}
+    plain = "steps/test_scenarios.py::test_tokens[mm11.0.3]"
+    assert extras_needed(plain) == frozenset()
+    assert server_scope(plain, servers, dealt_out=True) == plain
 
 
 def test_with_several_servers_the_upgrade_is_one_scenario_through_each_newer_one_in_turn():

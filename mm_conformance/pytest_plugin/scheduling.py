@@ -3,14 +3,19 @@ xdist worker, the extras each scope will need, and the markers read from feature
 
 from __future__ import annotations
 
-import pytest
+import functools
 
-from mm_conformance.infra.endpoints import EXTRA_NAMES, with_what_they_need
+import pytest
+from pytest_bdd.scenario import make_python_name
+
+from mm_conformance.infra.endpoints import EXTRA_NAMES, SECOND_SERVERS, with_what_they_need
 from mm_conformance.infra.silent import SILENCES
 from mm_conformance.mattermost.servers import (
     MattermostServer,
     oldest_first,
 )
+from mm_conformance.outcomes.trace_sources import load_scenarios
+from mm_conformance.paths import SUITE_ROOT
 from mm_conformance.protocol.adapters import (
     implementation_name,
 )
@@ -36,11 +41,22 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         if isinstance(server, MattermostServer) and not item.get_closest_marker("upgrade"):
             extras.setdefault(scope_of(config, item), set()).update(needs[item])
     config.stash[EXTRAS] = extras
-    items.sort(key=lambda item: (first_of_server[server_of(item)], bool(needs[item])))
+    # Each server's in the order its scenarios are best dealt out (see server_scope): those that wait
+    # on a silent server first (seconds of waiting each, beside the others'), those that need no extra next,
+    # then those that need the TLS proxy or the redirects only, and last those that need a second server.
+    items.sort(key=lambda item: (first_of_server[server_of(item)], _rank(item, needs[item])))
+
+
+def _rank(item: pytest.Item, needs: set[str]) -> int:
+    if needs & SECOND_SERVERS:
+        return 3
+    if needs:
+        return 2
+    return 0 if _silence_of(item.nodeid) else 1
 
 
 def scope_of(config: pytest.Config, item: pytest.Item) -> str:
-    return server_scope(item.nodeid, config.stash.get(SERVERS, []), silent_apart=_silent_apart(config))
+    return server_scope(item.nodeid, config.stash.get(SERVERS, []), dealt_out=_dealt_out(config))
 
 
 def server_of(item: pytest.Item) -> object:
@@ -75,40 +91,66 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
 
 
 def pytest_xdist_make_scheduler(config: pytest.Config, log: object) -> object | None:
-    """Each server's scenarios go to one worker: the servers run side by side, each worker starting
-    (or sharing the warm) deployment of its server only. With more workers than servers, the
-    scenarios that wait on a silent server (idle seconds, no work) go to a worker of their own too."""
+    """Which worker runs what: a scope (see :func:`server_scope`) goes whole to one worker, and
+    pytest-xdist deals the biggest scopes out first, the rest in the order of the collection (see
+    pytest_collection_modifyitems), each to whichever worker has least left to do."""
     servers = config.stash.get(SERVERS, [])
-    silent_apart = _silent_apart(config)
-    if len(servers) < 2 and not silent_apart:
+    dealt_out = _dealt_out(config)
+    if len(servers) < 2 and not dealt_out:
         return None
     from xdist.scheduler import LoadScopeScheduling
 
-    class EachServerToOneWorker(LoadScopeScheduling):
+    class ByServerAndExtras(LoadScopeScheduling):
         def _split_scope(self, nodeid: str) -> str:
-            return server_scope(nodeid, servers, silent_apart=silent_apart)
+            return server_scope(nodeid, servers, dealt_out=dealt_out)
 
-    return EachServerToOneWorker(config, log)
+    return ByServerAndExtras(config, log)
 
 
-def _silent_apart(config: pytest.Config) -> bool:
-    """Whether a server's silent-server scenarios make a scope of their own: there are more workers than servers."""
+def _dealt_out(config: pytest.Config) -> bool:
+    """Whether a server's scenarios are dealt out to several workers: there are more workers than
+    servers (each server's deployment is then one the run's workers share, see SharedDeployments)."""
     workers = getattr(config.option, "numprocesses", None) or 0  # the same option in the controller and each worker
     return isinstance(workers, int) and workers > len(config.stash.get(SERVERS, []))
 
 
-def server_scope(nodeid: str, servers: list[MattermostServer], *, silent_apart: bool = False) -> str:
-    """The id of the server a test runs on, read from its test id ("…[mm11.0.3-…]" or "…[mm11.0.3]",
-    see pytest_generate_tests); the test id itself for a test of no server. With ``silent_apart``,
-    each scenario that waits on a server that never answers (an Examples row of :data:`SILENCES`)
-    is a scope of its own: "11.0.3 (a server that accepts the connection and never answers)".
-    (pytest-xdist gives a worker more scopes while it has two tests or fewer to run: one spare worker
-    gets all three.)"""
+def server_scope(nodeid: str, servers: list[MattermostServer], *, dealt_out: bool = False) -> str:
+    """What goes to one worker, read from a test id ("…[mm11.0.3-…]" or "…[mm11.0.3]", see
+    pytest_generate_tests): the id of the server it runs on, so that each server's scenarios run
+    in one worker, side by side with the other servers'; the test id itself for a test of no server.
+
+    With ``dealt_out`` (more workers than servers), only the scenarios of a server that need its
+    extras stay together, as "11.0.3 (extras)": the worker that runs them starts the extras once
+    (a TLS proxy, redirects, two more Mattermost servers), ahead of them. Every other scenario is a
+    scope of its own, and goes to whichever worker is free, those that wait on a silent server
+    (idle seconds each) first.
+    """
     for server in sorted(servers, key=lambda s: -len(s.id)):  # "mm11.0" must not take "mm11.0.3"'s
         if f"[mm{server.id}-" in nodeid or f"[mm{server.id}]" in nodeid:
-            silence = next((silence for silence in SILENCES if f"-{silence}" in nodeid), None) if silent_apart else None
-            return f"{server.id} (a server that {silence})" if silence else server.id
+            if not dealt_out:
+                return server.id
+            return f"{server.id} (extras)" if extras_needed(nodeid) else nodeid
     return nodeid
+
+
+def _silence_of(nodeid: str) -> str | None:
+    """The silence a scenario waits on (an Examples row of :data:`SILENCES`), or None."""
+    return next((silence for silence in SILENCES if f"-{silence}" in nodeid), None)
+
+
+@functools.cache
+def _extras_by_test() -> dict[str, frozenset[str]]:
+    """The extras each scenario declares (``@needs:<extra>``), by its test function's name: pytest-xdist's
+    controller schedules by test id alone, before (and without) collecting a scenario itself."""
+    return {f"test_{make_python_name(scenario.name)}": frozenset(
+                tag.removeprefix("needs:") for tag in scenario.tags if tag.startswith("needs:"))
+            for scenario in load_scenarios(SUITE_ROOT / "features")}
+
+
+def extras_needed(nodeid: str) -> frozenset[str]:
+    """The extras the scenario of test id ``nodeid`` declares, read from its feature file."""
+    name = nodeid.rpartition("::")[2].partition("[")[0]
+    return _extras_by_test().get(name, frozenset())
 
 
 def pytest_bdd_apply_tag(tag: str, function) -> bool | None:
