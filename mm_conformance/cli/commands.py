@@ -23,6 +23,7 @@ from mm_conformance.infra.images import (
 )
 from mm_conformance.infra.shared import clean as clean_leftovers
 from mm_conformance.infra.shared import warm_down, warm_up
+from mm_conformance.infra.shared_extras import SharedExtras
 from mm_conformance.infra.snapshots import current_snapshot, ensure_premigrated
 from mm_conformance.infra.support import POSTGRES, choose, fallback_line
 from mm_conformance.mattermost.servers import select_servers
@@ -221,7 +222,9 @@ def warm(args: argparse.Namespace) -> int:
         print(f"mm-conformance: {said}")
     for server in servers:
         state = warm_up(server)
-        print(f"{server}: warm at {state.base_url} on {state.postgres_image} "
+        extras = SharedExtras(state).recorded() if state.run_id else []
+        print(f"{server}: warm at {state.base_url} on {state.postgres_image}"
+              f"{', with ' + ', '.join(extras) if extras else ''} "
               "(mm-conformance run uses it; mm-conformance down removes it)")
     return 0
 

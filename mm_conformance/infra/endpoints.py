@@ -5,7 +5,10 @@ a second server that serves Mattermost under a subpath; and Base URLs that never
 answer (:mod:`~mm_conformance.infra.silent`).
 
 Certificates are made per run in a temporary directory that is removed with the
-endpoints. Every case but one is served by the TLS proxy in front of the
+endpoints; on a deployment several processes use (a warm one, or the one a run's CLI
+starts for its workers), the extras and their certificates are the deployment's, started
+once (:mod:`~mm_conformance.infra.shared_extras`). The silent listeners are always the
+process's own (threads). Every case but one is served by the TLS proxy in front of the
 server; ``mattermost-tls`` is Mattermost terminating TLS itself (the ``trusted``
 certificate), started only when a scenario asks for it. So are the Base URLs
 that answer with a redirect (:meth:`Endpoints.redirects`), which serve the

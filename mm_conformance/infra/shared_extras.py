@@ -77,6 +77,10 @@ class SharedExtras:
             record_file.write_text(json.dumps(record))
             return value
 
+    def recorded(self) -> list[str]:
+        """The extras started for the deployment so far, by name."""
+        return sorted(path.stem for path in self.directory.glob("*.json"))
+
     @contextlib.contextmanager
     def counting(self, extra: str, listener: str) -> Iterator[None]:
         """Hold ``extra``'s ``listener`` while counting what reaches it around one use: another process's
