@@ -28,7 +28,7 @@ from mm_conformance.infra.deployment import MattermostDeployment
 from mm_conformance.infra.endpoints import StartedOnce
 from mm_conformance.infra.images import BASE_IMAGE, POSTGRES_IMAGE, image_id, image_labels
 from mm_conformance.infra.leftovers import leftovers
-from mm_conformance.infra.premade import ADMIN_SECRETS, new_admin_secret
+from mm_conformance.infra.premade import ADMIN_SECRETS, PREMADE_USERS, new_admin_secret
 from mm_conformance.infra.snapshots import (
     ADMIN_SECRET_LABEL,
     PREMADE_LABEL,
@@ -145,7 +145,10 @@ def test_a_deployment_starts_from_the_database_its_own_server_image_migrated_on_
         _labelled_image(snapshot, snapshot_labels(server_id, postgres_id))  # without its users and admin
         assert premigrated_database(server, POSTGRES_IMAGE) == POSTGRES_IMAGE
         secret_id, _ = new_admin_secret()
-        with_users.update({PREMADE_LABEL: "160", ADMIN_SECRET_LABEL: secret_id})
+        with_users.update({PREMADE_LABEL: str(PREMADE_USERS - 1), ADMIN_SECRET_LABEL: secret_id})
+        _labelled_image(snapshot, {**snapshot_labels(server_id, postgres_id), **with_users})
+        assert premigrated_database(server, POSTGRES_IMAGE) == POSTGRES_IMAGE, "fewer users than now: made again"
+        with_users[PREMADE_LABEL] = str(PREMADE_USERS)
         _labelled_image(snapshot, {**snapshot_labels(server_id, postgres_id), **with_users})
         assert premigrated_database(server, POSTGRES_IMAGE) == snapshot
         (ADMIN_SECRETS / secret_id).unlink()  # its admin's password is not kept here: made again

@@ -1,7 +1,8 @@
 """Users made once per server image, in its pre-migrated database, and handed out once each.
 
 Creating a user costs Mattermost a bcrypt hash of its password (about 0.1 s of a core), and
-a run of every scenario makes about 80 of them on each server. A user nobody has used is as
+a run of every scenario takes about 195 of them on each server (counted on 11.0.3: 160 premade
+ones ran out and its workers made 33 more). A user nobody has used is as
 isolated as one made a second ago, so the snapshot of a server image's database
 (:mod:`~mm_conformance.infra.snapshots`) is made with :data:`PREMADE_USERS` users in it,
 ``premade-0000`` and on, whose passwords nobody kept, and a system admin whose password is
@@ -15,14 +16,19 @@ admin instead of creating one, and hands each premade user to at most one scenar
 - once every premade user is spent, scenarios get users made for them as before
   (:class:`~mm_conformance.mattermost.background.UserPool`);
 - a warm deployment is refilled between runs (:mod:`~mm_conformance.infra.refill`, in a
-  process of its own that the run ending starts): the ledger counts a user as made only once
-  it exists.
+  process of its own that the run ending starts, which makes a user only while no run uses
+  the deployment): the ledger counts a user as made only once it exists.
 
 A scenario about a user's own session (Profile > Security) gives its premade user a
 password first (``ApiClient.give_password``): the only logins a run makes besides the admin's.
 
-Sized for two runs of every scenario on one server (about 80 users each): 160 users, made
-once per image on two threads while the snapshot is made (about 9 s of 2 cores).
+Sized by the most an unlicensed Mattermost keeps active: from 10.x on it refuses a user past
+250 active ones (``api.user.create_user.user_limits.exceeded``, ERROR_SAFETY_LIMITS_EXCEEDED;
+met at the 251st here). 240 users and the admin leave room for what scenarios have in hand at
+once (they put their users away as they end): more than a run of every scenario takes, so a
+warm deployment's next run finds a whole pool again once the refill between them is done.
+Made once per image, on two threads, while the snapshot is made. A snapshot made with fewer
+(an earlier size) is made again.
 """
 
 from __future__ import annotations
@@ -42,7 +48,7 @@ from mm_conformance.mattermost.admin import ApiClient, new_password
 from mm_conformance.redact import register_secret
 
 #: How many users a snapshot is made with (see the module docstring for the sizing).
-PREMADE_USERS = 160
+PREMADE_USERS = 240
 #: The system admin a snapshot is made with; its password is kept in :data:`ADMIN_SECRETS`.
 SNAPSHOT_ADMIN = "sysadmin"
 #: One file per snapshot, named by the snapshot's secret id (a label of the image), holding its admin's password.

@@ -1,9 +1,8 @@
 """A warm deployment's users made ahead, refilled between runs, in a process of its own.
 
 A run on a warm deployment (``mm-conformance up``) spends premade users
-(:mod:`~mm_conformance.infra.premade`); as it ends, when fewer than a run's worth are left
-(half of :data:`~mm_conformance.infra.premade.PREMADE_USERS`), it starts this module as a
-detached process::
+(:mod:`~mm_conformance.infra.premade`); as it ends, it starts this module as a detached
+process::
 
     python -m mm_conformance.infra.refill <WARM_DIR>/<server image id>.users
 
@@ -13,9 +12,12 @@ once it exists (a run starting meanwhile takes only users that exist). One refil
 per deployment (a lock file); it gives up quietly when the deployment goes away
 (``mm-conformance down``) and writes what it did to ``refill.log`` beside the state.
 
-Not after every run: Mattermost hashes each new user's password, and a refill still at work
-when the next run starts slows that run down (measured on 2 cores: a warm run right after a
-refill began took 44.6 s against 40.1 s, Mattermost's CPU 34.7 core-seconds against 22.9).
+Only between runs: Mattermost hashes each new user's password, and a refill at work beside a
+run slowed that run down (measured on 2 cores: a warm run right after a refill began took
+44.6 s against 40.1 s, Mattermost's CPU 34.7 core-seconds against 22.9). So a refill makes
+each user while no run uses the deployment (:meth:`WarmState.between_runs`; every worker of a
+run holds :meth:`WarmState.used_by_a_run`): a run that starts before the refill is done pauses
+it, and takes made users where the premade ones run out.
 """
 
 from __future__ import annotations
@@ -34,8 +36,8 @@ from mm_conformance.mattermost.admin import MattermostApiError
 def start_refill(state: WarmState) -> bool:
     """Start a refill of ``state``'s deployment when it needs one; whether one was started."""
     handed_out, made = state.users_ledger.counts()
-    if not state.kept or not state.premade_users or made - handed_out >= PREMADE_USERS // 2:
-        return False  # enough left for another run
+    if not state.kept or not state.premade_users or made - handed_out >= PREMADE_USERS:
+        return False  # none was handed out
     log = state.users_ledger_path.with_name("refill.log").open("a")
     with log:
         subprocess.Popen([sys.executable, "-m", "mm_conformance.infra.refill", str(state.users_ledger_path)],
@@ -54,11 +56,12 @@ def refill(state: WarmState) -> int:
         admin = state.sign_in()
         try:
             while True:
-                handed_out, made = ledger.counts()
-                if made - handed_out >= PREMADE_USERS:
-                    return made_now
-                admin.create_user(premade_username(made))
-                ledger.made_one_more()
+                with state.between_runs():  # Mattermost hashes a password: never while a run goes on
+                    handed_out, made = ledger.counts()
+                    if made - handed_out >= PREMADE_USERS:
+                        return made_now
+                    admin.create_user(premade_username(made))
+                    ledger.made_one_more()
                 made_now += 1
         finally:
             admin.close()

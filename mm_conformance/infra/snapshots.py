@@ -89,7 +89,9 @@ def current_snapshot(server_image: str, postgres_image: str) -> str | None:
     snapshot = snapshot_name(server_id, postgres_id)
     labels = image_labels(snapshot) or {}
     wanted = snapshot_labels(server_id, postgres_id)
-    current = all(labels.get(key) == value for key, value in wanted.items()) and premade_in(snapshot) is not None
+    premade = premade_in(snapshot)
+    current = (all(labels.get(key) == value for key, value in wanted.items())
+               and premade is not None and premade[2] >= PREMADE_USERS)  # fewer: an earlier size, made again
     return snapshot if current else None
 
 

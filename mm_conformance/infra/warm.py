@@ -7,13 +7,14 @@ on such a server holds its :class:`ServerWideLock`.
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import json
 import secrets
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import IO, TYPE_CHECKING
 
 from mm_conformance.errors import InfrastructureError
 from mm_conformance.infra.containers import labels_of
@@ -130,8 +131,25 @@ class WarmState:
 
     def forget_users_ledger(self) -> None:
         """Remove the ledger and its list of users handed out (the deployment is new, or gone)."""
-        for path in (self.users_ledger_path, *(self.users_ledger_path.with_suffix(s) for s in (".handed", ".refill"))):
+        for path in (self.users_ledger_path,
+                     *(self.users_ledger_path.with_suffix(s) for s in (".handed", ".refill", ".runs"))):
             path.unlink(missing_ok=True)
+
+    def used_by_a_run(self) -> IO[str]:
+        """Held (shared: by any number of runs and workers at once) while a run uses the deployment;
+        released when the returned file is closed, or by the kernel if the process dies. A refill of
+        its users waits until nobody holds it (:meth:`between_runs`)."""
+        runs = self.users_ledger_path.with_suffix(".runs").open("a")
+        fcntl.flock(runs, fcntl.LOCK_SH)
+        return runs
+
+    @contextlib.contextmanager
+    def between_runs(self) -> Iterator[None]:
+        """While no run uses the deployment: waits until none does, and holds a run that starts meanwhile
+        back until the block ends (a refill makes one user at a time in it: a fraction of a second)."""
+        with self.users_ledger_path.with_suffix(".runs").open("a") as runs:
+            fcntl.flock(runs, fcntl.LOCK_EX)
+            yield
 
     @property
     def users_ledger(self) -> UsersLedger:

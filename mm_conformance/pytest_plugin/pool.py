@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import threading
+from typing import IO
 
 import pytest
 
@@ -66,6 +67,8 @@ class DeploymentPool:
         self.versions: list[str] = []
         #: Extras starting ahead of the scenarios that need them, one thread per server.
         self._ahead: dict[MattermostServer, threading.Thread] = {}
+        #: Held while this run uses a warm deployment (see WarmState.used_by_a_run).
+        self._using: list[IO[str]] = []
 
     def get(self, server: MattermostServer) -> Deployment:
         if server in self._failed:
@@ -147,6 +150,8 @@ class DeploymentPool:
             ledger = warm.users_ledger if warm is not None else UsersLedger(deployment.premade_users)
             if warm is not None:
                 self._warm[server] = warm
+                if warm.kept:  # a refill of its users waits until this run is done with it
+                    self._using.append(warm.used_by_a_run())
             deployment.user_pool = UserPool(deployment.admin.another_session(), premade=ledger.take)
             deployment.clean_up = CleanUp(deployment.admin.another_session())
         return deployment
@@ -210,6 +215,9 @@ class DeploymentPool:
                 deployment.user_pool.close(deactivate_unused=healthy and stack is not None and stack.kept_after_run)
             if healthy and server in self._warm:
                 start_refill(self._warm[server])  # a warm deployment's users made ahead, for the next run
+        for using in self._using:
+            using.close()  # a refill may make users from now on
+        self._using.clear()
         for stack in [*self._running.values(), *self._upgrades]:
             stack.stop()  # an extra still starting in the background is removed as it comes up
         for thread in self._ahead.values():
