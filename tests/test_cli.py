@@ -157,13 +157,15 @@ def test_a_run_and_its_workers_load_only_the_pytest_plugins_it_names(monkeypatch
 
 
 @pytest.mark.parametrize("servers, cores, snapshots, workers", [
-    (1, 2, True, 3),    # one server, two processes for its silent-server waits beside it
-    (2, 2, True, 3),    # at most one more than cores
+    (1, 2, True, 4),    # one server, three processes beside its extras' one: its silent-server waits first
+    (2, 2, True, 4),    # four for one or two servers, at most two more than cores
     (2, 8, True, 4),
+    (4, 2, True, 3),    # more servers: at most one more than cores
+    (4, 8, True, 6),
     (1, 2, False, 1),   # no database snapshot yet: another process would migrate a database of its own
     (2, 2, False, 2),
 ])
-def test_the_default_workers_are_one_per_server_and_two_for_the_waits(monkeypatch, servers, cores, snapshots, workers):
+def test_the_default_workers_are_one_per_server_and_more_for_the_waits(monkeypatch, servers, cores, snapshots, workers):
     from mm_conformance.cli import run as cli
     from mm_conformance.infra.images import POSTGRES_IMAGE
     from mm_conformance.mattermost.servers import MattermostServer

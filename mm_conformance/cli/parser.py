@@ -29,11 +29,12 @@ def parser() -> argparse.ArgumentParser:
     run.add_argument("--expect", type=Path, metavar="FILE",
                      help="TOML file of declared deviations; the run fails on any other, and on stale ones")
     run.add_argument("--workers", type=int, default=None, metavar="N",
-                     help="run the scenarios in N processes at once (pytest-xdist; each starts its deployment, or "
-                          "shares the warm one): each server's scenarios go to one process, and with more processes "
-                          "than servers its silent-server scenarios to the others (default: one per server and two "
-                          "more, at most one more than cores; one per server while a server has no database "
-                          "snapshot yet; 1: all in this process)")
+                     help="run the scenarios in N processes at once (pytest-xdist; they share each server's "
+                          "deployment, or the warm one): each server's scenarios go to one process, and with more "
+                          "processes than servers only those that need its extras stay together, the others go to "
+                          "whichever is free (default: four for one or two servers, at most two more than cores; "
+                          "else one per server and two more, at most one more than cores; one per server while a "
+                          "server has no database snapshot yet; 1: all in this process)")
     run.add_argument("--repeat", type=int, default=1, metavar="N",
                      help="the flake check: run N times and report every scenario whose outcome changed (exit 2)")
     run.add_argument("-k", dest="keyword", metavar="EXPR", help="only scenarios matching this pytest -k expression")
