@@ -33,3 +33,27 @@ def test_processes_sharing_a_ledger_file_never_get_the_same_user(tmp_path):
     handed = path.with_suffix(".handed").read_text().split("\n")[:-1]
     assert sorted(line.split()[0] for line in handed) == sorted(taken)  # each with the process that took it
     assert UsersLedger(999, path).counts() == (200, 200)  # the file, not the new object's count, is the truth
+
+
+def test_a_refill_makes_users_only_while_no_run_uses_the_deployment(tmp_path):
+    """Mattermost hashes each new user's password: a refill beside a run would slow the run down."""
+    import threading
+
+    from mm_conformance.infra.warm import WarmState
+
+    state = WarmState("img", "sha256:" + "0" * 64, "http://127.0.0.1:1", "admin", "pw", "dsn", "net",
+                      directory=str(tmp_path))
+    run = state.used_by_a_run()
+    other_run = state.used_by_a_run()  # runs use it side by side
+    refilled = threading.Event()
+
+    def refill() -> None:
+        with state.between_runs():
+            refilled.set()
+
+    threading.Thread(target=refill, daemon=True).start()
+    assert not refilled.wait(0.3), "not while a run uses it"
+    run.close()
+    assert not refilled.wait(0.3), "nor while another still does"
+    other_run.close()
+    assert refilled.wait(5), "once no run uses it"
