@@ -1,5 +1,6 @@
-"""Which scenarios run where: servers and implementations as parameters, each server's scenarios to one
-xdist worker, the extras each scope will need, and the markers read from feature tags."""
+"""Which scenarios run where: servers and implementations as parameters, the scopes pytest-xdist deals
+out to its workers (a server's, or with spare workers its extras' and each other scenario), the extras
+each scope will need, and the markers read from feature tags."""
 
 from __future__ import annotations
 
@@ -93,7 +94,7 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
 def pytest_xdist_make_scheduler(config: pytest.Config, log: object) -> object | None:
     """Which worker runs what: a scope (see :func:`server_scope`) goes whole to one worker, and
     pytest-xdist deals the biggest scopes out first, the rest in the order of the collection (see
-    pytest_collection_modifyitems), each to whichever worker has least left to do."""
+    pytest_collection_modifyitems), each to a worker as it runs out of work."""
     servers = config.stash.get(SERVERS, [])
     dealt_out = _dealt_out(config)
     if len(servers) < 2 and not dealt_out:
