@@ -233,16 +233,12 @@ class RedirectEndpoints(_Listening):
         return self
 
     def adopt_both(self, container_id: str, recorder_id: str) -> RedirectEndpoints:
-        """Use the running redirecting nginx and recorder another process started (see :meth:`ids`)."""
+        """Use the running redirecting nginx and recorder (``self.recorder``) another process started."""
         self.recorder = _RedirectTarget(self._certificate, list(self.redirects.values()), self.image,
                                         self._startup_timeout_s)
         self.recorder.adopt(recorder_id)
         self.adopt(container_id)
         return self
-
-    def ids(self) -> tuple[str, str]:
-        """The container ids of the redirecting nginx and of its recorder, once started."""
-        return self.get_wrapped_container().id, self._recorder().get_wrapped_container().id
 
     def stop(self, force: bool = True, delete_volume: bool = True) -> None:
         try:
