@@ -45,7 +45,7 @@ class SharedExtras:
         cases = extras.certificates()
         proxy = extras.get("tls-proxy", start=start_proxy, adopt=adopt_proxy)
         with extras.counting("tls-proxy", "expired"):
-            ...   # nobody else's request reaches that listener meanwhile
+            ...   # no other process's scenario counts on that listener meanwhile
     """
 
     def __init__(self, state: WarmState) -> None:
@@ -57,10 +57,11 @@ class SharedExtras:
         """The deployment's certificate cases: made by the first process that asks, read by the others."""
         directory = self.directory / "certificates"
         with self._locked("certificates"):
-            if not (directory / "ca.pem").is_file():
-                shutil.rmtree(directory, ignore_errors=True)  # half-made by a process that died
+            try:
+                return read_cases(directory)
+            except OSError:  # none yet, or half-made by a process that died
+                shutil.rmtree(directory, ignore_errors=True)
                 return make_cases(directory)
-        return read_cases(directory)
 
     def get(self, name: str, *, start: Callable[[], tuple[V, Record]], adopt: Callable[[Record], V]) -> V:
         """Extra ``name``: adopted from its record if its containers still run, else ``start()``ed
