@@ -52,7 +52,7 @@ from mm_conformance.errors import InfrastructureError  # noqa: E402
 from mm_conformance.infra.deployment import MattermostDeployment  # noqa: E402
 from mm_conformance.infra.images import local_mattermost_images  # noqa: E402
 from mm_conformance.infra.premade import PREMADE_USERS  # noqa: E402
-from mm_conformance.infra.warm import WARM_DIR  # noqa: E402
+from mm_conformance.infra.warm import WARM_DIR, WarmState  # noqa: E402
 from mm_conformance.mattermost.servers import select_servers  # noqa: E402
 from mm_conformance.protocol.runner import Implementation, reference_command  # noqa: E402
 from mm_conformance.protocol.wire import ApiRequest, Credential  # noqa: E402
@@ -221,10 +221,11 @@ def _refill_done(timeout_s: float = 300) -> float:
     """Wait until every warm deployment holds a whole pool of premade users again (infra.refill makes
     them as the run before ends); how long that took."""
     started = time.perf_counter()
-    for ledger in WARM_DIR.glob("*.users"):
+    for path in WARM_DIR.glob("*.json"):
+        ledger = WarmState.read(path).users_ledger
         while time.perf_counter() - started < timeout_s:
-            state = json.loads(ledger.read_text() or "{}")
-            if state.get("made", 0) - state.get("next", 0) >= PREMADE_USERS:
+            handed_out, made = ledger.counts()
+            if made - handed_out >= PREMADE_USERS:
                 break
             time.sleep(0.2)
     return time.perf_counter() - started

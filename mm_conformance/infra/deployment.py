@@ -29,6 +29,7 @@ from mm_conformance.infra.certificates import CertificateCase, CertificateCases
 from mm_conformance.infra.containers import (
     MattermostContainer,
     answers_ping,
+    container_states,
     database_problem,
     remove_network,
     suite_labels,
@@ -329,9 +330,8 @@ class MattermostDeployment:
         created = {**self.container_roles(), **self._attached}
         if not created:
             return []
-        try:  # one question for all of them (sparse: the list's own states, no inspect of each)
-            states = {c.id: c.status for c in engine().containers.list(all=True, sparse=True,
-                                                                       filters={"id": list(created)})}
+        try:
+            states = container_states(list(created))
         except DockerException as error:
             return [f"the Docker engine ({error.__class__.__name__})"]
         # "created": an extra still starting in the background

@@ -29,7 +29,7 @@ from typing import Any, TypeVar
 from docker.errors import DockerException, NotFound
 
 from mm_conformance.infra.certificates import CertificateCases, make_cases, read_cases
-from mm_conformance.infra.containers import labelled_as
+from mm_conformance.infra.containers import container_states, labelled_as
 from mm_conformance.infra.engine import engine
 from mm_conformance.infra.warm import WarmState
 
@@ -107,7 +107,7 @@ class SharedExtras:
 
 def _all_running(ids: list[str]) -> bool:
     try:
-        states = {c.id: c.status for c in engine().containers.list(all=True, sparse=True, filters={"id": ids})}
+        states = container_states(ids)
     except DockerException:
         return False
     return all(states.get(container_id) == "running" for container_id in ids)
